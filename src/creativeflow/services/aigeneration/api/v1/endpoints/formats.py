@@ -1,0 +1,46 @@
+from fastapi import APIRouter
+
+from ....core.dependencies import ContainerDep
+from ....domain.formats import (
+    CUSTOM_FORMAT,
+    Dimensions,
+    FORMAT_PRESETS, Resolution,
+    final_size,
+    sample_size,
+)
+from ....domain.pricing import PriceList, SubscriptionTier
+from ..schemas import FormatRead, FormatsRead, PricesRead, Size
+
+router = APIRouter(tags=["formats"])
+
+
+@router.get("/formats", response_model=FormatsRead)
+async def list_formats(container: ContainerDep) -> FormatsRead:
+    formats = [
+        FormatRead(
+            format=preset.name,
+            aspect=preset.aspect,
+            native=Size(width=preset.native.width, height=preset.native.height),
+            sample=_size(sample_size(preset.native)),
+            final_high=_size(final_size(preset.native, Resolution.HIGH)),
+        )
+        for preset in FORMAT_PRESETS.values()
+    ]
+    formats.append(FormatRead(format=CUSTOM_FORMAT, aspect="as given", native=None, sample=None, final_high=None))
+    prices = container.service.prices
+    return FormatsRead(
+        formats=formats,
+        prices={str(tier): _prices(prices, tier) for tier in SubscriptionTier},
+    )
+
+
+def _size(dimensions: Dimensions) -> Size:
+    return Size(width=dimensions.width, height=dimensions.height)
+
+
+def _prices(prices: PriceList, tier: SubscriptionTier) -> PricesRead:
+    return PricesRead(
+        sample_round=float(prices.sample_round(tier)),
+        final_standard=float(prices.final(tier, Resolution.STANDARD)),
+        final_high=float(prices.final(tier, Resolution.HIGH)),
+    )

@@ -1,0 +1,172 @@
+import base64
+import binascii
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from ....application.dtos import CreateGeneration, ListRequests, SelectSample
+from ....core.dependencies import CurrentUser, ServiceDep
+from ....core.errors import ApiError
+from ....core.logging_config import request_id_var
+from ....domain.formats import Dimensions, Resolution, native_size
+from ....domain.models import BrandElements, GenerationParameters, GenerationStatus
+from ..schemas import (
+    GenerationRequestCreate,
+    GenerationRequestPage,
+    GenerationRequestRead,
+    SampleSelection,
+)
+
+router = APIRouter(prefix="/generation-requests", tags=["generation requests"])
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"description": text}
+    for code, text in (
+        (401, "Missing or invalid bearer token"),
+        (402, "Not enough credits"),
+        (404, "No such request for this user"),
+        (409, "The request's status does not allow this"),
+        (422, "Invalid input"),
+        (503, "A dependency is unavailable; retry later"),
+    )
+}
+
+
+@router.post("", status_code=202, response_model=GenerationRequestRead, responses=ERROR_RESPONSES)
+async def create_generation_request_endpoint(
+    payload: GenerationRequestCreate,
+    user: CurrentUser,
+    service: ServiceDep,
+    http_request: Request,
+    response: Response,
+) -> GenerationRequestRead:
+    request = await service.initiate_generation(
+        CreateGeneration(
+            user_id=user,
+            project_id=payload.project_id,
+            parameters=_parameters(payload),
+            correlation_id=request_id_var.get(),
+        )
+    )
+    location = http_request.url_for("get_generation_request_status_endpoint", request_id=request.id)
+    response.headers["Location"] = location.path
+    return GenerationRequestRead.from_domain(request)
+
+
+@router.get("", response_model=GenerationRequestPage, responses=ERROR_RESPONSES)
+async def list_generation_requests_endpoint(
+    user: CurrentUser,
+    service: ServiceDep,
+    project_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    status: GenerationStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> GenerationRequestPage:
+    after = _decode_cursor(cursor) if cursor else None
+    requests = await service.list_generation_requests(
+        ListRequests(user, limit + 1, project_id, status, after)
+    )
+    page, more = requests[:limit], len(requests) > limit
+    next_cursor = _encode_cursor(page[-1].created_at, page[-1].id) if more else None
+    return GenerationRequestPage(
+        items=[GenerationRequestRead.from_domain(r) for r in page], next_cursor=next_cursor
+    )
+
+
+@router.get("/{request_id}", response_model=GenerationRequestRead, responses=ERROR_RESPONSES)
+async def get_generation_request_status_endpoint(
+    request_id: str, user: CurrentUser, service: ServiceDep
+) -> GenerationRequestRead:
+    return GenerationRequestRead.from_domain(await service.get_generation_status(request_id, user))
+
+
+@router.post(
+    "/{request_id}/select-sample",
+    status_code=202,
+    response_model=GenerationRequestRead,
+    responses=ERROR_RESPONSES,
+)
+async def select_sample_for_final_generation_endpoint(
+    request_id: str, selection: SampleSelection, user: CurrentUser, service: ServiceDep
+) -> GenerationRequestRead:
+    request = await service.select_sample_and_initiate_final(
+        SelectSample(
+            request_id=request_id,
+            user_id=user,
+            sample_id=selection.selected_sample_id,
+            resolution=Resolution(selection.resolution),
+            output_format=selection.output_format,
+        )
+    )
+    return GenerationRequestRead.from_domain(request)
+
+
+@router.post(
+    "/{request_id}/regenerate-samples",
+    status_code=202,
+    response_model=GenerationRequestRead,
+    responses=ERROR_RESPONSES,
+)
+async def trigger_sample_regeneration_endpoint(
+    request_id: str, user: CurrentUser, service: ServiceDep
+) -> GenerationRequestRead:
+    request = await service.trigger_sample_regeneration(request_id, user)
+    return GenerationRequestRead.from_domain(request)
+
+
+@router.post(
+    "/{request_id}/cancel",
+    status_code=202,
+    response_model=GenerationRequestRead,
+    responses=ERROR_RESPONSES,
+)
+async def cancel_generation_request_endpoint(
+    request_id: str, user: CurrentUser, service: ServiceDep
+) -> GenerationRequestRead:
+    return GenerationRequestRead.from_domain(await service.cancel(request_id, user))
+
+
+def _parameters(payload: GenerationRequestCreate) -> GenerationParameters:
+    custom = payload.custom_dimensions
+    brand = payload.brand_elements
+    return GenerationParameters(
+        prompt=payload.prompt,
+        format=payload.format,
+        dimensions=native_size(payload.format, Dimensions(custom.width, custom.height) if custom else None),
+        style_guidance=payload.style_guidance,
+        tone=payload.tone,
+        industry=payload.industry,
+        template_id=payload.template_id,
+        locale=payload.locale,
+        brand_elements=BrandElements(
+            tuple(brand.colors), tuple(brand.fonts), tuple(brand.logo_urls)
+        )
+        if brand
+        else BrandElements(),
+        input_asset_urls=tuple(payload.input_asset_urls),
+        webhook_url=payload.webhook_url,
+        webhook_events=tuple(payload.webhook_events or ()),
+    )
+
+
+def _encode_cursor(created_at: datetime, request_id: str) -> str:
+    raw = json.dumps([created_at.isoformat(), request_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, request_id = json.loads(raw)
+        when = datetime.fromisoformat(created_at)
+        if when.tzinfo is None or not isinstance(request_id, str):
+            raise ValueError(cursor)
+        return when, request_id
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+        raise ApiError(
+            422,
+            "validation_error",
+            "Invalid input: cursor.",
+            [{"field": "cursor", "message": "not a cursor this service issued"}],
+        ) from None

@@ -1,0 +1,105 @@
+"""n8n → service callbacks (contract §3): signed per Standard Webhooks, applied atomically."""
+
+import logging
+from typing import Annotated, TypeVar
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ValidationError
+from standardwebhooks import Webhook
+
+from ....application.dtos import FinalResult, JobError, SamplesResult
+from ....core.dependencies import ContainerDep, ServiceDep
+from ....core.errors import ApiError
+from ....domain.models import AssetInfo
+from ..schemas import (
+    AssetInfoModel,
+    CallbackResult,
+    N8NErrorPayload,
+    N8NFinalResultPayload,
+    N8NSampleResultPayload,
+)
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/n8n-callbacks", tags=["n8n callbacks"])
+M = TypeVar("M", bound=BaseModel)
+RESPONSES = {401: {"description": "Missing or wrong signature"}, 404: {"description": "Unknown request or job"}}
+
+
+async def verified_body(request: Request, container: ContainerDep) -> bytes:
+    body = await request.body()
+    webhook: Webhook = container.callback_webhook
+    try:
+        webhook.verify(body, dict(request.headers), json_parse=False)
+    except Exception:  # the library raises several kinds for malformed headers; all mean "no"
+        raise ApiError(401, "unauthenticated", "The callback signature is missing or wrong.") from None
+    return body
+
+
+VerifiedBody = Annotated[bytes, Depends(verified_body)]
+
+
+def _parse(model: type[M], body: bytes) -> M:
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        details = [
+            {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]}
+            for e in exc.errors()
+        ]
+        raise ApiError(422, "validation_error", "The callback body is malformed.", details) from None
+
+
+def _asset(model: AssetInfoModel) -> AssetInfo:
+    return AssetInfo(model.asset_id, model.url, model.resolution, model.format)
+
+
+@router.post("/samples", response_model=CallbackResult, responses=RESPONSES)
+async def samples_ready(body: VerifiedBody, service: ServiceDep) -> CallbackResult:
+    payload = _parse(N8NSampleResultPayload, body)
+    outcome = await service.process_n8n_sample_callback(
+        SamplesResult(
+            payload.request_id,
+            payload.job_id,
+            tuple(_asset(s) for s in payload.samples),
+            payload.ai_model_used,
+            payload.processing_time_ms,
+        )
+    )
+    return CallbackResult(result=outcome.value)
+
+
+@router.post("/final", response_model=CallbackResult, responses=RESPONSES)
+async def final_asset_ready(body: VerifiedBody, service: ServiceDep) -> CallbackResult:
+    payload = _parse(N8NFinalResultPayload, body)
+    outcome = await service.process_n8n_final_asset_callback(
+        FinalResult(
+            payload.request_id,
+            payload.job_id,
+            _asset(payload.asset),
+            payload.ai_model_used,
+            payload.processing_time_ms,
+        )
+    )
+    return CallbackResult(result=outcome.value)
+
+
+@router.post("/error", response_model=CallbackResult, responses=RESPONSES)
+async def generation_error(
+    body: VerifiedBody, service: ServiceDep, container: ContainerDep
+) -> CallbackResult:
+    payload = _parse(N8NErrorPayload, body)
+    if container.settings.enable_detailed_n8n_error_logging:
+        log.warning("n8n error for request %s job %s: %s", payload.request_id, payload.job_id, payload.model_dump())
+    else:
+        log.warning("n8n error for request %s: %s %s", payload.request_id, payload.error_code, payload.error_message[:200])
+    outcome = await service.handle_n8n_error(
+        JobError(
+            payload.request_id,
+            payload.job_id,
+            payload.error_code,
+            payload.error_message,
+            payload.retryable,
+            payload.details,
+        )
+    )
+    return CallbackResult(result=outcome.value)

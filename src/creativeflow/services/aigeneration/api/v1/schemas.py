@@ -1,0 +1,216 @@
+"""Wire models of contract §1 and §3. The domain has its own types; these only cross HTTP."""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from ...application.serialization import parameters_to_json
+from ...domain.formats import CUSTOM_FORMAT, FORMAT_NAMES
+from ...domain.models import GenerationRequest, JobType
+
+FormatName = Literal[
+    "instagram_post", "instagram_story", "instagram_reel", "facebook_post", "facebook_ad",
+    "linkedin_post", "linkedin_article", "twitter_post", "tiktok", "youtube_thumbnail",
+    "pinterest_pin", "custom",
+]
+assert set(FormatName.__args__) == set(FORMAT_NAMES)  # type: ignore[attr-defined]
+Tone = Literal["professional", "playful", "urgent", "luxury", "friendly", "bold"]
+WebhookEvent = Literal["samples_ready", "completed", "failed", "cancelled"]
+OutputFormat = Literal["png", "jpg", "webp"]
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http(s) URL")
+    return value
+
+
+HttpUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_http_url)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True)]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class CustomDimensions(StrictModel):
+    width: int = Field(ge=64, le=4096)
+    height: int = Field(ge=64, le=4096)
+
+
+class BrandElementsIn(StrictModel):
+    colors: list[Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")]] = Field(
+        default_factory=list, max_length=10
+    )
+    fonts: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=5
+    )
+    logo_urls: list[HttpUrl] = Field(default_factory=list, max_length=3)
+
+
+class GenerationRequestCreate(StrictModel):
+    project_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    prompt: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    format: FormatName
+    custom_dimensions: CustomDimensions | None = None
+    style_guidance: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    tone: Tone | None = None
+    industry: Annotated[str, StringConstraints(max_length=64)] | None = None
+    template_id: Annotated[str, StringConstraints(max_length=64)] | None = None
+    locale: (
+        Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}$", max_length=35)]
+        | None
+    ) = None
+    brand_elements: BrandElementsIn | None = None
+    input_asset_urls: list[HttpUrl] = Field(default_factory=list, max_length=4)
+    webhook_url: HttpUrl | None = None
+    webhook_events: list[WebhookEvent] | None = Field(default=None, min_length=1, max_length=4)
+
+    @model_validator(mode="after")
+    def _custom_dimensions_iff_custom(self) -> "GenerationRequestCreate":
+        if (self.format == CUSTOM_FORMAT) != (self.custom_dimensions is not None):
+            raise ValueError("custom_dimensions is required for format custom and only then")
+        return self
+
+
+class SampleSelection(StrictModel):
+    selected_sample_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    resolution: Literal["standard", "high"] = "standard"
+    output_format: OutputFormat = "png"
+
+
+class AssetInfoModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    asset_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    url: HttpUrl
+    resolution: Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,4}x[1-9][0-9]{0,4}$")]
+    format: OutputFormat = "png"
+
+
+class RequestMetrics(BaseModel):
+    samples_ms: int | None = None
+    final_ms: int | None = None
+    total_ms: int | None = None
+
+
+class GenerationRequestRead(BaseModel):
+    id: str
+    user_id: str
+    project_id: str
+    status: str
+    input_prompt: str
+    style_guidance: str | None
+    input_parameters: dict[str, Any]
+    sample_round: int
+    sample_asset_infos: list[AssetInfoModel]
+    selected_sample_id: str | None
+    final_asset_info: AssetInfoModel | None
+    error_code: str | None
+    error_message: str | None
+    retryable: bool | None
+    credits_cost_sample: float | None
+    credits_cost_final: float | None
+    ai_model_used: str | None
+    created_at: datetime
+    updated_at: datetime
+    metrics: RequestMetrics
+
+    @classmethod
+    def from_domain(cls, request: GenerationRequest) -> "GenerationRequestRead":
+        def asset(info: Any) -> AssetInfoModel:
+            return AssetInfoModel.model_construct(**info.__dict__)
+
+        def credits(value: Any) -> float | None:
+            return None if value is None else float(value)
+
+        return cls(
+            id=request.id,
+            user_id=request.user_id,
+            project_id=request.project_id,
+            status=str(request.status),
+            input_prompt=request.parameters.prompt,
+            style_guidance=request.parameters.style_guidance,
+            input_parameters=parameters_to_json(request.parameters),
+            sample_round=request.sample_round,
+            sample_asset_infos=[asset(s) for s in request.samples],
+            selected_sample_id=request.selected_sample_id,
+            final_asset_info=asset(request.final_asset) if request.final_asset else None,
+            error_code=request.error_code,
+            error_message=request.error_message,
+            retryable=request.retryable,
+            credits_cost_sample=credits(request.credits_cost_sample),
+            credits_cost_final=credits(request.credits_cost_final),
+            ai_model_used=request.ai_model_used,
+            created_at=request.created_at,
+            updated_at=request.updated_at,
+            metrics=RequestMetrics(
+                samples_ms=request.last_duration_ms(JobType.SAMPLES),
+                final_ms=request.last_duration_ms(JobType.FINAL),
+                total_ms=request.total_ms,
+            ),
+        )
+
+
+class GenerationRequestPage(BaseModel):
+    items: list[GenerationRequestRead]
+    next_cursor: str | None
+
+
+class Size(BaseModel):
+    width: int
+    height: int
+
+
+class FormatRead(BaseModel):
+    format: str
+    aspect: str
+    native: Size | None
+    sample: Size | None
+    final_high: Size | None
+
+
+class PricesRead(BaseModel):
+    sample_round: float
+    final_standard: float
+    final_high: float
+
+
+class FormatsRead(BaseModel):
+    formats: list[FormatRead]
+    prices: dict[str, PricesRead]
+
+
+# --- n8n callbacks (contract §3). Extra fields are ignored: n8n may add its own. -------------
+
+class CallbackModel(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    request_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    job_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class N8NSampleResultPayload(CallbackModel):
+    samples: list[AssetInfoModel] = Field(min_length=1, max_length=8)
+    ai_model_used: Annotated[str, StringConstraints(max_length=128)] | None = None
+    processing_time_ms: int | None = Field(default=None, ge=0)
+
+
+class N8NFinalResultPayload(CallbackModel):
+    asset: AssetInfoModel
+    ai_model_used: Annotated[str, StringConstraints(max_length=128)] | None = None
+    processing_time_ms: int | None = Field(default=None, ge=0)
+
+
+class N8NErrorPayload(CallbackModel):
+    error_code: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    error_message: Annotated[str, StringConstraints(max_length=2000)] = ""
+    retryable: bool = True
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class CallbackResult(BaseModel):
+    result: Literal["applied", "duplicate", "ignored"]

@@ -1,0 +1,35 @@
+"""Errors of the use cases. core/error_handlers.py turns them (and the domain's) into HTTP."""
+
+
+class ApplicationError(Exception):
+    code = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(ApplicationError):
+    code = "not_found"
+
+
+class InsufficientCredits(ApplicationError):
+    code = "insufficient_credits"
+
+
+class CreditsDeclined(Exception):
+    """Raised by a CreditGateway when the balance is short for a debit (the service's 402)."""
+
+
+class DependencyUnavailable(ApplicationError):
+    """A service we depend on (credit service, database, broker) cannot be reached now."""
+
+    code = "dependency_unavailable"
+
+    def __init__(self, message: str, retry_after_seconds: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class DeliveryFailed(Exception):
+    """An outbox delivery did not go through; the relay retries it later with backoff."""

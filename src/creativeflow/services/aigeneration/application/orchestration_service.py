@@ -1,0 +1,266 @@
+"""The use cases. Each opens a unit of work, loads the aggregate with a lock, asks it to move,
+stages the outbox rows its events call for, and commits once.
+
+Charging follows the credit saga of DESIGN.md: the step is committed as `validating_credits`
+first, then debited with the idempotency key `{request_id}:{step}:{round}`, then dispatched
+in a second transaction. A crash between the two leaves a row the recovery sweep re-drives
+with the same key, so a debit can never happen twice."""
+
+import logging
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TypeVar
+
+from ..domain.formats import Dimensions, final_size, sample_size
+from ..domain.pricing import PriceList
+from ..domain.models import CallbackOutcome, GenerationRequest, JobType
+from ..domain.repositories import ConcurrentUpdate, ListQuery
+from .dtos import (
+    CreateGeneration,
+    FinalResult,
+    JobError,
+    ListRequests,
+    OrchestrationConfig,
+    SamplesResult,
+    SelectSample,
+)
+from .errors import CreditsDeclined, DependencyUnavailable, InsufficientCredits, NotFound
+from .ports import Clock, CreditAccount, CreditGateway, Debit, UnitOfWork, UnitOfWorkFactory
+from .side_effects import outbox_messages
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+MAX_OPTIMISTIC_RETRIES = 5
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class OrchestrationService:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        credits: CreditGateway,
+        clock: Clock,
+        config: OrchestrationConfig,
+        id_factory: Callable[[], str] = new_id,
+    ) -> None:
+        self._uow = uow
+        self._credits = credits
+        self._clock = clock
+        self._config = config
+        self._new_id = id_factory
+
+    @property
+    def prices(self) -> PriceList:
+        return self._config.prices
+
+    # --- users -------------------------------------------------------------------------------
+
+    async def initiate_generation(self, command: CreateGeneration) -> GenerationRequest:
+        account = await self._credits.get_account(command.user_id)
+        price = self._config.prices.sample_round(account.tier)
+        _ensure_affordable(account, price)
+        now = self._clock.now()
+        request = GenerationRequest.create(
+            request_id=self._new_id(),
+            user_id=command.user_id,
+            project_id=command.project_id,
+            parameters=command.parameters,
+            now=now,
+            correlation_id=command.correlation_id,
+        )
+        model = self._model(account, JobType.SAMPLES, sample_size(request.parameters.dimensions))
+        request.start_credit_check(self._new_id(), price, now, model)
+        async with self._uow() as uow:
+            await uow.requests.add(request)
+            self._stage(uow, request)
+            await uow.commit()
+        return await self._charge_and_dispatch(request)
+
+    async def get_generation_status(self, request_id: str, user_id: str) -> GenerationRequest:
+        async with self._uow() as uow:
+            return _owned(await uow.requests.get(request_id), user_id)
+
+    async def list_generation_requests(self, query: ListRequests) -> list[GenerationRequest]:
+        async with self._uow() as uow:
+            return await uow.requests.list(
+                ListQuery(query.user_id, query.limit, query.project_id, query.status, query.after)
+            )
+
+    async def select_sample_and_initiate_final(self, command: SelectSample) -> GenerationRequest:
+        request = await self.get_generation_status(command.request_id, command.user_id)
+        request.ensure_can_select(command.sample_id)
+        account = await self._credits.get_account(command.user_id)
+        price = self._config.prices.final(account.tier, command.resolution)
+        _ensure_affordable(account, price)
+        size = final_size(request.parameters.dimensions, command.resolution)
+        job_id, model = self._new_id(), self._model(account, JobType.FINAL, size)
+
+        def select(r: GenerationRequest) -> None:
+            r.select_sample(
+                command.sample_id,
+                command.resolution,
+                command.output_format,
+                job_id,
+                price,
+                self._clock.now(),
+                model,
+            )
+
+        request = await self._change(command.request_id, select, command.user_id)
+        return await self._charge_and_dispatch(request)
+
+    async def trigger_sample_regeneration(self, request_id: str, user_id: str) -> GenerationRequest:
+        request = await self.get_generation_status(request_id, user_id)
+        request.ensure_can_regenerate()
+        account = await self._credits.get_account(user_id)
+        price = self._config.prices.sample_round(account.tier)
+        _ensure_affordable(account, price)
+        size = sample_size(request.parameters.dimensions)
+        job_id, model = self._new_id(), self._model(account, JobType.SAMPLES, size)
+        request = await self._change(
+            request_id, lambda r: r.regenerate(job_id, price, self._clock.now(), model), user_id
+        )
+        return await self._charge_and_dispatch(request)
+
+    async def cancel(self, request_id: str, user_id: str) -> GenerationRequest:
+        return await self._change(request_id, lambda r: r.cancel(self._clock.now()), user_id)
+
+    # --- n8n callbacks -----------------------------------------------------------------------
+
+    async def process_n8n_sample_callback(self, result: SamplesResult) -> CallbackOutcome:
+        return await self._apply(
+            result.request_id,
+            lambda r: r.apply_samples(
+                result.job_id, result.samples, result.ai_model_used, self._clock.now()
+            ),
+        )
+
+    async def process_n8n_final_asset_callback(self, result: FinalResult) -> CallbackOutcome:
+        return await self._apply(
+            result.request_id,
+            lambda r: r.apply_final(
+                result.job_id, result.asset, result.ai_model_used, self._clock.now()
+            ),
+        )
+
+    async def handle_n8n_error(self, error: JobError) -> CallbackOutcome:
+        return await self._apply(
+            error.request_id,
+            lambda r: r.fail(
+                error.job_id,
+                error.error_code,
+                error.error_message,
+                error.retryable,
+                self._clock.now(),
+            ),
+        )
+
+    # --- the saga and the transaction helpers -----------------------------------------------
+
+    async def _charge_and_dispatch(self, request: GenerationRequest) -> GenerationRequest:
+        job = request.current_job
+        assert job is not None, "a step was just opened"
+        if job.price > 0:
+            debit = Debit(
+                user_id=request.user_id,
+                amount=job.price,
+                reference=request.id,
+                action_type=f"generation.{job.job_type}",
+                idempotency_key=f"{request.id}:{job.charge_key}",
+            )
+            try:
+                await self._credits.debit(debit)
+            except CreditsDeclined:
+                await self._change(request.id, lambda r: r.credits_declined(self._clock.now()))
+                raise InsufficientCredits("Not enough credits for this step.") from None
+            except DependencyUnavailable:
+                # Unreachable before the debit was accepted: nothing charged, the step fails.
+                await self._change(
+                    request.id,
+                    lambda r: r.fail_step(
+                        "dependency_unavailable",
+                        "The credit service could not be reached.",
+                        True,
+                        self._clock.now(),
+                        charged=False,
+                    ),
+                )
+                raise
+
+        def dispatch(r: GenerationRequest) -> None:
+            now = self._clock.now()
+            r.credits_charged(now)
+            deadline = (
+                self._config.sample_deadline
+                if job.job_type is JobType.SAMPLES
+                else self._config.final_deadline
+            )
+            r.job_dispatched(now, now + deadline)
+
+        return await self._change(request.id, dispatch)
+
+    async def _change(
+        self,
+        request_id: str,
+        change: Callable[[GenerationRequest], None],
+        user_id: str | None = None,
+    ) -> GenerationRequest:
+        """Load with a lock, change, stage side effects, commit: one transaction."""
+
+        def changed(request: GenerationRequest) -> GenerationRequest:
+            change(request)
+            return request
+
+        return await self._in_transaction(request_id, changed, user_id, always_commit=True)
+
+    async def _apply(
+        self, request_id: str, apply: Callable[[GenerationRequest], CallbackOutcome]
+    ) -> CallbackOutcome:
+        return await self._in_transaction(request_id, apply, None, always_commit=False)
+
+    async def _in_transaction(
+        self,
+        request_id: str,
+        work: Callable[[GenerationRequest], T],
+        user_id: str | None,
+        always_commit: bool,
+    ) -> T:
+        for attempt in range(MAX_OPTIMISTIC_RETRIES):
+            try:
+                async with self._uow() as uow:
+                    request = await uow.requests.get_for_update(request_id)
+                    if request is None or (user_id is not None and request.user_id != user_id):
+                        raise NotFound("No generation request with this id.")
+                    result = work(request)
+                    if always_commit or result is CallbackOutcome.APPLIED:
+                        self._stage(uow, request)
+                        await uow.requests.save(request)
+                        await uow.commit()
+                    return result
+            except ConcurrentUpdate:
+                log.info("request %s changed concurrently, retry %d", request_id, attempt + 1)
+        raise DependencyUnavailable("The request is busy; try again.", retry_after_seconds=1)
+
+    def _stage(self, uow: UnitOfWork, request: GenerationRequest) -> None:
+        for message in outbox_messages(request, request.pull_events(), self._config):
+            uow.outbox.add(message)
+
+    def _model(self, account: CreditAccount, job_type: JobType, size: Dimensions) -> str:
+        return self._config.model_selector.choose(account.tier, job_type, size)
+
+
+def _ensure_affordable(account: CreditAccount, price: Decimal) -> None:
+    if account.balance < price:
+        raise InsufficientCredits(
+            f"This step costs {price} credits and the balance is {account.balance}."
+        )
+
+
+def _owned(request: GenerationRequest | None, user_id: str) -> GenerationRequest:
+    if request is None or request.user_id != user_id:
+        raise NotFound("No generation request with this id.")
+    return request

@@ -1,0 +1,100 @@
+"""The capabilities the use cases need, named for what they do. Adapters live in infrastructure/."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+from ..domain.pricing import SubscriptionTier
+from ..domain.repositories import GenerationRequestRepository
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class CreditAccount:
+    balance: Decimal
+    tier: SubscriptionTier
+
+
+@dataclass(frozen=True)
+class Debit:
+    user_id: str
+    amount: Decimal
+    reference: str
+    action_type: str
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class Refund:
+    user_id: str
+    amount: Decimal
+    reference: str
+    reason: str
+    idempotency_key: str
+
+
+class CreditGateway(Protocol):
+    """Credit service, Odoo or the local ledger. The same idempotency key never moves money twice.
+
+    Raise CreditsDeclined when the balance is short, DependencyUnavailable when unreachable."""
+
+    async def get_account(self, user_id: str) -> CreditAccount: ...
+
+    async def debit(self, debit: Debit) -> None: ...
+
+    async def refund(self, refund: Refund) -> None: ...
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """A side effect to deliver after the commit: a job, an event, a notification, a refund."""
+
+    destination: str
+    key: str  # stable across retries: receivers dedupe on it
+    payload: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Outbox(Protocol):
+    def add(self, message: OutboxMessage) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction. Leaving the block without commit() rolls everything back."""
+
+    requests: GenerationRequestRepository
+    outbox: Outbox
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
+
+
+class JobDispatcher(Protocol):
+    """Hands a job message to n8n (RabbitMQ) or to the built-in simulator."""
+
+    async def dispatch(self, body: dict[str, Any], headers: dict[str, str]) -> None: ...
+
+
+class Notifier(Protocol):
+    async def notify(self, notification: dict[str, Any]) -> None: ...
+
+
+class EventPublisher(Protocol):
+    async def publish(self, routing_key: str, event: dict[str, Any]) -> None: ...

@@ -1,0 +1,107 @@
+"""Domain events → outbox rows: everything a state change sends out, committed with it."""
+
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from typing import Any
+
+from ..domain.events import (
+    ContentRejected,
+    DomainEvent,
+    FinalAssetReady,
+    GenerationCancelled,
+    GenerationFailed,
+    JobDispatched,
+    SamplesReady,
+)
+from ..domain.models import GenerationRequest
+from .dtos import OrchestrationConfig
+from .job_messages import job_headers, job_message
+from .ports import OutboxMessage
+
+JOB, EVENT, NOTIFICATION, REFUND = "job", "event", "notification", "refund"
+
+_NOTIFICATIONS: dict[type[DomainEvent], tuple[str, str]] = {
+    SamplesReady: ("generation.samples_ready", "Your samples are ready: pick one for the final."),
+    FinalAssetReady: ("generation.completed", "Your creative is ready."),
+    GenerationFailed: ("generation.failed", "Your generation failed. You can try again."),
+    ContentRejected: (
+        "generation.content_rejected",
+        "Your prompt was declined by the content policy.",
+    ),
+}
+
+
+def outbox_messages(
+    request: GenerationRequest, events: Iterable[DomainEvent], config: OrchestrationConfig
+) -> Iterator[OutboxMessage]:
+    for event in events:
+        if isinstance(event, JobDispatched):
+            body = job_message(request, event.job, config.callback_urls)
+            yield OutboxMessage(JOB, event.job.job_id, body, job_headers(request, event.job))
+            continue
+        yield _event_message(request, event)
+        if type(event) in _NOTIFICATIONS:
+            yield _notification(request, event)
+        refund = _refund(request, event, config)
+        if refund is not None:
+            yield refund
+
+
+def _event_message(request: GenerationRequest, event: DomainEvent) -> OutboxMessage:
+    payload: dict[str, Any] = {
+        "event": event.name,
+        "request_id": request.id,
+        "user_id": request.user_id,
+        "project_id": request.project_id,
+        "status": str(request.status),
+        "sample_round": request.sample_round,
+        "error_code": request.error_code,
+        "occurred_at": request.updated_at.isoformat(),
+        "correlation_id": request.correlation_id,
+    }
+    key = f"{request.id}:{event.name}:{request.version}:{len(request.jobs)}"
+    return OutboxMessage(EVENT, key, payload, {"routing_key": event.name})
+
+
+def _notification(request: GenerationRequest, event: DomainEvent) -> OutboxMessage:
+    kind, message = _NOTIFICATIONS[type(event)]
+    payload = {
+        "user_id": request.user_id,
+        "type": kind,
+        "message": message,
+        "payload": {
+            "request_id": request.id,
+            "project_id": request.project_id,
+            "status": str(request.status),
+            "sample_round": request.sample_round,
+            "error_code": request.error_code,
+            "final_asset_url": request.final_asset.url if request.final_asset else None,
+            "correlation_id": request.correlation_id,
+        },
+    }
+    key = f"{request.id}:{kind}:{len(request.jobs)}"
+    return OutboxMessage(NOTIFICATION, key, payload)
+
+
+def _refund(
+    request: GenerationRequest, event: DomainEvent, config: OrchestrationConfig
+) -> OutboxMessage | None:
+    if isinstance(event, GenerationCancelled):
+        reason = "cancelled"
+    elif isinstance(event, GenerationFailed) and config.refund_on_system_failure:
+        reason = event.error_code
+    else:
+        return None
+    if event.refundable <= Decimal(0) or event.job_id is None:
+        return None
+    job = request.find_job(event.job_id)
+    assert job is not None
+    key = f"{request.id}:{job.job_type}:{job.round}:refund"
+    payload = {
+        "user_id": request.user_id,
+        "amount": str(event.refundable),
+        "reference": request.id,
+        "reason": reason,
+        "idempotency_key": key,
+    }
+    return OutboxMessage(REFUND, key, payload)

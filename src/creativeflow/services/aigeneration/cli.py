@@ -1,0 +1,105 @@
+"""`aigen`: serve, migrate, worker, dev-token (contract §5)."""
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from .core.config import ConfigurationError, Environment, load_settings
+from .core.security import create_dev_token
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="aigen", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP API (with the outbox relay)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+
+    commands.add_parser("migrate", help="upgrade the database to the newest schema")
+    commands.add_parser("worker", help="run the outbox relay without the HTTP API")
+
+    token = commands.add_parser("dev-token", help="print a JWT signed with the configured secret")
+    token.add_argument("--user", required=True)
+    token.add_argument("--days", type=int, default=7)
+
+    args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except ConfigurationError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "serve":
+        return _serve(args.host, args.port, args.workers)
+    settings = load_settings()
+    if args.command == "migrate":
+        asyncio.run(_migrate(settings.effective_database_url))
+        print("database is at the newest schema")
+    elif args.command == "dev-token":
+        from datetime import timedelta
+
+        print(create_dev_token(settings, args.user, timedelta(days=args.days)))
+    elif args.command == "worker":
+        asyncio.run(_worker())
+    return 0
+
+
+def _serve(host: str, port: int, workers: int) -> int:
+    import uvicorn
+
+    # Callbacks and asset links point back at this server unless configured otherwise.
+    public_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    os.environ.setdefault("PUBLIC_BASE_URL", f"http://{public_host}:{port}")
+    settings = load_settings()
+    if settings.environment is Environment.DEVELOPMENT:
+        token = create_dev_token(settings, "dev-user")
+        print(f"development token for user dev-user:\n  {token}\n", flush=True)
+    uvicorn.run(
+        "creativeflow.services.aigeneration.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        proxy_headers=True,
+    )
+    return 0
+
+
+async def _migrate(url: str) -> None:
+    from .infrastructure.database.db_config import create_engine
+    from .infrastructure.database.migrate import upgrade_to_head
+
+    engine = create_engine(url)
+    try:
+        await upgrade_to_head(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _worker() -> None:
+    from .core.dependencies import build_container
+    from .core.logging_config import setup_logging
+
+    settings = load_settings()
+    setup_logging(settings.log_level, settings.log_format)
+    container = await build_container(settings, with_relay=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await container.start_background()
+    try:
+        await stop.wait()
+    finally:
+        await container.aclose()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

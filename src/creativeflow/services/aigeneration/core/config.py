@@ -1,0 +1,212 @@
+"""Settings from the environment or `.env` (contract §5). The seed's names are all honoured."""
+
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from urllib.parse import quote
+
+from pydantic import AliasChoices, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"  # noqa: S105
+DEV_CALLBACK_SECRET = "whsec_ZGV2LW9ubHktbjhuLWNhbGxiYWNrLXNlY3JldC0wMTIzNDU2Nzg5"  # noqa: S105
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class JobTransport(StrEnum):
+    IN_PROCESS = "in_process"
+    RABBITMQ = "rabbitmq"
+
+
+class CreditBackend(StrEnum):
+    LOCAL = "local"
+    HTTP = "http"
+    ODOO = "odoo"
+
+
+class NotifierKind(StrEnum):
+    LOG = "log"
+    HTTP = "http"
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    project_name: str = Field("CreativeFlow AI Generation Orchestration Service", alias="PROJECT_NAME")
+    api_v1_str: str = Field("/api/v1", alias="API_V1_STR")
+    environment: Environment = Field(Environment.DEVELOPMENT, alias="ENVIRONMENT")
+    data_dir: Path = Field(Path("data"), alias="DATA_DIR")
+    public_base_url: str = Field("http://127.0.0.1:8000", alias="PUBLIC_BASE_URL")
+
+    database_url: str | None = Field(None, alias="DATABASE_URL")
+    db_host: str | None = Field(None, alias="AIGEN_DB_HOST")
+    db_port: int = Field(5432, alias="AIGEN_DB_PORT")
+    db_user: str = Field("postgres", alias="AIGEN_DB_USER")
+    db_password: str = Field("", alias="AIGEN_DB_PASSWORD")
+    db_name: str = Field("aigen", alias="AIGEN_DB_NAME")
+    db_pool_size: int = Field(10, ge=1, le=200, alias="DB_POOL_SIZE")
+    auto_migrate: bool | None = Field(None, alias="AUTO_MIGRATE")
+
+    rabbitmq_url: str | None = Field(None, alias="RABBITMQ_URL")
+    rabbitmq_host: str | None = Field(None, alias="RABBITMQ_HOST")
+    rabbitmq_port: int = Field(5672, alias="RABBITMQ_PORT")
+    rabbitmq_user: str = Field("guest", alias="RABBITMQ_USER")
+    rabbitmq_password: str = Field("guest", alias="RABBITMQ_PASSWORD")
+    rabbitmq_vhost: str = Field("/", alias="RABBITMQ_VHOST")
+    rabbitmq_generation_exchange: str = Field("generation_jobs", alias="RABBITMQ_GENERATION_EXCHANGE")
+    rabbitmq_n8n_job_queue: str = Field("n8n_generation_jobs", alias="RABBITMQ_N8N_JOB_QUEUE")
+    rabbitmq_n8n_job_routing_key: str = Field("generation.job", alias="RABBITMQ_N8N_JOB_ROUTING_KEY")
+    job_transport: JobTransport | None = Field(None, alias="JOB_TRANSPORT")
+
+    credit_service_api_url: str | None = Field(
+        None, validation_alias=_env("CREDIT_SERVICE_API_URL", "CREDIT_SERVICE_URL")
+    )
+    odoo_url: str | None = Field(None, alias="ODOO_URL")
+    credit_backend: CreditBackend | None = Field(None, alias="CREDIT_BACKEND")
+    local_ledger_starting_balance: Decimal = Field(Decimal(10), ge=0, alias="LOCAL_LEDGER_STARTING_BALANCE")
+
+    notification_service_api_url: str | None = Field(
+        None, validation_alias=_env("NOTIFICATION_SERVICE_API_URL", "NOTIFICATION_SERVICE_URL")
+    )
+    notifier: NotifierKind | None = Field(None, alias="NOTIFIER")
+
+    n8n_callback_base_url: str | None = Field(
+        None, validation_alias=_env("N8N_CALLBACK_BASE_URL", "N8N_CALLBACK_URL")
+    )
+    n8n_callback_secret: str = Field(DEV_CALLBACK_SECRET, alias="N8N_CALLBACK_SECRET")
+
+    jwt_secret: str = Field(DEV_JWT_SECRET, alias="JWT_SECRET")
+    jwt_public_key: str | None = Field(None, alias="JWT_PUBLIC_KEY")
+    jwt_jwks_url: str | None = Field(None, alias="JWT_JWKS_URL")
+    jwt_audience: str | None = Field(None, alias="JWT_AUDIENCE")
+    jwt_issuer: str | None = Field(None, alias="JWT_ISSUER")
+    jwt_leeway_seconds: int = Field(30, ge=0, le=300, alias="JWT_LEEWAY_SECONDS")
+
+    log_level: str = Field("INFO", alias="LOG_LEVEL")
+    log_format: str = Field("console", pattern="^(json|console)$", alias="LOG_FORMAT")
+
+    enable_advanced_model_selector: bool = Field(False, alias="ENABLE_ADVANCED_MODEL_SELECTOR")
+    enable_detailed_n8n_error_logging: bool = Field(False, alias="ENABLE_DETAILED_N8N_ERROR_LOGGING")
+    enable_credit_refund_on_system_failure: bool = Field(
+        True, alias="ENABLE_CREDIT_REFUND_ON_SYSTEM_FAILURE"
+    )
+    default_ai_model: str = Field("creativeflow-diffusion-v1", alias="DEFAULT_AI_MODEL")
+
+    price_sample_round_free: Decimal = Field(Decimal("0.25"), ge=0, alias="PRICE_SAMPLE_ROUND_FREE")
+    price_sample_round_paid: Decimal = Field(Decimal("0"), ge=0, alias="PRICE_SAMPLE_ROUND_PAID")
+    price_final_standard_free: Decimal = Field(Decimal("1"), ge=0, alias="PRICE_FINAL_STANDARD_FREE")
+    price_final_standard_paid: Decimal = Field(Decimal("0"), ge=0, alias="PRICE_FINAL_STANDARD_PAID")
+    price_final_high_free: Decimal = Field(Decimal("2"), ge=0, alias="PRICE_FINAL_HIGH_FREE")
+    price_final_high_paid: Decimal = Field(Decimal("2"), ge=0, alias="PRICE_FINAL_HIGH_PAID")
+
+    sample_job_deadline_seconds: int = Field(120, ge=1, alias="SAMPLE_JOB_DEADLINE_SECONDS")
+    final_job_deadline_seconds: int = Field(600, ge=1, alias="FINAL_JOB_DEADLINE_SECONDS")
+
+    outbox_poll_interval_seconds: float = Field(1.0, gt=0, alias="OUTBOX_POLL_INTERVAL_SECONDS")
+    outbox_batch_size: int = Field(100, ge=1, le=1000, alias="OUTBOX_BATCH_SIZE")
+    run_outbox_relay: bool = Field(True, alias="RUN_OUTBOX_RELAY")
+
+    simulator_render_delay_seconds: float = Field(0.5, ge=0, alias="SIMULATOR_RENDER_DELAY_SECONDS")
+    simulator_failure_rate: float = Field(0.0, ge=0, le=1, alias="SIMULATOR_FAILURE_RATE")
+    simulator_concurrency: int = Field(2, ge=1, le=64, alias="SIMULATOR_CONCURRENCY")
+
+    @model_validator(mode="after")
+    def _refuse_development_secrets_in_production(self) -> "Settings":
+        if self.environment is Environment.PRODUCTION:
+            if self.jwt_public_key is None and self.jwt_jwks_url is None:
+                if self.jwt_secret == DEV_JWT_SECRET or len(self.jwt_secret) < 32:
+                    raise ValueError("JWT_SECRET must be set to a secret of at least 32 characters")
+            if self.n8n_callback_secret == DEV_CALLBACK_SECRET:
+                raise ValueError("N8N_CALLBACK_SECRET must be set outside development")
+        return self
+
+    # --- what follows from the settings -------------------------------------------------------
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return _asyncpg(self.database_url)
+        if self.db_host:
+            user = quote(self.db_user, safe="")
+            password = f":{quote(self.db_password, safe='')}" if self.db_password else ""
+            return f"postgresql+asyncpg://{user}{password}@{self.db_host}:{self.db_port}/{self.db_name}"
+        return f"sqlite+aiosqlite:///{self.data_dir / 'aigen.db'}"
+
+    @property
+    def should_auto_migrate(self) -> bool:
+        """The embedded SQLite file migrates itself; PostgreSQL waits for `aigen migrate`."""
+        if self.auto_migrate is not None:
+            return self.auto_migrate
+        return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def effective_rabbitmq_url(self) -> str | None:
+        if self.rabbitmq_url:
+            return self.rabbitmq_url
+        if self.rabbitmq_host:
+            vhost = quote(self.rabbitmq_vhost, safe="")
+            return (
+                f"amqp://{quote(self.rabbitmq_user, safe='')}:{quote(self.rabbitmq_password, safe='')}"
+                f"@{self.rabbitmq_host}:{self.rabbitmq_port}/{vhost}"
+            )
+        return None
+
+    @property
+    def effective_job_transport(self) -> JobTransport:
+        if self.job_transport is not None:
+            return self.job_transport
+        return JobTransport.RABBITMQ if self.effective_rabbitmq_url else JobTransport.IN_PROCESS
+
+    @property
+    def effective_credit_backend(self) -> CreditBackend:
+        if self.credit_backend is not None:
+            return self.credit_backend
+        if self.credit_service_api_url:
+            return CreditBackend.HTTP
+        return CreditBackend.ODOO if self.odoo_url else CreditBackend.LOCAL
+
+    @property
+    def effective_notifier(self) -> NotifierKind:
+        if self.notifier is not None:
+            return self.notifier
+        return NotifierKind.HTTP if self.notification_service_api_url else NotifierKind.LOG
+
+    @property
+    def callback_base_url(self) -> str:
+        base = self.n8n_callback_base_url or f"{self.public_base_url}{self.api_v1_str}/n8n-callbacks"
+        return base.rstrip("/")
+
+    @property
+    def assets_dir(self) -> Path:
+        return self.data_dir / "assets"
+
+
+def _asyncpg(url: str) -> str:
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    return url
+
+
+class ConfigurationError(Exception):
+    """A setting is missing or malformed: the message is one line that names it."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = ".".join(str(part) for part in error["loc"]) or "settings"
+        raise ConfigurationError(f"configuration error: {name}: {error['msg']}") from None

@@ -1,0 +1,118 @@
+"""One table from our errors to HTTP, one body shape (contract §1 "Errors"), no stack traces."""
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..application.errors import (
+    ApplicationError,
+    DependencyUnavailable,
+    InsufficientCredits,
+    NotFound,
+)
+from ..domain.errors import InvalidStateTransition, InvalidValue, JobKindMismatch, UnknownJob
+from .errors import ApiError
+from .logging_config import request_id_var
+from .security import Unauthenticated
+
+log = logging.getLogger(__name__)
+
+_STATUS: dict[type[Exception], tuple[int, str]] = {
+    NotFound: (404, "not_found"),
+    UnknownJob: (404, "not_found"),
+    InsufficientCredits: (402, "insufficient_credits"),
+    InvalidStateTransition: (409, "invalid_state"),
+    DependencyUnavailable: (503, "dependency_unavailable"),
+    InvalidValue: (422, "validation_error"),
+    JobKindMismatch: (422, "validation_error"),
+}
+_HTTP_CODES = {
+    400: "bad_request", 401: "unauthenticated", 404: "not_found", 405: "method_not_allowed",
+    413: "payload_too_large", 415: "unsupported_media_type", 422: "validation_error",
+}
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = {
+        "error": {
+            "code": code,
+            "message": message,
+            "details": details or [],
+            "request_id": request_id_var.get(),
+        }
+    }
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _domain_or_application_error(request: Request, exc: Exception) -> JSONResponse:
+    status, code = next(
+        (value for kind, value in _STATUS.items() if isinstance(exc, kind)), (500, "internal_error")
+    )
+    headers = None
+    details: list[dict[str, Any]] = []
+    if isinstance(exc, DependencyUnavailable):
+        headers = {"Retry-After": str(exc.retry_after_seconds)}
+    if isinstance(exc, InvalidValue):
+        details = [{"field": exc.field, "message": exc.message}]
+    message = exc.message if isinstance(exc, ApplicationError) else str(exc)
+    return error_response(status, code, _sentence(message), details, headers)
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    details = [
+        {
+            "field": ".".join(str(part) for part in error["loc"] if part != "body") or "body",
+            "message": error["msg"],
+            "type": error["type"],
+        }
+        for error in exc.errors()
+    ]
+    fields = ", ".join(dict.fromkeys(d["field"] for d in details))
+    return error_response(422, "validation_error", f"Invalid input: {fields}.", details)
+
+
+async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return error_response(exc.status, exc.code, exc.message, exc.details, headers)
+
+
+async def _unauthenticated(request: Request, exc: Unauthenticated) -> JSONResponse:
+    return error_response(
+        401, "unauthenticated", exc.message, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    )
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    return error_response(exc.status_code, code, _sentence(str(exc.detail)), headers=exc.headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(500, "internal_error", "Something went wrong on our side.")
+
+
+def _sentence(message: str) -> str:
+    message = message.strip() or "Request failed"
+    message = message[0].upper() + message[1:]
+    return message if message.endswith((".", "!", "?")) else message + "."
+
+
+def register_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Unauthenticated, _unauthenticated)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    for kind in (ApplicationError, InvalidStateTransition, InvalidValue, UnknownJob, JobKindMismatch):
+        app.add_exception_handler(kind, _domain_or_application_error)
+    app.add_exception_handler(Exception, _unexpected)

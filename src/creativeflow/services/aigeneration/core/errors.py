@@ -1,0 +1,12 @@
+"""Errors raised in the HTTP layer itself (below api/ nothing knows about HTTP)."""
+
+
+class ApiError(Exception):
+    def __init__(
+        self, status: int, code: str, message: str, details: list[dict[str, object]] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or []

@@ -1,0 +1,63 @@
+"""What happened to a request. The aggregate records them; the application turns them into
+outbox rows (job messages, domain events, notifications, refunds) in the same transaction."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import ClassVar
+
+from .models.job import Job
+
+
+@dataclass(frozen=True)
+class DomainEvent:
+    name: ClassVar[str] = ""  # routing key on the generation_events exchange, if published
+    request_id: str
+    user_id: str
+
+
+@dataclass(frozen=True)
+class GenerationRequested(DomainEvent):
+    name: ClassVar[str] = "generation.requested"
+
+
+@dataclass(frozen=True)
+class JobDispatched(DomainEvent):
+    job: Job
+
+
+@dataclass(frozen=True)
+class SamplesReady(DomainEvent):
+    name: ClassVar[str] = "generation.samples_ready"
+    sample_round: int
+
+
+@dataclass(frozen=True)
+class FinalAssetReady(DomainEvent):
+    name: ClassVar[str] = "generation.completed"
+
+
+@dataclass(frozen=True)
+class GenerationFailed(DomainEvent):
+    """A system-side failure: the failed step's price is refundable."""
+
+    name: ClassVar[str] = "generation.failed"
+    error_code: str
+    error_message: str
+    refundable: Decimal
+    job_id: str | None
+
+
+@dataclass(frozen=True)
+class ContentRejected(DomainEvent):
+    """The model refused the prompt: not refunded (REQ-016)."""
+
+    name: ClassVar[str] = "generation.failed"
+    error_code: str
+    error_message: str
+
+
+@dataclass(frozen=True)
+class GenerationCancelled(DomainEvent):
+    name: ClassVar[str] = "generation.cancelled"
+    refundable: Decimal
+    job_id: str | None

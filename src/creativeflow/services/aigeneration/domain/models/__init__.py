@@ -1,0 +1,17 @@
+from .asset_info import AssetInfo
+from .generation_parameters import BrandElements, GenerationParameters
+from .generation_request import CallbackOutcome, GenerationRequest
+from .generation_status import GenerationStatus
+from .job import Job, JobState, JobType
+
+__all__ = [
+    "AssetInfo",
+    "BrandElements",
+    "CallbackOutcome",
+    "GenerationParameters",
+    "GenerationRequest",
+    "GenerationStatus",
+    "Job",
+    "JobState",
+    "JobType",
+]

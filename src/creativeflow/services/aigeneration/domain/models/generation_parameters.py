@@ -1,0 +1,28 @@
+"""What the user asked for. Checked once at the edge; the domain keeps it as given."""
+
+from dataclasses import dataclass, field
+
+from ..formats import Dimensions
+
+
+@dataclass(frozen=True)
+class BrandElements:
+    colors: tuple[str, ...] = ()
+    fonts: tuple[str, ...] = ()
+    logo_urls: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GenerationParameters:
+    prompt: str
+    format: str
+    dimensions: Dimensions  # the native size: standard finals are rendered at it
+    style_guidance: str | None = None
+    tone: str | None = None
+    industry: str | None = None
+    template_id: str | None = None
+    locale: str | None = None
+    brand_elements: BrandElements = field(default_factory=BrandElements)
+    input_asset_urls: tuple[str, ...] = ()
+    webhook_url: str | None = None
+    webhook_events: tuple[str, ...] = ()

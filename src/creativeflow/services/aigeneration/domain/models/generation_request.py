@@ -1,0 +1,327 @@
+"""The GenerationRequest aggregate: the only place a request's status changes.
+
+Every method checks the move against the contract's table before it touches anything, so a
+move that is not allowed raises and leaves the request exactly as it was."""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from ..errors import InvalidStateTransition, InvalidValue, JobKindMismatch, UnknownJob
+from ..events import (
+    ContentRejected,
+    DomainEvent,
+    FinalAssetReady,
+    GenerationCancelled,
+    GenerationFailed,
+    GenerationRequested,
+    JobDispatched,
+    SamplesReady,
+)
+from ..formats import Resolution
+from .asset_info import AssetInfo
+from .generation_parameters import GenerationParameters
+from .generation_status import GenerationStatus as S
+from .job import Job, JobState, JobType
+
+CONTENT_POLICY_VIOLATION = "content_policy_violation"
+INSUFFICIENT_CREDITS = "insufficient_credits"
+MAX_SAMPLES_PER_ROUND = 8
+
+CANCELLABLE = frozenset(
+    {S.PENDING, S.PROCESSING_SAMPLES, S.AWAITING_SELECTION, S.PROCESSING_FINAL, S.FAILED}
+)
+FAILABLE = frozenset(
+    {S.VALIDATING_CREDITS, S.PUBLISHING_TO_QUEUE, S.PROCESSING_SAMPLES, S.PROCESSING_FINAL}
+)
+
+
+class CallbackOutcome(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"  # this job's result was already applied
+    IGNORED = "ignored"  # the job is no longer current: regenerated, cancelled or timed out
+
+
+@dataclass(eq=False)
+class GenerationRequest:
+    id: str
+    user_id: str
+    project_id: str
+    parameters: GenerationParameters
+    status: S
+    created_at: datetime
+    updated_at: datetime
+    correlation_id: str | None = None
+    sample_round: int = 1
+    final_round: int = 0
+    samples: tuple[AssetInfo, ...] = ()
+    selected_sample_id: str | None = None
+    final_asset: AssetInfo | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    retryable: bool | None = None
+    credits_cost_sample: Decimal | None = None
+    credits_cost_final: Decimal | None = None
+    ai_model_used: str | None = None
+    jobs: tuple[Job, ...] = ()
+    finished_at: datetime | None = None
+    version: int = 0
+    events: list[DomainEvent] = field(default_factory=list, repr=False)
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        request_id: str,
+        user_id: str,
+        project_id: str,
+        parameters: GenerationParameters,
+        now: datetime,
+        correlation_id: str | None = None,
+    ) -> "GenerationRequest":
+        request = cls(
+            id=request_id,
+            user_id=user_id,
+            project_id=project_id,
+            parameters=parameters,
+            status=S.PENDING,
+            created_at=now,
+            updated_at=now,
+            correlation_id=correlation_id,
+        )
+        request.events.append(GenerationRequested(request_id, user_id))
+        return request
+
+    # --- reading -----------------------------------------------------------------------------
+
+    @property
+    def current_job(self) -> Job | None:
+        """The job in flight, if any: there is never more than one."""
+        if self.jobs and self.jobs[-1].state.is_active:
+            return self.jobs[-1]
+        return None
+
+    def find_job(self, job_id: str) -> Job | None:
+        return next((job for job in self.jobs if job.job_id == job_id), None)
+
+    def last_duration_ms(self, job_type: JobType) -> int | None:
+        done = [j for j in self.jobs if j.job_type is job_type and j.state is JobState.SUCCEEDED]
+        return done[-1].duration_ms if done else None
+
+    @property
+    def total_ms(self) -> int | None:
+        if self.finished_at is None:
+            return None
+        return int((self.finished_at - self.created_at).total_seconds() * 1000)
+
+    # --- starting a step: charge first, then dispatch ------------------------------------------
+
+    def start_credit_check(
+        self, job_id: str, price: Decimal, now: datetime, model: str | None = None
+    ) -> None:
+        self._require("start generating", {S.PENDING})
+        self.credits_cost_sample = price
+        job = Job(job_id, JobType.SAMPLES, self.sample_round, price, now, model=model)
+        self._open_job(job, now)
+
+    def regenerate(
+        self, job_id: str, price: Decimal, now: datetime, model: str | None = None
+    ) -> None:
+        self._require("regenerate samples of", {S.AWAITING_SELECTION, S.FAILED})
+        self.sample_round += 1
+        self.samples = ()
+        self.selected_sample_id = None
+        self.credits_cost_sample = price
+        job = Job(job_id, JobType.SAMPLES, self.sample_round, price, now, model=model)
+        self._open_job(job, now)
+
+    def select_sample(
+        self,
+        sample_id: str,
+        resolution: Resolution,
+        output_format: str,
+        job_id: str,
+        price: Decimal,
+        now: datetime,
+        model: str | None = None,
+    ) -> None:
+        self.ensure_can_select(sample_id)
+        self.final_round += 1
+        self.selected_sample_id = sample_id
+        self.credits_cost_final = price
+        job = Job(
+            job_id,
+            JobType.FINAL,
+            self.final_round,
+            price,
+            now,
+            resolution=resolution,
+            output_format=output_format,
+            selected_sample_id=sample_id,
+            model=model,
+        )
+        self._open_job(job, now)
+
+    def ensure_can_select(self, sample_id: str) -> None:
+        self._require("select a sample of", {S.AWAITING_SELECTION, S.FAILED})
+        if not self.samples:
+            raise InvalidStateTransition("select a sample of", "failed before its samples")
+        if sample_id not in {sample.asset_id for sample in self.samples}:
+            raise InvalidValue("selected_sample_id", "is not a sample of the current round")
+
+    def ensure_can_regenerate(self) -> None:
+        self._require("regenerate samples of", {S.AWAITING_SELECTION, S.FAILED})
+
+    def credits_charged(self, now: datetime) -> None:
+        self._require("confirm the charge of", {S.VALIDATING_CREDITS})
+        self._move(S.PUBLISHING_TO_QUEUE, now)
+
+    def credits_declined(self, now: datetime) -> None:
+        """The debit was refused (the balance fell short since it was checked)."""
+        self._require("decline the charge of", {S.VALIDATING_CREDITS})
+        self._finish_job(JobState.FAILED, now)
+        self._set_error(INSUFFICIENT_CREDITS, "Not enough credits for this step.", retryable=True)
+        self._move(S.FAILED, now)
+        self.events.append(
+            GenerationFailed(self.id, self.user_id, INSUFFICIENT_CREDITS, "", Decimal(0), None)
+        )
+
+    def job_dispatched(self, now: datetime, deadline: datetime) -> None:
+        self._require("dispatch the job of", {S.PUBLISHING_TO_QUEUE})
+        job = self._active_job()
+        job = replace(job, state=JobState.DISPATCHED, dispatched_at=now, deadline=deadline)
+        self.jobs = (*self.jobs[:-1], job)
+        processing = S.PROCESSING_SAMPLES if job.job_type is JobType.SAMPLES else S.PROCESSING_FINAL
+        self._move(processing, now)
+        self.events.append(JobDispatched(self.id, self.user_id, job))
+
+    # --- results from n8n --------------------------------------------------------------------
+
+    def apply_samples(
+        self, job_id: str, samples: Sequence[AssetInfo], ai_model_used: str | None, now: datetime
+    ) -> CallbackOutcome:
+        outcome = self._callback_outcome(job_id, JobType.SAMPLES, S.PROCESSING_SAMPLES)
+        if outcome is not CallbackOutcome.APPLIED:
+            return outcome
+        if not 1 <= len(samples) <= MAX_SAMPLES_PER_ROUND:
+            raise InvalidValue("samples", f"must hold 1..{MAX_SAMPLES_PER_ROUND} assets")
+        if len({sample.asset_id for sample in samples}) != len(samples):
+            raise InvalidValue("samples", "asset ids must be distinct")
+        self.samples = tuple(samples)
+        self.ai_model_used = ai_model_used or self.ai_model_used
+        self._finish_job(JobState.SUCCEEDED, now)
+        self._clear_error()
+        self._move(S.AWAITING_SELECTION, now)
+        self.events.append(SamplesReady(self.id, self.user_id, self.sample_round))
+        return outcome
+
+    def apply_final(
+        self, job_id: str, asset: AssetInfo, ai_model_used: str | None, now: datetime
+    ) -> CallbackOutcome:
+        outcome = self._callback_outcome(job_id, JobType.FINAL, S.PROCESSING_FINAL)
+        if outcome is not CallbackOutcome.APPLIED:
+            return outcome
+        self.final_asset = asset
+        self.ai_model_used = ai_model_used or self.ai_model_used
+        self._finish_job(JobState.SUCCEEDED, now)
+        self._clear_error()
+        self._move(S.COMPLETED, now)
+        self.events.append(FinalAssetReady(self.id, self.user_id))
+        return outcome
+
+    def fail(
+        self, job_id: str, error_code: str, error_message: str, retryable: bool, now: datetime
+    ) -> CallbackOutcome:
+        """n8n reported an error for a job: content refusals are final, the rest refundable."""
+        job = self._known_job(job_id, expected=None)
+        if job.state is JobState.FAILED:
+            return CallbackOutcome.DUPLICATE
+        if job is not self.current_job or job.state is not JobState.DISPATCHED:
+            return CallbackOutcome.IGNORED
+        if error_code == CONTENT_POLICY_VIOLATION:
+            self._finish_job(JobState.FAILED, now)
+            self._set_error(error_code, error_message, retryable=False)
+            self._move(S.CONTENT_REJECTED, now)
+            self.events.append(ContentRejected(self.id, self.user_id, error_code, error_message))
+        else:
+            self.fail_step(error_code, error_message, retryable, now)
+        return CallbackOutcome.APPLIED
+
+    def fail_step(
+        self, error_code: str, error_message: str, retryable: bool, now: datetime, *, charged: bool = True
+    ) -> None:
+        """A system-side failure of the step in flight (model, broker, timeout): refundable."""
+        self._require("fail", FAILABLE)
+        job = self._active_job()
+        self._finish_job(JobState.FAILED, now)
+        self._set_error(error_code, error_message, retryable)
+        self._move(S.FAILED, now)
+        refundable = job.price if charged else Decimal(0)
+        self.events.append(
+            GenerationFailed(self.id, self.user_id, error_code, error_message, refundable, job.job_id)
+        )
+
+    def cancel(self, now: datetime) -> None:
+        self._require("cancel", CANCELLABLE)
+        job = self.current_job
+        if job is not None:
+            self._finish_job(JobState.CANCELLED, now)
+        self._move(S.CANCELLED, now)
+        refundable = job.price if job is not None else Decimal(0)
+        job_id = job.job_id if job is not None else None
+        self.events.append(GenerationCancelled(self.id, self.user_id, refundable, job_id))
+
+    def pull_events(self) -> list[DomainEvent]:
+        events, self.events = self.events, []
+        return events
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _require(self, action: str, allowed: Iterable[S]) -> None:
+        if self.status not in allowed:
+            raise InvalidStateTransition(action, self.status)
+
+    def _callback_outcome(self, job_id: str, kind: JobType, processing: S) -> CallbackOutcome:
+        job = self._known_job(job_id, expected=kind)
+        if job.state is JobState.SUCCEEDED:
+            return CallbackOutcome.DUPLICATE
+        if job is not self.current_job or self.status is not processing:
+            return CallbackOutcome.IGNORED
+        return CallbackOutcome.APPLIED
+
+    def _known_job(self, job_id: str, expected: JobType | None) -> Job:
+        job = self.find_job(job_id)
+        if job is None or job.state is JobState.CHARGING:
+            raise UnknownJob(job_id)
+        if expected is not None and job.job_type is not expected:
+            raise JobKindMismatch(job_id, expected, job.job_type)
+        return job
+
+    def _active_job(self) -> Job:
+        job = self.current_job
+        if job is None:  # the status table makes this unreachable; say so loudly if not
+            raise InvalidStateTransition("continue", f"{self.status} without a job in flight")
+        return job
+
+    def _open_job(self, job: Job, now: datetime) -> None:
+        self._clear_error()
+        self.jobs = (*self.jobs, job)
+        self._move(S.VALIDATING_CREDITS, now)
+
+    def _finish_job(self, state: JobState, now: datetime) -> None:
+        self.jobs = (*self.jobs[:-1], self._active_job().moved_to(state, now))
+
+    def _set_error(self, code: str, message: str, retryable: bool) -> None:
+        self.error_code, self.error_message, self.retryable = code, message, retryable
+
+    def _clear_error(self) -> None:
+        self.error_code = self.error_message = None
+        self.retryable = None
+
+    def _move(self, status: S, now: datetime) -> None:
+        self.status = status
+        self.updated_at = now
+        if status.is_terminal:
+            self.finished_at = now

@@ -1,0 +1,57 @@
+"""A unit of work handed to n8n: one sample round or one final render."""
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from ..formats import Resolution
+
+
+class JobType(StrEnum):
+    SAMPLES = "samples"
+    FINAL = "final"
+
+
+class JobState(StrEnum):
+    CHARGING = "charging"  # created, its price being debited
+    DISPATCHED = "dispatched"  # the job message is committed to the outbox
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_active(self) -> bool:
+        return self in (JobState.CHARGING, JobState.DISPATCHED)
+
+
+@dataclass(frozen=True)
+class Job:
+    job_id: str
+    job_type: JobType
+    round: int  # sample round for samples; the final attempt number for finals
+    price: Decimal
+    created_at: datetime
+    state: JobState = JobState.CHARGING
+    dispatched_at: datetime | None = None
+    deadline: datetime | None = None
+    finished_at: datetime | None = None
+    resolution: Resolution | None = None
+    output_format: str = "png"
+    selected_sample_id: str | None = None
+    model: str | None = None
+
+    @property
+    def charge_key(self) -> str:
+        """Idempotency key of this job's debit: `{request_id}:{step}:{round}` without the id."""
+        return f"{self.job_type}:{self.round}"
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.dispatched_at is None or self.finished_at is None:
+            return None
+        return int((self.finished_at - self.dispatched_at).total_seconds() * 1000)
+
+    def moved_to(self, state: JobState, now: datetime) -> "Job":
+        finished = None if state.is_active else now
+        return replace(self, state=state, finished_at=finished)

@@ -1,0 +1,39 @@
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..models import GenerationRequest, GenerationStatus
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """The caller's requests, newest first, after the keyset position `after` (exclusive)."""
+
+    user_id: str
+    limit: int
+    project_id: str | None = None
+    status: GenerationStatus | None = None
+    after: tuple[datetime, str] | None = None  # (created_at, id) of the last item seen
+
+
+class GenerationRequestRepository(ABC):
+    @abstractmethod
+    async def add(self, request: GenerationRequest) -> None: ...
+
+    @abstractmethod
+    async def get(self, request_id: str) -> GenerationRequest | None: ...
+
+    @abstractmethod
+    async def get_for_update(self, request_id: str) -> GenerationRequest | None:
+        """Load with a row lock held to the end of the transaction: concurrent changes serialize."""
+
+    @abstractmethod
+    async def save(self, request: GenerationRequest) -> None:
+        """Write a loaded request back; raises ConcurrentUpdate if someone changed it meanwhile."""
+
+    @abstractmethod
+    async def list(self, query: ListQuery) -> list[GenerationRequest]: ...
+
+
+class ConcurrentUpdate(Exception):
+    """The row changed between load and save (optimistic version check)."""

@@ -1,0 +1,80 @@
+"""Claiming and settling outbox rows. Claims are leases: several relays (replicas) take
+disjoint rows with FOR UPDATE SKIP LOCKED, and a relay that dies mid-delivery loses its
+lease, so its rows are delivered again by another (at least once; receivers dedupe)."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ...application.ports import Clock
+from ..database.tables import outbox
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    destination: str
+    key: str
+    payload: dict[str, Any]
+    headers: dict[str, str]
+    attempts: int
+
+
+class SqlaOutboxStore:
+    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    async def claim(self, limit: int, lease: timedelta) -> list[OutboxRow]:
+        now = self._clock.now()
+        query = (
+            select(
+                outbox.c.id,
+                outbox.c.destination,
+                outbox.c.message_key,
+                outbox.c.payload,
+                outbox.c.headers,
+                outbox.c.attempts,
+            )
+            .where(outbox.c.delivered_at.is_(None), outbox.c.available_at <= now)
+            .order_by(outbox.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        async with self._engine.begin() as connection:
+            rows = (await connection.execute(query)).all()
+            if not rows:
+                return []
+            ids = [row.id for row in rows]
+            await connection.execute(
+                update(outbox).where(outbox.c.id.in_(ids)).values(available_at=now + lease)
+            )
+        return [OutboxRow(r.id, r.destination, r.message_key, r.payload, r.headers, r.attempts) for r in rows]
+
+    async def mark_delivered(self, ids: list[int]) -> None:
+        if not ids:
+            return
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(outbox).where(outbox.c.id.in_(ids)).values(delivered_at=self._clock.now())
+            )
+
+    async def reschedule(self, row_id: int, error: str, available_at: datetime) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(outbox)
+                .where(outbox.c.id == row_id)
+                .values(
+                    attempts=outbox.c.attempts + 1,
+                    last_error=error[:2000],
+                    available_at=available_at,
+                )
+            )
+
+    async def pending_count(self) -> int:
+        query = select(func.count()).select_from(outbox).where(outbox.c.delivered_at.is_(None))
+        async with self._engine.connect() as connection:
+            return int((await connection.execute(query)).scalar_one())

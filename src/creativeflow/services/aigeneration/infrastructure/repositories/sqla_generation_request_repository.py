@@ -1,0 +1,53 @@
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ...domain.models import GenerationRequest
+from ...domain.repositories import ConcurrentUpdate, GenerationRequestRepository, ListQuery
+from ..database.tables import generation_requests as t
+from .request_mapping import from_row, to_row
+
+
+class SqlaGenerationRequestRepository(GenerationRequestRepository):
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add(self, request: GenerationRequest) -> None:
+        await self._connection.execute(t.insert().values(to_row(request)))
+
+    async def get(self, request_id: str) -> GenerationRequest | None:
+        row = (await self._connection.execute(select(t).where(t.c.id == request_id))).first()
+        return from_row(row) if row else None
+
+    async def get_for_update(self, request_id: str) -> GenerationRequest | None:
+        # FOR UPDATE on PostgreSQL; SQLite ignores it and holds its write lock from BEGIN.
+        query = select(t).where(t.c.id == request_id).with_for_update()
+        row = (await self._connection.execute(query)).first()
+        return from_row(row) if row else None
+
+    async def save(self, request: GenerationRequest) -> None:
+        values = to_row(request)
+        values["version"] = request.version + 1
+        result = await self._connection.execute(
+            update(t).where(t.c.id == request.id, t.c.version == request.version).values(values)
+        )
+        if result.rowcount != 1:
+            raise ConcurrentUpdate(request.id)
+        request.version += 1
+
+    async def list(self, query: ListQuery) -> list[GenerationRequest]:
+        statement = select(t).where(t.c.user_id == query.user_id)
+        if query.project_id is not None:
+            statement = statement.where(t.c.project_id == query.project_id)
+        if query.status is not None:
+            statement = statement.where(t.c.status == str(query.status))
+        if query.after is not None:
+            created_at, request_id = query.after
+            statement = statement.where(
+                or_(
+                    t.c.created_at < created_at,
+                    and_(t.c.created_at == created_at, t.c.id < request_id),
+                )
+            )
+        statement = statement.order_by(t.c.created_at.desc(), t.c.id.desc()).limit(query.limit)
+        rows = await self._connection.execute(statement)
+        return [from_row(row) for row in rows]

@@ -1,0 +1,94 @@
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ...application.ports import Clock, OutboxMessage
+from ..database.errors import unavailable
+from ..database.tables import outbox
+from .sqla_generation_request_repository import SqlaGenerationRequestRepository
+
+
+class PendingOutbox:
+    """Collects the transaction's outbox rows; the unit of work inserts them at commit."""
+
+    def __init__(self) -> None:
+        self.messages: list[OutboxMessage] = []
+
+    def add(self, message: OutboxMessage) -> None:
+        self.messages.append(message)
+
+
+class SqlaUnitOfWork:
+    requests: SqlaGenerationRequestRepository
+    outbox: PendingOutbox
+
+    def __init__(
+        self, engine: AsyncEngine, clock: Clock, on_commit: Callable[[], None] | None = None
+    ) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._on_commit = on_commit
+        self._connection: AsyncConnection | None = None
+
+    async def __aenter__(self) -> Self:
+        try:
+            self._connection = await self._engine.connect()
+            await self._connection.begin()
+        except Exception as exc:
+            await self._close()
+            raise (unavailable(exc) or exc) from exc
+        self.requests = SqlaGenerationRequestRepository(self._connection)
+        self.outbox = PendingOutbox()
+        return self
+
+    async def commit(self) -> None:
+        assert self._connection is not None
+        messages = self.outbox.messages
+        if messages:
+            now = self._clock.now()
+            await self._connection.execute(
+                outbox.insert(),
+                [
+                    {
+                        "destination": m.destination,
+                        "message_key": m.key,
+                        "payload": m.payload,
+                        "headers": m.headers,
+                        "created_at": now,
+                        "available_at": now,
+                    }
+                    for m in messages
+                ],
+            )
+        await self._connection.commit()
+        self.outbox = PendingOutbox()
+        if messages and self._on_commit is not None:
+            self._on_commit()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._close()  # closing without commit rolls back
+        if exc is not None:
+            translated = unavailable(exc)
+            if translated is not None:
+                raise translated from exc
+
+    async def _close(self) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            try:
+                await connection.close()
+            except Exception:  # noqa: S110 - the connection is gone already; nothing to undo
+                pass
+
+
+def unit_of_work_factory(
+    engine: AsyncEngine, clock: Clock, on_commit: Callable[[], None] | None = None
+) -> Callable[[], SqlaUnitOfWork]:
+    return lambda: SqlaUnitOfWork(engine, clock, on_commit)

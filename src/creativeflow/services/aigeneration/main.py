@@ -1,0 +1,71 @@
+"""The ASGI app: `creativeflow.services.aigeneration.main:app`."""
+
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from .api.middleware import RequestIdMiddleware
+from .api.v1.router import api_router
+from .core.config import ConfigurationError, Settings, load_settings
+from .core.dependencies import build_container
+from .core.error_handlers import register_error_handlers
+from .core.logging_config import setup_logging
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    setup_logging(settings.log_level, settings.log_format)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.assets_dir.mkdir(parents=True, exist_ok=True)
+        container = await build_container(settings)
+        app.state.container = container
+        await container.start_background()
+        log.info(
+            "serving with database=%s transport=%s credits=%s notifier=%s",
+            container.engine.dialect.name,
+            settings.effective_job_transport,
+            settings.effective_credit_backend,
+            settings.effective_notifier,
+        )
+        try:
+            yield
+        finally:
+            await container.aclose()
+
+    app = FastAPI(
+        title=settings.project_name,
+        version="1.0.0",
+        openapi_url=f"{settings.api_v1_str}/openapi.json",
+        docs_url=f"{settings.api_v1_str}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    register_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+    app.include_router(api_router, prefix=settings.api_v1_str)
+    app.mount("/assets", StaticFiles(directory=settings.assets_dir, check_dir=False), name="assets")
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def _app_or_exit() -> FastAPI:
+    try:
+        return create_app()
+    except ConfigurationError as exc:
+        print(exc, file=sys.stderr)  # one clear line, no traceback
+        raise SystemExit(2) from None
+
+
+app = _app_or_exit()
