@@ -1,11 +1,14 @@
 """What happened to a request. The aggregate records them; the application turns them into
 outbox rows (job messages, domain events, notifications, refunds) in the same transaction."""
 
+from __future__ import annotations
+
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from .models.job import Job
+if TYPE_CHECKING:  # the aggregate imports this module; a runtime import would be circular
+    from .models.job import Job
 
 
 @dataclass(frozen=True)

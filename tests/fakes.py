@@ -1,0 +1,148 @@
+"""In-memory fakes of our ports (not mocks): they behave like the real adapters."""
+
+import copy
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from types import TracebackType
+from typing import Self
+
+from creativeflow.services.aigeneration.application.errors import (
+    CreditsDeclined,
+    DependencyUnavailable,
+)
+from creativeflow.services.aigeneration.application.ports import (
+    CreditAccount,
+    Debit,
+    OutboxMessage,
+    Refund,
+)
+from creativeflow.services.aigeneration.domain.models import GenerationRequest
+from creativeflow.services.aigeneration.domain.pricing import SubscriptionTier
+from creativeflow.services.aigeneration.domain.repositories import (
+    ConcurrentUpdate,
+    GenerationRequestRepository,
+    ListQuery,
+)
+
+from .builders import T0
+
+
+class FakeClock:
+    def __init__(self, now: datetime = T0) -> None:
+        self.current = now
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+
+
+@dataclass
+class FakeDatabase:
+    requests: dict[str, GenerationRequest] = field(default_factory=dict)
+    outbox: list[OutboxMessage] = field(default_factory=list)
+    commits: int = 0
+
+
+class FakeRepository(GenerationRequestRepository):
+    """Reads committed state; writes stay pending until the unit of work commits."""
+
+    def __init__(self, db: FakeDatabase) -> None:
+        self._db = db
+        self.pending: dict[str, GenerationRequest] = {}
+
+    async def add(self, request: GenerationRequest) -> None:
+        self.pending[request.id] = copy.deepcopy(request)
+
+    async def get(self, request_id: str) -> GenerationRequest | None:
+        found = self.pending.get(request_id) or self._db.requests.get(request_id)
+        return copy.deepcopy(found)
+
+    async def get_for_update(self, request_id: str) -> GenerationRequest | None:
+        return await self.get(request_id)
+
+    async def save(self, request: GenerationRequest) -> None:
+        stored = self._db.requests.get(request.id)
+        if stored is not None and stored.version != request.version:
+            raise ConcurrentUpdate(request.id)
+        request.version += 1
+        self.pending[request.id] = copy.deepcopy(request)
+
+    async def list(self, query: ListQuery) -> list[GenerationRequest]:
+        mine = [r for r in self._db.requests.values() if r.user_id == query.user_id]
+        mine.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+        return copy.deepcopy(mine[: query.limit])
+
+
+class FakeOutbox:
+    def __init__(self) -> None:
+        self.messages: list[OutboxMessage] = []
+
+    def add(self, message: OutboxMessage) -> None:
+        self.messages.append(message)
+
+
+class FakeUnitOfWork:
+    def __init__(self, db: FakeDatabase) -> None:
+        self._db = db
+
+    async def __aenter__(self) -> Self:
+        self.requests = FakeRepository(self._db)
+        self.outbox = FakeOutbox()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        pass  # whatever was not committed is dropped with this object
+
+    async def commit(self) -> None:
+        for request in self.requests.pending.values():
+            request.events = []
+            self._db.requests[request.id] = copy.deepcopy(request)
+        self._db.outbox.extend(self.outbox.messages)
+        self._db.commits += 1
+        self.requests.pending.clear()
+        self.outbox.messages = []
+
+
+class FakeCreditGateway:
+    def __init__(self, balance: Decimal = Decimal(10)) -> None:
+        self.starting_balance = balance
+        self.balances: dict[str, Decimal] = {}
+        self.tiers: dict[str, SubscriptionTier] = {}
+        self.ledger: dict[str, Decimal] = {}  # idempotency key -> signed amount
+        self.down = False
+        self.decline_next_debit = False
+
+    async def get_account(self, user_id: str) -> CreditAccount:
+        self._check_up()
+        balance = self.balances.setdefault(user_id, self.starting_balance)
+        return CreditAccount(balance, self.tiers.get(user_id, SubscriptionTier.FREE))
+
+    async def debit(self, debit: Debit) -> None:
+        self._check_up()
+        if debit.idempotency_key in self.ledger:
+            return
+        balance = self.balances.setdefault(debit.user_id, self.starting_balance)
+        if self.decline_next_debit or balance < debit.amount:
+            self.decline_next_debit = False
+            raise CreditsDeclined(debit.user_id)
+        self.balances[debit.user_id] = balance - debit.amount
+        self.ledger[debit.idempotency_key] = -debit.amount
+
+    async def refund(self, refund: Refund) -> None:
+        self._check_up()
+        if refund.idempotency_key in self.ledger:
+            return
+        self.balances[refund.user_id] += refund.amount
+        self.ledger[refund.idempotency_key] = refund.amount
+
+    def _check_up(self) -> None:
+        if self.down:
+            raise DependencyUnavailable("credit service down")

@@ -1,0 +1,113 @@
+"""Every status × every move of the contract's table: allowed moves land where the table says
+and record events; every other move raises and leaves the request exactly as it was."""
+
+import copy
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+
+from creativeflow.services.aigeneration.domain.errors import DomainError
+from creativeflow.services.aigeneration.domain.formats import Resolution
+from creativeflow.services.aigeneration.domain.models import GenerationRequest, JobState
+
+from ..builders import BUILDERS, FINAL_PRICE, SAMPLE_PRICE, T0
+
+LATER = T0 + timedelta(minutes=1)
+
+ACTIONS: dict[str, Callable[[GenerationRequest], object]] = {
+    "start_credit_check": lambda r: r.start_credit_check("job-new", SAMPLE_PRICE, LATER),
+    "regenerate": lambda r: r.regenerate("job-new", SAMPLE_PRICE, LATER),
+    "select_sample": lambda r: r.select_sample(
+        "r1-s0", Resolution.HIGH, "png", "job-new", FINAL_PRICE, LATER
+    ),
+    "credits_charged": lambda r: r.credits_charged(LATER),
+    "credits_declined": lambda r: r.credits_declined(LATER),
+    "job_dispatched": lambda r: r.job_dispatched(LATER, LATER + timedelta(minutes=2)),
+    "fail_step": lambda r: r.fail_step("timeout", "too slow", True, LATER),
+    "cancel": lambda r: r.cancel(LATER),
+}
+
+# (status the request is in, action) -> status it moves to. Everything absent is refused.
+ALLOWED = {
+    ("pending", "start_credit_check"): "validating_credits",
+    ("pending", "cancel"): "cancelled",
+    ("validating_credits", "credits_charged"): "publishing_to_queue",
+    ("validating_credits", "credits_declined"): "failed",
+    ("validating_credits", "fail_step"): "failed",
+    ("publishing_to_queue", "job_dispatched"): "processing_samples",
+    ("publishing_to_queue", "fail_step"): "failed",
+    ("processing_samples", "fail_step"): "failed",
+    ("processing_samples", "cancel"): "cancelled",
+    ("awaiting_selection", "regenerate"): "validating_credits",
+    ("awaiting_selection", "select_sample"): "validating_credits",
+    ("awaiting_selection", "cancel"): "cancelled",
+    ("processing_final", "fail_step"): "failed",
+    ("processing_final", "cancel"): "cancelled",
+    ("failed_with_samples", "regenerate"): "validating_credits",
+    ("failed_with_samples", "select_sample"): "validating_credits",
+    ("failed_with_samples", "cancel"): "cancelled",
+    ("failed_without_samples", "regenerate"): "validating_credits",
+    ("failed_without_samples", "cancel"): "cancelled",
+}
+
+CASES = [(state, action) for state in BUILDERS for action in ACTIONS]
+
+
+def snapshot(request: GenerationRequest) -> dict[str, object]:
+    return copy.deepcopy(vars(request))
+
+
+@pytest.mark.parametrize(("state", "action"), CASES, ids=[f"{s}-{a}" for s, a in CASES])
+def test_each_move_is_allowed_exactly_where_the_table_says(state: str, action: str) -> None:
+    request = BUILDERS[state]()
+    request.pull_events()
+    before = snapshot(request)
+
+    if (state, action) in ALLOWED:
+        ACTIONS[action](request)
+        assert request.status == ALLOWED[(state, action)]
+        assert request.updated_at == LATER
+        assert len([j for j in request.jobs if j.state.is_active]) <= 1
+    else:
+        with pytest.raises(DomainError):
+            ACTIONS[action](request)
+        assert snapshot(request) == before
+
+
+@pytest.mark.parametrize(
+    ("state", "action"),
+    [k for k in ALLOWED if k[1] in {"credits_declined", "fail_step", "cancel"}],
+)
+def test_moves_that_end_a_step_record_an_event(state: str, action: str) -> None:
+    request = BUILDERS[state]()
+    request.pull_events()
+    ACTIONS[action](request)
+    assert request.pull_events(), "a status change that ends a step must be announced"
+
+
+def test_a_regeneration_starts_a_new_round_without_the_old_samples() -> None:
+    request = BUILDERS["awaiting_selection"]()
+    request.regenerate("job-2", SAMPLE_PRICE, LATER)
+    assert request.sample_round == 2
+    assert request.samples == ()
+    assert request.current_job is not None
+    assert request.current_job.charge_key == "samples:2"
+
+
+def test_selecting_a_sample_that_is_not_in_the_round_changes_nothing() -> None:
+    request = BUILDERS["awaiting_selection"]()
+    before = snapshot(request)
+    with pytest.raises(DomainError):
+        request.select_sample("nope", Resolution.STANDARD, "png", "job-2", FINAL_PRICE, LATER)
+    assert snapshot(request) == before
+
+
+def test_cancelling_a_dispatched_step_makes_its_price_refundable() -> None:
+    request = BUILDERS["processing_final"]()
+    request.pull_events()
+    request.cancel(LATER)
+    (event,) = request.pull_events()
+    assert event.refundable == FINAL_PRICE  # type: ignore[attr-defined]
+    assert request.jobs[-1].state is JobState.CANCELLED
+    assert request.finished_at == LATER

@@ -1,0 +1,221 @@
+"""The use cases over in-memory fakes: statuses, the ledger and the outbox after each."""
+
+from decimal import Decimal
+
+import pytest
+
+from creativeflow.services.aigeneration.application.dtos import (
+    CallbackUrls,
+    CreateGeneration,
+    FinalResult,
+    JobError,
+    OrchestrationConfig,
+    SamplesResult,
+    SelectSample,
+)
+from creativeflow.services.aigeneration.application.errors import (
+    DependencyUnavailable,
+    InsufficientCredits,
+    NotFound,
+)
+from creativeflow.services.aigeneration.application.model_selector import ModelSelector
+from creativeflow.services.aigeneration.application.orchestration_service import (
+    OrchestrationService,
+)
+from creativeflow.services.aigeneration.domain.errors import InvalidStateTransition
+from creativeflow.services.aigeneration.domain.formats import Resolution
+from creativeflow.services.aigeneration.domain.models import CallbackOutcome
+from creativeflow.services.aigeneration.domain.pricing import SubscriptionTier
+
+from ..builders import final_asset, parameters, samples
+from ..fakes import FakeClock, FakeCreditGateway, FakeDatabase, FakeUnitOfWork
+
+URLS = CallbackUrls("http://cb/samples", "http://cb/final", "http://cb/error")
+
+
+class World:
+    def __init__(self, refund_on_failure: bool = True) -> None:
+        self.db = FakeDatabase()
+        self.credits = FakeCreditGateway()
+        self.clock = FakeClock()
+        config = OrchestrationConfig(
+            URLS, ModelSelector("model-x"), refund_on_system_failure=refund_on_failure
+        )
+        ids = iter(f"id-{n}" for n in range(1000))
+        self.service = OrchestrationService(
+            lambda: FakeUnitOfWork(self.db), self.credits, self.clock, config, lambda: next(ids)
+        )
+
+    def outbox(self, destination: str) -> list[dict]:
+        return [m.payload for m in self.db.outbox if m.destination == destination]
+
+    def balance(self, user: str = "alice") -> Decimal:
+        return self.credits.balances[user]
+
+    async def create(self, user: str = "alice") -> str:
+        request = await self.service.initiate_generation(
+            CreateGeneration(user, "p1", parameters(), correlation_id="corr-1")
+        )
+        return request.id
+
+    def job_id(self, request_id: str) -> str:
+        return self.db.requests[request_id].jobs[-1].job_id
+
+    async def samples_arrive(self, request_id: str) -> CallbackOutcome:
+        return await self.service.process_n8n_sample_callback(
+            SamplesResult(request_id, self.job_id(request_id), tuple(samples()), "m")
+        )
+
+    async def select(self, request_id: str, resolution: Resolution = Resolution.STANDARD) -> None:
+        await self.service.select_sample_and_initiate_final(
+            SelectSample(request_id, "alice", "r1-s1", resolution)
+        )
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+async def test_a_new_request_is_charged_and_its_sample_job_dispatched(world: World) -> None:
+    request_id = await world.create()
+    request = world.db.requests[request_id]
+    assert request.status == "processing_samples"
+    assert world.balance() == Decimal("9.75")
+    (job,) = world.outbox("job")
+    assert job["job_type"] == "samples"
+    assert (job["width"], job["height"], job["num_samples"]) == (512, 512, 4)
+    assert job["callback_urls"] == {"samples": URLS.samples, "final": URLS.final, "error": URLS.error}
+    assert job["model"] == "model-x"
+    assert [e["event"] for e in world.outbox("event")] == ["generation.requested"]
+
+
+async def test_the_whole_flow_charges_each_step_once(world: World) -> None:
+    request_id = await world.create()
+    assert await world.samples_arrive(request_id) is CallbackOutcome.APPLIED
+    await world.select(request_id, Resolution.HIGH)
+    final_job = world.outbox("job")[-1]
+    assert (final_job["width"], final_job["height"]) == (3840, 3840)
+    assert final_job["selected_sample"]["asset_id"] == "r1-s1"
+    outcome = await world.service.process_n8n_final_asset_callback(
+        FinalResult(request_id, world.job_id(request_id), final_asset(), "m2")
+    )
+    assert outcome is CallbackOutcome.APPLIED
+    assert world.db.requests[request_id].status == "completed"
+    assert world.balance() == Decimal("10") - Decimal("0.25") - Decimal("2")
+    assert [n["type"] for n in world.outbox("notification")] == [
+        "generation.samples_ready",
+        "generation.completed",
+    ]
+
+
+async def test_pro_users_pay_nothing_for_samples_and_standard_finals(world: World) -> None:
+    world.credits.tiers["alice"] = SubscriptionTier.PRO
+    request_id = await world.create()
+    await world.samples_arrive(request_id)
+    await world.select(request_id)
+    assert world.balance() == Decimal(10)
+    assert world.credits.ledger == {}
+
+
+async def test_a_short_balance_is_refused_before_anything_is_stored(world: World) -> None:
+    world.credits.balances["alice"] = Decimal("0.1")
+    with pytest.raises(InsufficientCredits):
+        await world.create()
+    assert world.db.requests == {} and world.db.outbox == []
+
+
+async def test_a_debit_declined_by_a_race_fails_the_request_uncharged(world: World) -> None:
+    world.credits.decline_next_debit = True
+    with pytest.raises(InsufficientCredits):
+        await world.create()
+    (request,) = world.db.requests.values()
+    assert request.status == "failed" and request.error_code == "insufficient_credits"
+    assert world.outbox("job") == [] and world.outbox("refund") == []
+
+
+async def test_an_unreachable_credit_service_charges_and_dispatches_nothing(world: World) -> None:
+    world.credits.down = True
+    with pytest.raises(DependencyUnavailable):
+        await world.create()
+    assert world.db.requests == {} and world.outbox("job") == []
+
+
+async def test_a_model_error_fails_the_step_and_refunds_it(world: World) -> None:
+    request_id = await world.create()
+    outcome = await world.service.handle_n8n_error(
+        JobError(request_id, world.job_id(request_id), "model_error", "boom", True)
+    )
+    assert outcome is CallbackOutcome.APPLIED
+    request = world.db.requests[request_id]
+    assert (request.status, request.retryable) == ("failed", True)
+    (refund,) = world.outbox("refund")
+    assert refund["amount"] == "0.25"
+    assert refund["idempotency_key"] == f"{request_id}:samples:1:refund"
+
+
+async def test_refunds_on_failure_can_be_switched_off() -> None:
+    world = World(refund_on_failure=False)
+    request_id = await world.create()
+    await world.service.handle_n8n_error(
+        JobError(request_id, world.job_id(request_id), "model_error", "boom", True)
+    )
+    assert world.outbox("refund") == []
+
+
+async def test_a_content_refusal_is_not_refunded(world: World) -> None:
+    request_id = await world.create()
+    await world.service.handle_n8n_error(
+        JobError(request_id, world.job_id(request_id), "content_policy_violation", "no", False)
+    )
+    assert world.db.requests[request_id].status == "content_rejected"
+    assert world.outbox("refund") == []
+    assert world.outbox("notification")[-1]["type"] == "generation.content_rejected"
+
+
+async def test_cancelling_the_final_refunds_its_price(world: World) -> None:
+    request_id = await world.create()
+    await world.samples_arrive(request_id)
+    await world.select(request_id)
+    await world.service.cancel(request_id, "alice")
+    assert world.db.requests[request_id].status == "cancelled"
+    (refund,) = world.outbox("refund")
+    assert (refund["amount"], refund["reason"]) == ("1", "cancelled")
+
+
+async def test_a_repeated_callback_changes_nothing_more(world: World) -> None:
+    request_id = await world.create()
+    await world.samples_arrive(request_id)
+    commits, outbox = world.db.commits, list(world.db.outbox)
+    assert await world.samples_arrive(request_id) is CallbackOutcome.DUPLICATE
+    assert (world.db.commits, world.db.outbox) == (commits, outbox)
+
+
+async def test_a_regeneration_is_a_new_charged_round_and_old_results_are_ignored(
+    world: World,
+) -> None:
+    request_id = await world.create()
+    await world.samples_arrive(request_id)
+    first_job = world.job_id(request_id)
+    await world.service.trigger_sample_regeneration(request_id, "alice")
+    request = world.db.requests[request_id]
+    assert (request.status, request.sample_round) == ("processing_samples", 2)
+    assert world.balance() == Decimal("9.5")
+    late = SamplesResult(request_id, first_job, tuple(samples()), "m")
+    assert await world.service.process_n8n_sample_callback(late) is CallbackOutcome.DUPLICATE
+
+
+async def test_another_users_request_does_not_exist_for_them(world: World) -> None:
+    request_id = await world.create()
+    with pytest.raises(NotFound):
+        await world.service.get_generation_status(request_id, "mallory")
+    with pytest.raises(NotFound):
+        await world.service.cancel(request_id, "mallory")
+    assert world.db.requests[request_id].status == "processing_samples"
+
+
+async def test_selecting_before_the_samples_is_an_invalid_state(world: World) -> None:
+    request_id = await world.create()
+    with pytest.raises(InvalidStateTransition):
+        await world.select(request_id)
+    assert world.balance() == Decimal("9.75")
