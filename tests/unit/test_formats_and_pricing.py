@@ -51,7 +51,9 @@ def test_sizes_of_each_preset(name: str) -> None:
         ((100, 3000), (16, 512), (128, 3840)),
     ],
 )
-def test_custom_sizes(custom: tuple[int, int], sample: tuple[int, int], high: tuple[int, int]) -> None:
+def test_custom_sizes(
+    custom: tuple[int, int], sample: tuple[int, int], high: tuple[int, int]
+) -> None:
     native = native_size("custom", Dimensions(*custom))
     assert sample_size(native) == Dimensions(*sample)
     assert final_size(native, Resolution.HIGH) == Dimensions(*high)

@@ -1,4 +1,4 @@
-"""Every status × every move of the contract's table: allowed moves land where the table says
+"""Every status x every move of the contract's table: allowed moves land where the table says
 and record events; every other move raises and leaves the request exactly as it was."""
 
 import copy

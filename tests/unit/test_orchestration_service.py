@@ -85,7 +85,11 @@ async def test_a_new_request_is_charged_and_its_sample_job_dispatched(world: Wor
     (job,) = world.outbox("job")
     assert job["job_type"] == "samples"
     assert (job["width"], job["height"], job["num_samples"]) == (512, 512, 4)
-    assert job["callback_urls"] == {"samples": URLS.samples, "final": URLS.final, "error": URLS.error}
+    assert job["callback_urls"] == {
+        "samples": URLS.samples,
+        "final": URLS.final,
+        "error": URLS.error,
+    }
     assert job["model"] == "model-x"
     assert [e["event"] for e in world.outbox("event")] == ["generation.requested"]
 

@@ -13,8 +13,8 @@ from decimal import Decimal
 from typing import TypeVar
 
 from ..domain.formats import Dimensions, final_size, sample_size
-from ..domain.pricing import PriceList
 from ..domain.models import CallbackOutcome, GenerationRequest, JobType
+from ..domain.pricing import PriceList
 from ..domain.repositories import ConcurrentUpdate, ListQuery
 from .dtos import (
     CreateGeneration,

@@ -67,8 +67,11 @@ class Outbox(Protocol):
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without commit() rolls everything back."""
 
-    requests: GenerationRequestRepository
-    outbox: Outbox
+    @property
+    def requests(self) -> GenerationRequestRepository: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
 
     async def __aenter__(self) -> Self: ...
 

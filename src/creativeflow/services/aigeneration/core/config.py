@@ -43,7 +43,9 @@ class Settings(BaseSettings):
         env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
     )
 
-    project_name: str = Field("CreativeFlow AI Generation Orchestration Service", alias="PROJECT_NAME")
+    project_name: str = Field(
+        "CreativeFlow AI Generation Orchestration Service", alias="PROJECT_NAME"
+    )
     api_v1_str: str = Field("/api/v1", alias="API_V1_STR")
     environment: Environment = Field(Environment.DEVELOPMENT, alias="ENVIRONMENT")
     data_dir: Path = Field(Path("data"), alias="DATA_DIR")
@@ -64,9 +66,13 @@ class Settings(BaseSettings):
     rabbitmq_user: str = Field("guest", alias="RABBITMQ_USER")
     rabbitmq_password: str = Field("guest", alias="RABBITMQ_PASSWORD")
     rabbitmq_vhost: str = Field("/", alias="RABBITMQ_VHOST")
-    rabbitmq_generation_exchange: str = Field("generation_jobs", alias="RABBITMQ_GENERATION_EXCHANGE")
+    rabbitmq_generation_exchange: str = Field(
+        "generation_jobs", alias="RABBITMQ_GENERATION_EXCHANGE"
+    )
     rabbitmq_n8n_job_queue: str = Field("n8n_generation_jobs", alias="RABBITMQ_N8N_JOB_QUEUE")
-    rabbitmq_n8n_job_routing_key: str = Field("generation.job", alias="RABBITMQ_N8N_JOB_ROUTING_KEY")
+    rabbitmq_n8n_job_routing_key: str = Field(
+        "generation.job", alias="RABBITMQ_N8N_JOB_ROUTING_KEY"
+    )
     job_transport: JobTransport | None = Field(None, alias="JOB_TRANSPORT")
 
     credit_service_api_url: str | None = Field(
@@ -74,7 +80,9 @@ class Settings(BaseSettings):
     )
     odoo_url: str | None = Field(None, alias="ODOO_URL")
     credit_backend: CreditBackend | None = Field(None, alias="CREDIT_BACKEND")
-    local_ledger_starting_balance: Decimal = Field(Decimal(10), ge=0, alias="LOCAL_LEDGER_STARTING_BALANCE")
+    local_ledger_starting_balance: Decimal = Field(
+        Decimal(10), ge=0, alias="LOCAL_LEDGER_STARTING_BALANCE"
+    )
 
     notification_service_api_url: str | None = Field(
         None, validation_alias=_env("NOTIFICATION_SERVICE_API_URL", "NOTIFICATION_SERVICE_URL")
@@ -97,7 +105,9 @@ class Settings(BaseSettings):
     log_format: str = Field("console", pattern="^(json|console)$", alias="LOG_FORMAT")
 
     enable_advanced_model_selector: bool = Field(False, alias="ENABLE_ADVANCED_MODEL_SELECTOR")
-    enable_detailed_n8n_error_logging: bool = Field(False, alias="ENABLE_DETAILED_N8N_ERROR_LOGGING")
+    enable_detailed_n8n_error_logging: bool = Field(
+        False, alias="ENABLE_DETAILED_N8N_ERROR_LOGGING"
+    )
     enable_credit_refund_on_system_failure: bool = Field(
         True, alias="ENABLE_CREDIT_REFUND_ON_SYSTEM_FAILURE"
     )
@@ -105,8 +115,12 @@ class Settings(BaseSettings):
 
     price_sample_round_free: Decimal = Field(Decimal("0.25"), ge=0, alias="PRICE_SAMPLE_ROUND_FREE")
     price_sample_round_paid: Decimal = Field(Decimal("0"), ge=0, alias="PRICE_SAMPLE_ROUND_PAID")
-    price_final_standard_free: Decimal = Field(Decimal("1"), ge=0, alias="PRICE_FINAL_STANDARD_FREE")
-    price_final_standard_paid: Decimal = Field(Decimal("0"), ge=0, alias="PRICE_FINAL_STANDARD_PAID")
+    price_final_standard_free: Decimal = Field(
+        Decimal("1"), ge=0, alias="PRICE_FINAL_STANDARD_FREE"
+    )
+    price_final_standard_paid: Decimal = Field(
+        Decimal("0"), ge=0, alias="PRICE_FINAL_STANDARD_PAID"
+    )
     price_final_high_free: Decimal = Field(Decimal("2"), ge=0, alias="PRICE_FINAL_HIGH_FREE")
     price_final_high_paid: Decimal = Field(Decimal("2"), ge=0, alias="PRICE_FINAL_HIGH_PAID")
 
@@ -124,9 +138,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_development_secrets_in_production(self) -> "Settings":
         if self.environment is Environment.PRODUCTION:
-            if self.jwt_public_key is None and self.jwt_jwks_url is None:
-                if self.jwt_secret == DEV_JWT_SECRET or len(self.jwt_secret) < 32:
-                    raise ValueError("JWT_SECRET must be set to a secret of at least 32 characters")
+            uses_secret = self.jwt_public_key is None and self.jwt_jwks_url is None
+            if uses_secret and (self.jwt_secret == DEV_JWT_SECRET or len(self.jwt_secret) < 32):
+                raise ValueError("JWT_SECRET must be set to a secret of at least 32 characters")
             if self.n8n_callback_secret == DEV_CALLBACK_SECRET:
                 raise ValueError("N8N_CALLBACK_SECRET must be set outside development")
         return self
@@ -155,11 +169,11 @@ class Settings(BaseSettings):
         if self.rabbitmq_url:
             return self.rabbitmq_url
         if self.rabbitmq_host:
-            vhost = quote(self.rabbitmq_vhost, safe="")
-            return (
-                f"amqp://{quote(self.rabbitmq_user, safe='')}:{quote(self.rabbitmq_password, safe='')}"
-                f"@{self.rabbitmq_host}:{self.rabbitmq_port}/{vhost}"
+            user, password = (
+                quote(v, safe="") for v in (self.rabbitmq_user, self.rabbitmq_password)
             )
+            vhost = quote(self.rabbitmq_vhost, safe="")
+            return f"amqp://{user}:{password}@{self.rabbitmq_host}:{self.rabbitmq_port}/{vhost}"
         return None
 
     @property
@@ -184,7 +198,9 @@ class Settings(BaseSettings):
 
     @property
     def callback_base_url(self) -> str:
-        base = self.n8n_callback_base_url or f"{self.public_base_url}{self.api_v1_str}/n8n-callbacks"
+        base = (
+            self.n8n_callback_base_url or f"{self.public_base_url}{self.api_v1_str}/n8n-callbacks"
+        )
         return base.rstrip("/")
 
     @property

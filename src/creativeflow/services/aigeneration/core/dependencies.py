@@ -5,7 +5,7 @@ what they need through the `Annotated` aliases at the bottom."""
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -28,7 +28,7 @@ from ..infrastructure.clients.local_ledger import LocalLedger
 from ..infrastructure.clients.log_notifier import LogEventPublisher, LogNotifier
 from ..infrastructure.database.db_config import create_engine
 from ..infrastructure.database.migrate import upgrade_to_head
-from ..infrastructure.messaging.outbox_relay import OutboxRelay
+from ..infrastructure.messaging.outbox_relay import Deliverer, OutboxRelay
 from ..infrastructure.messaging.outbox_store import OutboxRow, SqlaOutboxStore
 from ..infrastructure.repositories.sqla_unit_of_work import unit_of_work_factory
 from ..infrastructure.simulator.asset_store import LocalAssetStore
@@ -55,7 +55,7 @@ class Container:
     outbox_store: SqlaOutboxStore
     tokens: TokenVerifier
     callback_webhook: Webhook
-    background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
     tasks: list["asyncio.Task[None]"] = field(default_factory=list)
 
@@ -136,10 +136,12 @@ def _credit_gateway(settings: Settings, engine: AsyncEngine, clock: Clock) -> Cr
 
 def _deliverers(
     settings: Settings, http: httpx.AsyncClient, credits: CreditGateway
-) -> tuple[dict[str, Callable[[OutboxRow], Awaitable[None]]], list[Callable[[], Awaitable[None]]]]:
-    background: list[Callable[[], Awaitable[None]]] = []
+) -> tuple[dict[str, Deliverer], list[Callable[[], Coroutine[Any, Any, None]]]]:
+    background: list[Callable[[], Coroutine[Any, Any, None]]] = []
     if settings.effective_job_transport is not JobTransport.IN_PROCESS:
-        raise ConfigurationError("configuration error: JOB_TRANSPORT: rabbitmq is not available yet")
+        raise ConfigurationError(
+            "configuration error: JOB_TRANSPORT: rabbitmq is not available yet"
+        )
     simulator = N8nSimulator(
         http,
         CallbackSigner(settings.n8n_callback_secret),
@@ -160,7 +162,7 @@ def _deliverers(
         payload = dict(row.payload)
         await credits.refund(Refund(**{**payload, "amount": Decimal(payload["amount"])}))
 
-    deliverers: dict[str, Callable[[OutboxRow], Awaitable[None]]] = {
+    deliverers: dict[str, Deliverer] = {
         JOB: lambda row: dispatcher.dispatch(row.payload, row.headers),
         EVENT: lambda row: events.publish(row.headers["routing_key"], row.payload),
         NOTIFICATION: lambda row: notifier.notify(row.payload),

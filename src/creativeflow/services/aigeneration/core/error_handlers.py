@@ -31,8 +31,13 @@ _STATUS: dict[type[Exception], tuple[int, str]] = {
     JobKindMismatch: (422, "validation_error"),
 }
 _HTTP_CODES = {
-    400: "bad_request", 401: "unauthenticated", 404: "not_found", 405: "method_not_allowed",
-    413: "payload_too_large", 415: "unsupported_media_type", 422: "validation_error",
+    400: "bad_request",
+    401: "unauthenticated",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
 }
 
 
@@ -88,13 +93,17 @@ async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
 
 async def _unauthenticated(request: Request, exc: Unauthenticated) -> JSONResponse:
     return error_response(
-        401, "unauthenticated", exc.message, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        401,
+        "unauthenticated",
+        exc.message,
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
     )
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     code = _HTTP_CODES.get(exc.status_code, "http_error")
-    return error_response(exc.status_code, code, _sentence(str(exc.detail)), headers=exc.headers)
+    headers = dict(exc.headers) if exc.headers else None
+    return error_response(exc.status_code, code, _sentence(str(exc.detail)), headers=headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -113,6 +122,12 @@ def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
     app.add_exception_handler(Unauthenticated, _unauthenticated)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
-    for kind in (ApplicationError, InvalidStateTransition, InvalidValue, UnknownJob, JobKindMismatch):
+    for kind in (
+        ApplicationError,
+        InvalidStateTransition,
+        InvalidValue,
+        UnknownJob,
+        JobKindMismatch,
+    ):
         app.add_exception_handler(kind, _domain_or_application_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -1,9 +1,11 @@
 """Errors raised in the HTTP layer itself (below api/ nothing knows about HTTP)."""
 
+from typing import Any
+
 
 class ApiError(Exception):
     def __init__(
-        self, status: int, code: str, message: str, details: list[dict[str, object]] | None = None
+        self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None
     ) -> None:
         super().__init__(message)
         self.status = status

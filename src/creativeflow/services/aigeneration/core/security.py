@@ -17,7 +17,9 @@ class TokenVerifier:
     def __init__(self, settings: Settings) -> None:
         if settings.jwt_public_key:
             self._key: str = settings.jwt_public_key
-            self._algorithms = ["RS256"]  # one family only: no HS256 token checked with a public key
+            self._algorithms = [
+                "RS256"
+            ]  # one family only: no HS256 token checked with a public key
         else:
             self._key = settings.jwt_secret
             self._algorithms = ["HS256"]

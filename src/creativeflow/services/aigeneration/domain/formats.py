@@ -79,7 +79,8 @@ def native_size(format_name: str, custom: Dimensions | None = None) -> Dimension
         if custom is None:
             raise InvalidValue("custom_dimensions", "required when format is custom")
         if min(custom.width, custom.height) < MIN_CUSTOM_EDGE:
-            raise InvalidValue("custom_dimensions", f"each side must be at least {MIN_CUSTOM_EDGE}")
+            message = f"each side must be at least {MIN_CUSTOM_EDGE}"
+            raise InvalidValue("custom_dimensions", message)
         return custom
     if custom is not None:
         raise InvalidValue("custom_dimensions", "only allowed when format is custom")
@@ -90,7 +91,7 @@ def native_size(format_name: str, custom: Dimensions | None = None) -> Dimension
 
 
 def sample_size(native: Dimensions) -> Dimensions:
-    """Samples: long edge 512, the short edge scaled to the aspect and rounded to a multiple of 8."""
+    """Samples: long edge 512; the short edge keeps the aspect, rounded to a multiple of 8."""
     return native.scaled_to_long_edge(SAMPLE_LONG_EDGE, SAMPLE_EDGE_MULTIPLE)
 
 

@@ -4,16 +4,32 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from ...application.serialization import parameters_to_json
 from ...domain.formats import CUSTOM_FORMAT, FORMAT_NAMES
 from ...domain.models import GenerationRequest, JobType
 
 FormatName = Literal[
-    "instagram_post", "instagram_story", "instagram_reel", "facebook_post", "facebook_ad",
-    "linkedin_post", "linkedin_article", "twitter_post", "tiktok", "youtube_thumbnail",
-    "pinterest_pin", "custom",
+    "instagram_post",
+    "instagram_story",
+    "instagram_reel",
+    "facebook_post",
+    "facebook_ad",
+    "linkedin_post",
+    "linkedin_article",
+    "twitter_post",
+    "tiktok",
+    "youtube_thumbnail",
+    "pinterest_pin",
+    "custom",
 ]
 assert set(FormatName.__args__) == set(FORMAT_NAMES)  # type: ignore[attr-defined]
 Tone = Literal["professional", "playful", "urgent", "luxury", "friendly", "bold"]
@@ -61,7 +77,10 @@ class GenerationRequestCreate(StrictModel):
     industry: Annotated[str, StringConstraints(max_length=64)] | None = None
     template_id: Annotated[str, StringConstraints(max_length=64)] | None = None
     locale: (
-        Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}$", max_length=35)]
+        Annotated[
+            str,
+            StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}$", max_length=35),
+        ]
         | None
     ) = None
     brand_elements: BrandElementsIn | None = None
@@ -185,6 +204,7 @@ class FormatsRead(BaseModel):
 
 
 # --- n8n callbacks (contract §3). Extra fields are ignored: n8n may add its own. -------------
+
 
 class CallbackModel(BaseModel):
     model_config = ConfigDict(extra="ignore")

@@ -250,7 +250,13 @@ class GenerationRequest:
         return CallbackOutcome.APPLIED
 
     def fail_step(
-        self, error_code: str, error_message: str, retryable: bool, now: datetime, *, charged: bool = True
+        self,
+        error_code: str,
+        error_message: str,
+        retryable: bool,
+        now: datetime,
+        *,
+        charged: bool = True,
     ) -> None:
         """A system-side failure of the step in flight (model, broker, timeout): refundable."""
         self._require("fail", FAILABLE)
@@ -260,7 +266,9 @@ class GenerationRequest:
         self._move(S.FAILED, now)
         refundable = job.price if charged else Decimal(0)
         self.events.append(
-            GenerationFailed(self.id, self.user_id, error_code, error_message, refundable, job.job_id)
+            GenerationFailed(
+                self.id, self.user_id, error_code, error_message, refundable, job.job_id
+            )
         )
 
     def cancel(self, now: datetime) -> None:

@@ -6,5 +6,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 def insert_ignoring_duplicates(table: Table, dialect_name: str, values: dict[str, Any]) -> Insert:
     """INSERT ... ON CONFLICT DO NOTHING on both of our dialects."""
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
-    return dialect.insert(table).values(values).on_conflict_do_nothing()
+    if dialect_name == "postgresql":
+        return postgresql.insert(table).values(values).on_conflict_do_nothing()
+    return sqlite.insert(table).values(values).on_conflict_do_nothing()

@@ -1,6 +1,7 @@
 """Delivers committed outbox rows: one deliverer per destination, retries with backoff."""
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
@@ -47,17 +48,17 @@ class OutboxRelay:
                 log.exception("outbox relay pass failed; retrying")
                 claimed = 0
             if claimed < self._batch_size:  # drained: sleep until woken or the next poll
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll_interval)
-                except TimeoutError:
-                    pass
                 self._wake.clear()
 
     async def run_once(self) -> int:
         rows = await self._store.claim(self._batch_size, self._lease)
         if rows:
             results = await asyncio.gather(*(self._deliver(row) for row in rows))
-            await self._store.mark_delivered([row.id for row, ok in zip(rows, results, strict=True) if ok])
+            await self._store.mark_delivered(
+                [row.id for row, ok in zip(rows, results, strict=True) if ok]
+            )
         return len(rows)
 
     async def drain(self, max_passes: int = 100) -> None:
@@ -77,7 +78,12 @@ class OutboxRelay:
             delay = self._backoff(row.attempts)
             log.warning(
                 "outbox row %s (%s %s) failed on attempt %d, retry in %.1fs: %s",
-                row.id, row.destination, row.key, row.attempts + 1, delay.total_seconds(), exc,
+                row.id,
+                row.destination,
+                row.key,
+                row.attempts + 1,
+                delay.total_seconds(),
+                exc,
             )
             await self._store.reschedule(row.id, repr(exc), self._clock.now() + delay)
             return False

@@ -52,7 +52,10 @@ class SqlaOutboxStore:
             await connection.execute(
                 update(outbox).where(outbox.c.id.in_(ids)).values(available_at=now + lease)
             )
-        return [OutboxRow(r.id, r.destination, r.message_key, r.payload, r.headers, r.attempts) for r in rows]
+        return [
+            OutboxRow(r.id, r.destination, r.message_key, r.payload, r.headers, r.attempts)
+            for r in rows
+        ]
 
     async def mark_delivered(self, ids: list[int]) -> None:
         if not ids:

@@ -57,7 +57,9 @@ def from_row(row: Any) -> GenerationRequest:
         id=row.id,
         user_id=row.user_id,
         project_id=row.project_id,
-        parameters=_parameters_from_json(row.input_prompt, row.style_guidance, row.input_parameters),
+        parameters=_parameters_from_json(
+            row.input_prompt, row.style_guidance, row.input_parameters
+        ),
         status=GenerationStatus(row.status),
         created_at=row.created_at,
         updated_at=row.updated_at,

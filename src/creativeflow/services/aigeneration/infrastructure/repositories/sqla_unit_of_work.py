@@ -1,3 +1,4 @@
+import contextlib
 from collections.abc import Callable
 from types import TracebackType
 from typing import Self
@@ -82,10 +83,9 @@ class SqlaUnitOfWork:
     async def _close(self) -> None:
         if self._connection is not None:
             connection, self._connection = self._connection, None
-            try:
+            # a connection that fails to close is gone already: there is nothing left to undo
+            with contextlib.suppress(Exception):
                 await connection.close()
-            except Exception:  # noqa: S110 - the connection is gone already; nothing to undo
-                pass
 
 
 def unit_of_work_factory(

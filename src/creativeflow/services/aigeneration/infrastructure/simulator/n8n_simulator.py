@@ -88,7 +88,9 @@ class N8nSimulator:
             return urls["error"], _error(job, "model_error", "The model failed.", True)
         if job["job_type"] == "samples":
             ids = [f"r{job['round']}-sample-{i}" for i in range(job.get("num_samples", 4))]
-            assets = await asyncio.gather(*(self._asset(job, asset_id, asset_id) for asset_id in ids))
+            assets = await asyncio.gather(
+                *(self._asset(job, asset_id, asset_id) for asset_id in ids)
+            )
             payload: dict[str, Any] = {"samples": list(assets)}
             url = urls["samples"]
         else:
@@ -123,7 +125,9 @@ class N8nSimulator:
                 response = await self._http.post(url, content=body, headers=headers)
                 if response.status_code < 500:
                     if response.status_code >= 300:
-                        log.warning("callback %s answered %s: %s", url, response.status_code, response.text)
+                        log.warning(
+                            "callback %s answered %s: %s", url, response.status_code, response.text
+                        )
                     return
             except httpx.HTTPError as exc:
                 log.warning("callback %s failed (attempt %d): %s", url, attempt, exc)

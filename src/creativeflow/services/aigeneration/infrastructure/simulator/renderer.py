@@ -59,7 +59,11 @@ def _gradient(
     width: int, height: int, start: tuple[int, ...], end: tuple[int, ...], angle: int
 ) -> Image.Image:
     mask = Image.linear_gradient("L").rotate(angle, expand=False).resize((width, height))
-    return Image.composite(Image.new("RGB", (width, height), end[:3]), Image.new("RGB", (width, height), start[:3]), mask)
+    return Image.composite(
+        Image.new("RGB", (width, height), end[:3]),
+        Image.new("RGB", (width, height), start[:3]),
+        mask,
+    )
 
 
 def _caption(image: Image.Image, prompt: str, unit: int) -> None:
@@ -72,4 +76,6 @@ def _caption(image: Image.Image, prompt: str, unit: int) -> None:
     draw = ImageDraw.Draw(image)
     draw.rectangle((0, image.height - band, image.width, image.height), fill=(0, 0, 0, 140))
     for i, line in enumerate(lines):
-        draw.text((size // 2, image.height - band + size // 2 + i * size), line, font=font, fill="white")
+        draw.text(
+            (size // 2, image.height - band + size // 2 + i * size), line, font=font, fill="white"
+        )

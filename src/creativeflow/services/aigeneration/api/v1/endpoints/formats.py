@@ -3,8 +3,9 @@ from fastapi import APIRouter
 from ....core.dependencies import ContainerDep
 from ....domain.formats import (
     CUSTOM_FORMAT,
+    FORMAT_PRESETS,
     Dimensions,
-    FORMAT_PRESETS, Resolution,
+    Resolution,
     final_size,
     sample_size,
 )
@@ -26,7 +27,11 @@ async def list_formats(container: ContainerDep) -> FormatsRead:
         )
         for preset in FORMAT_PRESETS.values()
     ]
-    formats.append(FormatRead(format=CUSTOM_FORMAT, aspect="as given", native=None, sample=None, final_high=None))
+    formats.append(
+        FormatRead(
+            format=CUSTOM_FORMAT, aspect="as given", native=None, sample=None, final_high=None
+        )
+    )
     prices = container.service.prices
     return FormatsRead(
         formats=formats,

@@ -133,7 +133,9 @@ def _parameters(payload: GenerationRequestCreate) -> GenerationParameters:
     return GenerationParameters(
         prompt=payload.prompt,
         format=payload.format,
-        dimensions=native_size(payload.format, Dimensions(custom.width, custom.height) if custom else None),
+        dimensions=native_size(
+            payload.format, Dimensions(custom.width, custom.height) if custom else None
+        ),
         style_guidance=payload.style_guidance,
         tone=payload.tone,
         industry=payload.industry,

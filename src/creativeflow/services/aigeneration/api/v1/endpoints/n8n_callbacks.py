@@ -1,7 +1,7 @@
 """n8n → service callbacks (contract §3): signed per Standard Webhooks, applied atomically."""
 
 import logging
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ValidationError
@@ -22,7 +22,10 @@ from ..schemas import (
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/n8n-callbacks", tags=["n8n callbacks"])
 M = TypeVar("M", bound=BaseModel)
-RESPONSES = {401: {"description": "Missing or wrong signature"}, 404: {"description": "Unknown request or job"}}
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or wrong signature"},
+    404: {"description": "Unknown request or job"},
+}
 
 
 async def verified_body(request: Request, container: ContainerDep) -> bytes:
@@ -31,7 +34,9 @@ async def verified_body(request: Request, container: ContainerDep) -> bytes:
     try:
         webhook.verify(body, dict(request.headers), json_parse=False)
     except Exception:  # the library raises several kinds for malformed headers; all mean "no"
-        raise ApiError(401, "unauthenticated", "The callback signature is missing or wrong.") from None
+        raise ApiError(
+            401, "unauthenticated", "The callback signature is missing or wrong."
+        ) from None
     return body
 
 
@@ -46,7 +51,9 @@ def _parse(model: type[M], body: bytes) -> M:
             {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]}
             for e in exc.errors()
         ]
-        raise ApiError(422, "validation_error", "The callback body is malformed.", details) from None
+        raise ApiError(
+            422, "validation_error", "The callback body is malformed.", details
+        ) from None
 
 
 def _asset(model: AssetInfoModel) -> AssetInfo:
@@ -89,9 +96,19 @@ async def generation_error(
 ) -> CallbackResult:
     payload = _parse(N8NErrorPayload, body)
     if container.settings.enable_detailed_n8n_error_logging:
-        log.warning("n8n error for request %s job %s: %s", payload.request_id, payload.job_id, payload.model_dump())
+        log.warning(
+            "n8n error for request %s job %s: %s",
+            payload.request_id,
+            payload.job_id,
+            payload.model_dump(),
+        )
     else:
-        log.warning("n8n error for request %s: %s %s", payload.request_id, payload.error_code, payload.error_message[:200])
+        log.warning(
+            "n8n error for request %s: %s %s",
+            payload.request_id,
+            payload.error_code,
+            payload.error_message[:200],
+        )
     outcome = await service.handle_n8n_error(
         JobError(
             payload.request_id,

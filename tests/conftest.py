@@ -1,0 +1,35 @@
+"""Shared fixtures: a PostgreSQL database of our own for the run (a failure, never a skip,
+when the server is missing), and the service app wired to SQLite or PostgreSQL."""
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh database for this test run, dropped at the end."""
+    admin_dsn = _asyncpg_dsn(POSTGRES_ADMIN_URL)
+    name = f"aigen_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = await asyncpg.connect(admin_dsn, timeout=10)
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.fail(f"PostgreSQL is required for these tests ({POSTGRES_ADMIN_URL}): {exc}")
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()

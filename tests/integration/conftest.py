@@ -1,0 +1,58 @@
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from creativeflow.services.aigeneration.core.config import load_settings
+from creativeflow.services.aigeneration.core.dependencies import build_container
+from creativeflow.services.aigeneration.infrastructure.database.db_config import create_engine
+from creativeflow.services.aigeneration.infrastructure.database.migrate import upgrade_to_head
+from creativeflow.services.aigeneration.infrastructure.database.tables import metadata
+from creativeflow.services.aigeneration.main import create_app
+
+from .api_client import ApiDriver
+
+_migrated: set[str] = set()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'aigen.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+async def empty_database(database_url: str) -> str:
+    """Migrated and empty: a new SQLite file, or the run's PostgreSQL database truncated."""
+    engine = create_engine(database_url)
+    if database_url not in _migrated:
+        await upgrade_to_head(engine)
+        _migrated.add(database_url)
+    if engine.dialect.name == "postgresql":
+        tables = ", ".join(t.name for t in metadata.sorted_tables)
+        async with engine.begin() as connection:
+            await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY"))
+    await engine.dispose()
+    return database_url
+
+
+@pytest.fixture
+async def api(empty_database: str, tmp_path: Path) -> AsyncIterator[ApiDriver]:
+    settings = load_settings(
+        DATABASE_URL=empty_database,
+        DATA_DIR=tmp_path / "data",
+        ENVIRONMENT="test",
+        AUTO_MIGRATE=False,
+        LOG_LEVEL="WARNING",
+    )
+    app = create_app(settings)
+    # No background tasks: tests deliver the outbox themselves (api.deliver_outbox) and play
+    # n8n by posting signed callbacks, so every step is explicit and nothing races the test.
+    container = await build_container(settings, with_relay=False)
+    app.state.container = container
+    async with ApiDriver(app, container) as driver:
+        yield driver
+    await container.aclose()
