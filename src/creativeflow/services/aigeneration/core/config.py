@@ -40,7 +40,11 @@ def _env(*names: str) -> AliasChoices:
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,  # an empty line in .env means "not set"
+        extra="ignore",
+        populate_by_name=True,
     )
 
     project_name: str = Field(
