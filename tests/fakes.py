@@ -17,7 +17,7 @@ from creativeflow.services.aigeneration.application.ports import (
     OutboxMessage,
     Refund,
 )
-from creativeflow.services.aigeneration.domain.models import GenerationRequest
+from creativeflow.services.aigeneration.domain.models import GenerationRequest, GenerationStatus
 from creativeflow.services.aigeneration.domain.pricing import SubscriptionTier
 from creativeflow.services.aigeneration.domain.repositories import (
     ConcurrentUpdate,
@@ -70,10 +70,26 @@ class FakeRepository(GenerationRequestRepository):
         request.version += 1
         self.pending[request.id] = copy.deepcopy(request)
 
-    async def list(self, query: ListQuery) -> list[GenerationRequest]:
+    async def list_for_user(self, query: ListQuery) -> list[GenerationRequest]:
         mine = [r for r in self._db.requests.values() if r.user_id == query.user_id]
         mine.sort(key=lambda r: (r.created_at, r.id), reverse=True)
         return copy.deepcopy(mine[: query.limit])
+
+    async def ids_stalled(
+        self, statuses: frozenset[GenerationStatus], updated_before: datetime, limit: int
+    ) -> list[str]:
+        return [
+            r.id
+            for r in self._db.requests.values()
+            if r.status in statuses and r.updated_at < updated_before
+        ][:limit]
+
+    async def ids_overdue(self, now: datetime, limit: int) -> list[str]:
+        return [
+            r.id
+            for r in self._db.requests.values()
+            if r.current_job and r.current_job.deadline and r.current_job.deadline < now
+        ][:limit]
 
 
 class FakeOutbox:

@@ -21,7 +21,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--workers", type=int, default=1)
 
     commands.add_parser("migrate", help="upgrade the database to the newest schema")
-    commands.add_parser("worker", help="run the outbox relay without the HTTP API")
+    commands.add_parser("worker", help="run the outbox relay and the sweeps without the HTTP API")
+    commands.add_parser(
+        "simulate-n8n", help="the stand-in for n8n: consume the job queue, render, call back"
+    )
 
     token = commands.add_parser("dev-token", help="print a JWT signed with the configured secret")
     token.add_argument("--user", required=True)
@@ -48,6 +51,8 @@ def _run(args: argparse.Namespace) -> int:
         print(create_dev_token(settings, args.user, timedelta(days=args.days)))
     elif args.command == "worker":
         asyncio.run(_worker())
+    elif args.command == "simulate-n8n":
+        asyncio.run(_simulate_n8n())
     return 0
 
 
@@ -83,22 +88,51 @@ async def _migrate(url: str) -> None:
         await engine.dispose()
 
 
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
 async def _worker() -> None:
     from .core.dependencies import build_container
     from .core.logging_config import setup_logging
 
     settings = load_settings()
     setup_logging(settings.log_level, settings.log_format)
-    container = await build_container(settings, with_relay=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    container = await build_container(settings, with_relay=True, with_sweeps=True)
+    stop = _stop_on_signals()
     await container.start_background()
     try:
         await stop.wait()
     finally:
         await container.aclose()
+
+
+async def _simulate_n8n() -> None:
+    import httpx
+
+    from .core.adapters import build_simulator, rabbitmq_topology
+    from .core.logging_config import setup_logging
+    from .infrastructure.simulator.queue_worker import RabbitMqJobConsumer
+
+    settings = load_settings()
+    setup_logging(settings.log_level, settings.log_format)
+    url = settings.effective_rabbitmq_url
+    if url is None:
+        raise ConfigurationError("configuration error: RABBITMQ_URL: needed by simulate-n8n")
+    stop = _stop_on_signals()
+    async with httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=3.0)) as http:
+        simulator = build_simulator(settings, http)
+        consumer = RabbitMqJobConsumer(
+            url, rabbitmq_topology(settings), simulator, settings.simulator_concurrency
+        )
+        try:
+            await consumer.run(stop)
+        finally:
+            print(consumer.stats.summary(), flush=True)
 
 
 if __name__ == "__main__":

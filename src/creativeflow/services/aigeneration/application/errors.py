@@ -26,9 +26,14 @@ class DependencyUnavailable(ApplicationError):
 
     code = "dependency_unavailable"
 
-    def __init__(self, message: str, retry_after_seconds: int = 5) -> None:
+    def __init__(
+        self, message: str, retry_after_seconds: int = 5, *, maybe_applied: bool = False
+    ) -> None:
         super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
+        # True when the call may have reached the service before it failed (a timeout, a 5xx):
+        # a debit in that state must be settled, never assumed not to have happened.
+        self.maybe_applied = maybe_applied
 
 
 class DeliveryFailed(Exception):

@@ -9,13 +9,22 @@ with the same key, so a debit can never happen twice."""
 import logging
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 from typing import TypeVar
 
+from ..domain.errors import DomainError
 from ..domain.formats import Dimensions, final_size, sample_size
-from ..domain.models import CallbackOutcome, GenerationRequest, JobType
+from ..domain.models import (
+    CallbackOutcome,
+    Charge,
+    GenerationRequest,
+    GenerationStatus,
+    JobType,
+)
 from ..domain.pricing import PriceList
 from ..domain.repositories import ConcurrentUpdate, ListQuery
+from .credit_moves import debit_for
 from .dtos import (
     CreateGeneration,
     FinalResult,
@@ -25,13 +34,20 @@ from .dtos import (
     SamplesResult,
     SelectSample,
 )
-from .errors import CreditsDeclined, DependencyUnavailable, InsufficientCredits, NotFound
-from .ports import Clock, CreditAccount, CreditGateway, Debit, UnitOfWork, UnitOfWorkFactory
+from .errors import (
+    ApplicationError,
+    CreditsDeclined,
+    DependencyUnavailable,
+    InsufficientCredits,
+    NotFound,
+)
+from .ports import Clock, CreditAccount, CreditGateway, UnitOfWork, UnitOfWorkFactory
 from .side_effects import outbox_messages
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_OPTIMISTIC_RETRIES = 5
+STALLED = frozenset({GenerationStatus.VALIDATING_CREDITS, GenerationStatus.PUBLISHING_TO_QUEUE})
 
 
 def new_id() -> str:
@@ -86,7 +102,7 @@ class OrchestrationService:
 
     async def list_generation_requests(self, query: ListRequests) -> list[GenerationRequest]:
         async with self._uow() as uow:
-            return await uow.requests.list(
+            return await uow.requests.list_for_user(
                 ListQuery(query.user_id, query.limit, query.project_id, query.status, query.after)
             )
 
@@ -161,32 +177,60 @@ class OrchestrationService:
 
     # --- the saga and the transaction helpers -----------------------------------------------
 
+    # --- sweeps (run by every replica; each change takes the row lock, so they never clash) ---
+
+    async def recover_stalled_requests(self, grace: timedelta, limit: int = 100) -> int:
+        """Re-drive steps a crash left between commit and debit: the same idempotency key means
+        the debit happens at most once, whether or not it reached the credit service before."""
+        before = self._clock.now() - grace
+        async with self._uow() as uow:
+            ids = await uow.requests.ids_stalled(STALLED, before, limit)
+        recovered = 0
+        for request_id in ids:
+            async with self._uow() as uow:
+                request = await uow.requests.get(request_id)
+            if request is None or request.status not in STALLED:
+                continue
+            try:
+                await self._charge_and_dispatch(request)
+                recovered += 1
+            except (ApplicationError, DomainError) as exc:
+                log.warning("recovery of request %s deferred: %s", request_id, exc)
+        return recovered
+
+    async def fail_overdue_requests(self, limit: int = 100) -> int:
+        """Fail (and refund) every job in flight past its deadline."""
+        async with self._uow() as uow:
+            ids = await uow.requests.ids_overdue(self._clock.now(), limit)
+        failed = 0
+        for request_id in ids:
+            outcome = await self._in_transaction(
+                request_id, lambda r: r.time_out(self._clock.now()), None, commit_if=bool
+            )
+            failed += int(outcome)
+        return failed
+
+    # --- the saga and the transaction helpers -----------------------------------------------
+
     async def _charge_and_dispatch(self, request: GenerationRequest) -> GenerationRequest:
         job = request.current_job
         assert job is not None, "a step was just opened"
         if job.price > 0:
-            debit = Debit(
-                user_id=request.user_id,
-                amount=job.price,
-                reference=request.id,
-                action_type=f"generation.{job.job_type}",
-                idempotency_key=f"{request.id}:{job.charge_key}",
-            )
             try:
-                await self._credits.debit(debit)
+                await self._credits.debit(debit_for(request, job))
             except CreditsDeclined:
                 await self._change(request.id, lambda r: r.credits_declined(self._clock.now()))
                 raise InsufficientCredits("Not enough credits for this step.") from None
-            except DependencyUnavailable:
-                # Unreachable before the debit was accepted: nothing charged, the step fails.
+            except DependencyUnavailable as exc:
+                charge = Charge.UNKNOWN if exc.maybe_applied else Charge.NOT_TAKEN
                 await self._change(
                     request.id,
                     lambda r: r.fail_step(
                         "dependency_unavailable",
-                        "The credit service could not be reached.",
+                        "The credit service could not be reached; nothing was charged.",
                         True,
                         self._clock.now(),
-                        charged=False,
+                        charge=charge,
                     ),
                 )
                 raise
@@ -215,19 +259,19 @@ class OrchestrationService:
             change(request)
             return request
 
-        return await self._in_transaction(request_id, changed, user_id, always_commit=True)
+        return await self._in_transaction(request_id, changed, user_id, commit_if=_always)
 
     async def _apply(
         self, request_id: str, apply: Callable[[GenerationRequest], CallbackOutcome]
     ) -> CallbackOutcome:
-        return await self._in_transaction(request_id, apply, None, always_commit=False)
+        return await self._in_transaction(request_id, apply, None, commit_if=_applied)
 
     async def _in_transaction(
         self,
         request_id: str,
         work: Callable[[GenerationRequest], T],
         user_id: str | None,
-        always_commit: bool,
+        commit_if: Callable[[T], bool],
     ) -> T:
         for attempt in range(MAX_OPTIMISTIC_RETRIES):
             try:
@@ -236,7 +280,7 @@ class OrchestrationService:
                     if request is None or (user_id is not None and request.user_id != user_id):
                         raise NotFound("No generation request with this id.")
                     result = work(request)
-                    if always_commit or result is CallbackOutcome.APPLIED:
+                    if commit_if(result):
                         self._stage(uow, request)
                         await uow.requests.save(request)
                         await uow.commit()
@@ -251,6 +295,14 @@ class OrchestrationService:
 
     def _model(self, account: CreditAccount, job_type: JobType, size: Dimensions) -> str:
         return self._config.model_selector.choose(account.tier, job_type, size)
+
+
+def _always(_: object) -> bool:
+    return True
+
+
+def _applied(outcome: CallbackOutcome) -> bool:
+    return outcome is CallbackOutcome.APPLIED
 
 
 def _ensure_affordable(account: CreditAccount, price: Decimal) -> None:

@@ -13,12 +13,13 @@ from ..domain.events import (
     JobDispatched,
     SamplesReady,
 )
-from ..domain.models import GenerationRequest
+from ..domain.models import GenerationRequest, Job
+from .credit_moves import debit_for, refund_for, to_payload
 from .dtos import OrchestrationConfig
 from .job_messages import job_headers, job_message
 from .ports import OutboxMessage
 
-JOB, EVENT, NOTIFICATION, REFUND = "job", "event", "notification", "refund"
+JOB, EVENT, NOTIFICATION, REFUND, SETTLE = "job", "event", "notification", "refund", "settle"
 
 _NOTIFICATIONS: dict[type[DomainEvent], tuple[str, str]] = {
     SamplesReady: ("generation.samples_ready", "Your samples are ready: pick one for the final."),
@@ -86,6 +87,12 @@ def _notification(request: GenerationRequest, event: DomainEvent) -> OutboxMessa
 def _refund(
     request: GenerationRequest, event: DomainEvent, config: OrchestrationConfig
 ) -> OutboxMessage | None:
+    if isinstance(event, GenerationFailed) and event.unsettled > 0 and event.job_id:
+        # The debit's fate is unknown: replay it (same key, so at most once) and refund it.
+        job = _job(request, event.job_id)
+        debit, refund = debit_for(request, job), refund_for(request, job, event.error_code)
+        payload = {"debit": to_payload(debit), "refund": to_payload(refund)}
+        return OutboxMessage(SETTLE, refund.idempotency_key, payload)
     if isinstance(event, GenerationCancelled):
         reason = "cancelled"
     elif isinstance(event, GenerationFailed) and config.refund_on_system_failure:
@@ -94,14 +101,11 @@ def _refund(
         return None
     if event.refundable <= Decimal(0) or event.job_id is None:
         return None
-    job = request.find_job(event.job_id)
-    assert job is not None
-    key = f"{request.id}:{job.job_type}:{job.round}:refund"
-    payload = {
-        "user_id": request.user_id,
-        "amount": str(event.refundable),
-        "reference": request.id,
-        "reason": reason,
-        "idempotency_key": key,
-    }
-    return OutboxMessage(REFUND, key, payload)
+    refund = refund_for(request, _job(request, event.job_id), reason)
+    return OutboxMessage(REFUND, refund.idempotency_key, to_payload(refund))
+
+
+def _job(request: GenerationRequest, job_id: str) -> Job:
+    job = request.find_job(job_id)
+    assert job is not None, "events name jobs of their own request"
+    return job

@@ -5,7 +5,7 @@ from enum import StrEnum
 from pathlib import Path
 from urllib.parse import quote
 
-from pydantic import AliasChoices, Field, ValidationError, model_validator
+from pydantic import AliasChoices, BaseModel, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"  # noqa: S105
@@ -32,6 +32,22 @@ class CreditBackend(StrEnum):
 class NotifierKind(StrEnum):
     LOG = "log"
     HTTP = "http"
+
+
+class ModelRouteSetting(BaseModel):
+    """One row of MODEL_ROUTES: the first row matching a job picks its model."""
+
+    model: str = Field(min_length=1, max_length=128)
+    job_type: str | None = Field(None, pattern="^(samples|final)$")
+    tiers: list[str] | None = None
+    min_long_edge: int = Field(0, ge=0)
+
+
+DEFAULT_MODEL_ROUTES = (
+    ModelRouteSetting(model="sdxl-turbo", job_type="samples"),
+    ModelRouteSetting(model="sdxl-refiner+esrgan-4x", job_type="final", min_long_edge=2049),
+    ModelRouteSetting(model="sdxl-1.0", job_type="final"),
+)
 
 
 def _env(*names: str) -> AliasChoices:
@@ -77,12 +93,26 @@ class Settings(BaseSettings):
     rabbitmq_n8n_job_routing_key: str = Field(
         "generation.job", alias="RABBITMQ_N8N_JOB_ROUTING_KEY"
     )
+    rabbitmq_job_queue_type: str = Field(
+        "quorum", pattern="^(quorum|classic)$", alias="RABBITMQ_JOB_QUEUE_TYPE"
+    )
+    rabbitmq_job_delivery_limit: int = Field(5, ge=1, le=1000, alias="RABBITMQ_JOB_DELIVERY_LIMIT")
     job_transport: JobTransport | None = Field(None, alias="JOB_TRANSPORT")
 
     credit_service_api_url: str | None = Field(
         None, validation_alias=_env("CREDIT_SERVICE_API_URL", "CREDIT_SERVICE_URL")
     )
+    credit_service_timeout_seconds: float = Field(
+        5.0, gt=0, le=60, alias="CREDIT_SERVICE_TIMEOUT_SECONDS"
+    )
     odoo_url: str | None = Field(None, alias="ODOO_URL")
+    odoo_db: str | None = Field(None, alias="ODOO_DB")
+    odoo_username: str | None = Field(None, alias="ODOO_USERNAME")
+    odoo_password: str | None = Field(None, alias="ODOO_PASSWORD")
+    odoo_credit_model: str = Field("creativeflow.credit.account", alias="ODOO_CREDIT_MODEL")
+    odoo_balance_method: str = Field("get_balance", alias="ODOO_BALANCE_METHOD")
+    odoo_debit_method: str = Field("debit_credits", alias="ODOO_DEBIT_METHOD")
+    odoo_refund_method: str = Field("refund_credits", alias="ODOO_REFUND_METHOD")
     credit_backend: CreditBackend | None = Field(None, alias="CREDIT_BACKEND")
     local_ledger_starting_balance: Decimal = Field(
         Decimal(10), ge=0, alias="LOCAL_LEDGER_STARTING_BALANCE"
@@ -92,6 +122,9 @@ class Settings(BaseSettings):
         None, validation_alias=_env("NOTIFICATION_SERVICE_API_URL", "NOTIFICATION_SERVICE_URL")
     )
     notifier: NotifierKind | None = Field(None, alias="NOTIFIER")
+    notification_service_timeout_seconds: float = Field(
+        5.0, gt=0, le=60, alias="NOTIFICATION_SERVICE_TIMEOUT_SECONDS"
+    )
 
     n8n_callback_base_url: str | None = Field(
         None, validation_alias=_env("N8N_CALLBACK_BASE_URL", "N8N_CALLBACK_URL")
@@ -116,6 +149,9 @@ class Settings(BaseSettings):
         True, alias="ENABLE_CREDIT_REFUND_ON_SYSTEM_FAILURE"
     )
     default_ai_model: str = Field("creativeflow-diffusion-v1", alias="DEFAULT_AI_MODEL")
+    model_routes: list[ModelRouteSetting] = Field(
+        default_factory=lambda: list(DEFAULT_MODEL_ROUTES), alias="MODEL_ROUTES"
+    )
 
     price_sample_round_free: Decimal = Field(Decimal("0.25"), ge=0, alias="PRICE_SAMPLE_ROUND_FREE")
     price_sample_round_paid: Decimal = Field(Decimal("0"), ge=0, alias="PRICE_SAMPLE_ROUND_PAID")
@@ -133,7 +169,11 @@ class Settings(BaseSettings):
 
     outbox_poll_interval_seconds: float = Field(1.0, gt=0, alias="OUTBOX_POLL_INTERVAL_SECONDS")
     outbox_batch_size: int = Field(100, ge=1, le=1000, alias="OUTBOX_BATCH_SIZE")
+    outbox_max_backoff_seconds: float = Field(30.0, gt=0, alias="OUTBOX_MAX_BACKOFF_SECONDS")
     run_outbox_relay: bool = Field(True, alias="RUN_OUTBOX_RELAY")
+    run_sweeps: bool = Field(True, alias="RUN_SWEEPS")
+    sweep_interval_seconds: float = Field(5.0, gt=0, alias="SWEEP_INTERVAL_SECONDS")
+    recovery_grace_seconds: float = Field(60.0, gt=0, alias="RECOVERY_GRACE_SECONDS")
 
     simulator_render_delay_seconds: float = Field(0.5, ge=0, alias="SIMULATOR_RENDER_DELAY_SECONDS")
     simulator_failure_rate: float = Field(0.0, ge=0, le=1, alias="SIMULATOR_FAILURE_RATE")
@@ -147,6 +187,33 @@ class Settings(BaseSettings):
                 raise ValueError("JWT_SECRET must be set to a secret of at least 32 characters")
             if self.n8n_callback_secret == DEV_CALLBACK_SECRET:
                 raise ValueError("N8N_CALLBACK_SECRET must be set outside development")
+        return self
+
+    @model_validator(mode="after")
+    def _chosen_adapters_are_configured(self) -> "Settings":
+        if (
+            self.effective_job_transport is JobTransport.RABBITMQ
+            and not self.effective_rabbitmq_url
+        ):
+            raise ValueError("JOB_TRANSPORT=rabbitmq needs RABBITMQ_URL or RABBITMQ_HOST")
+        backend = self.effective_credit_backend
+        if backend is CreditBackend.HTTP and not self.credit_service_api_url:
+            raise ValueError("CREDIT_BACKEND=http needs CREDIT_SERVICE_API_URL")
+        if backend is CreditBackend.ODOO:
+            missing = [
+                name
+                for name, value in (
+                    ("ODOO_URL", self.odoo_url),
+                    ("ODOO_DB", self.odoo_db),
+                    ("ODOO_USERNAME", self.odoo_username),
+                    ("ODOO_PASSWORD", self.odoo_password),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"the Odoo credit backend needs {', '.join(missing)}")
+        if self.effective_notifier is NotifierKind.HTTP and not self.notification_service_api_url:
+            raise ValueError("NOTIFIER=http needs NOTIFICATION_SERVICE_API_URL")
         return self
 
     # --- what follows from the settings -------------------------------------------------------

@@ -48,6 +48,7 @@ class GenerationFailed(DomainEvent):
     error_message: str
     refundable: Decimal
     job_id: str | None
+    unsettled: Decimal = Decimal(0)  # a charge whose outcome is unknown: settle, then refund
 
 
 @dataclass(frozen=True)

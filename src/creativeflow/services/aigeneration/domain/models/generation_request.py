@@ -24,7 +24,7 @@ from ..formats import Resolution
 from .asset_info import AssetInfo
 from .generation_parameters import GenerationParameters
 from .generation_status import GenerationStatus as S
-from .job import Job, JobState, JobType
+from .job import Charge, Job, JobState, JobType
 
 CONTENT_POLICY_VIOLATION = "content_policy_violation"
 INSUFFICIENT_CREDITS = "insufficient_credits"
@@ -33,6 +33,7 @@ MAX_SAMPLES_PER_ROUND = 8
 CANCELLABLE = frozenset(
     {S.PENDING, S.PROCESSING_SAMPLES, S.AWAITING_SELECTION, S.PROCESSING_FINAL, S.FAILED}
 )
+PROCESSING = frozenset({S.PROCESSING_SAMPLES, S.PROCESSING_FINAL})
 FAILABLE = frozenset(
     {S.VALIDATING_CREDITS, S.PUBLISHING_TO_QUEUE, S.PROCESSING_SAMPLES, S.PROCESSING_FINAL}
 )
@@ -256,7 +257,7 @@ class GenerationRequest:
         retryable: bool,
         now: datetime,
         *,
-        charged: bool = True,
+        charge: Charge = Charge.TAKEN,
     ) -> None:
         """A system-side failure of the step in flight (model, broker, timeout): refundable."""
         self._require("fail", FAILABLE)
@@ -264,12 +265,23 @@ class GenerationRequest:
         self._finish_job(JobState.FAILED, now)
         self._set_error(error_code, error_message, retryable)
         self._move(S.FAILED, now)
-        refundable = job.price if charged else Decimal(0)
+        refundable = job.price if charge is Charge.TAKEN else Decimal(0)
+        unsettled = job.price if charge is Charge.UNKNOWN else Decimal(0)
         self.events.append(
             GenerationFailed(
-                self.id, self.user_id, error_code, error_message, refundable, job.job_id
+                self.id, self.user_id, error_code, error_message, refundable, job.job_id, unsettled
             )
         )
+
+    def time_out(self, now: datetime) -> bool:
+        """Fail the job in flight if its deadline has passed; False when there is nothing to do."""
+        job = self.current_job
+        if self.status not in PROCESSING or job is None or job.deadline is None:
+            return False
+        if job.deadline > now:
+            return False
+        self.fail_step("timeout", "The generation took longer than its deadline.", True, now)
+        return True
 
     def cancel(self, now: datetime) -> None:
         self._require("cancel", CANCELLABLE)

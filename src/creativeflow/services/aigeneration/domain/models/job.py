@@ -13,6 +13,14 @@ class JobType(StrEnum):
     FINAL = "final"
 
 
+class Charge(StrEnum):
+    """What is known about the debit of a step that fails."""
+
+    TAKEN = "taken"
+    NOT_TAKEN = "not_taken"
+    UNKNOWN = "unknown"  # the credit service may have applied it before the call failed
+
+
 class JobState(StrEnum):
     CHARGING = "charging"  # created, its price being debited
     DISPATCHED = "dispatched"  # the job message is committed to the outbox

@@ -32,7 +32,17 @@ class GenerationRequestRepository(ABC):
         """Write a loaded request back; raises ConcurrentUpdate if someone changed it meanwhile."""
 
     @abstractmethod
-    async def list(self, query: ListQuery) -> list[GenerationRequest]: ...
+    async def list_for_user(self, query: ListQuery) -> list[GenerationRequest]: ...
+
+    @abstractmethod
+    async def ids_stalled(
+        self, statuses: frozenset[GenerationStatus], updated_before: datetime, limit: int
+    ) -> list[str]:
+        """Requests left in a transient status (a crash mid-saga) for longer than they should."""
+
+    @abstractmethod
+    async def ids_overdue(self, now: datetime, limit: int) -> list[str]:
+        """Requests whose job in flight has passed its deadline."""
 
 
 class ConcurrentUpdate(Exception):

@@ -59,6 +59,12 @@ generation_requests = Table(
     # the caller's list, newest first, is a keyset walk over this index
     Index("ix_generation_requests_user_created", "user_id", "created_at", "id"),
     Index("ix_generation_requests_status_updated", "status", "updated_at"),
+    Index(
+        "ix_generation_requests_deadline_at",
+        "deadline_at",
+        postgresql_where=text("deadline_at IS NOT NULL"),
+        sqlite_where=text("deadline_at IS NOT NULL"),
+    ),
 )
 
 outbox = Table(

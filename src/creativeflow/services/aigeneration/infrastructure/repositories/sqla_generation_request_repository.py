@@ -1,7 +1,9 @@
+from datetime import datetime
+
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ...domain.models import GenerationRequest
+from ...domain.models import GenerationRequest, GenerationStatus
 from ...domain.repositories import ConcurrentUpdate, GenerationRequestRepository, ListQuery
 from ..database.tables import generation_requests as t
 from .request_mapping import from_row, to_row
@@ -34,7 +36,7 @@ class SqlaGenerationRequestRepository(GenerationRequestRepository):
             raise ConcurrentUpdate(request.id)
         request.version += 1
 
-    async def list(self, query: ListQuery) -> list[GenerationRequest]:
+    async def list_for_user(self, query: ListQuery) -> list[GenerationRequest]:
         statement = select(t).where(t.c.user_id == query.user_id)
         if query.project_id is not None:
             statement = statement.where(t.c.project_id == query.project_id)
@@ -51,3 +53,19 @@ class SqlaGenerationRequestRepository(GenerationRequestRepository):
         statement = statement.order_by(t.c.created_at.desc(), t.c.id.desc()).limit(query.limit)
         rows = await self._connection.execute(statement)
         return [from_row(row) for row in rows]
+
+    async def ids_stalled(
+        self, statuses: frozenset[GenerationStatus], updated_before: datetime, limit: int
+    ) -> list[str]:
+        query = (
+            select(t.c.id)
+            .where(t.c.status.in_([str(s) for s in statuses]), t.c.updated_at < updated_before)
+            .order_by(t.c.updated_at)
+            .limit(limit)
+        )
+        return list((await self._connection.scalars(query)).all())
+
+    async def ids_overdue(self, now: datetime, limit: int) -> list[str]:
+        # deadline_at is set only while a job is in flight (see request_mapping.to_row)
+        query = select(t.c.id).where(t.c.deadline_at < now).order_by(t.c.deadline_at).limit(limit)
+        return list((await self._connection.scalars(query)).all())

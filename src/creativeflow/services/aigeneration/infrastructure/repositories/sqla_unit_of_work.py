@@ -3,11 +3,13 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ...application.ports import Clock, OutboxMessage
 from ..database.errors import unavailable
 from ..database.tables import outbox
+from ..messaging.pg_listener import OUTBOX_CHANNEL
 from .sqla_generation_request_repository import SqlaGenerationRequestRepository
 
 
@@ -63,6 +65,9 @@ class SqlaUnitOfWork:
                     for m in messages
                 ],
             )
+            if self._connection.dialect.name == "postgresql":
+                # wakes the relays of every replica once this transaction commits
+                await self._connection.execute(select(func.pg_notify(OUTBOX_CHANNEL, "")))
         await self._connection.commit()
         self.outbox = PendingOutbox()
         if messages and self._on_commit is not None:

@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 REMEMBERED_JOBS = 10_000
 
 
+class CallbackFailed(Exception):
+    """The service could not be told the result; a queue consumer should requeue the job."""
+
+
 @dataclass(frozen=True)
 class SimulatorSettings:
     render_delay_seconds: float = 0.5
@@ -116,6 +120,7 @@ class N8nSimulator:
         return {"asset_id": asset_id, "url": url, "resolution": f"{width}x{height}", "format": fmt}
 
     async def _post(self, url: str, body: str, correlation_id: str | None) -> None:
+        """POST the signed callback; 5xx and network errors are retried, then CallbackFailed."""
         message_id = f"msg_{uuid.uuid4().hex}"  # the same id on every retry of this delivery
         for attempt in range(1, self._settings.callback_attempts + 1):
             headers = self._signer.headers(body, message_id)
@@ -124,15 +129,16 @@ class N8nSimulator:
             try:
                 response = await self._http.post(url, content=body, headers=headers)
                 if response.status_code < 500:
-                    if response.status_code >= 300:
+                    if response.status_code >= 300:  # refused for good: retrying cannot help
                         log.warning(
                             "callback %s answered %s: %s", url, response.status_code, response.text
                         )
                     return
             except httpx.HTTPError as exc:
                 log.warning("callback %s failed (attempt %d): %s", url, attempt, exc)
-            await asyncio.sleep(min(30.0, 0.5 * 2**attempt))
-        log.error("callback %s gave up after %d attempts", url, self._settings.callback_attempts)
+            if attempt < self._settings.callback_attempts:
+                await asyncio.sleep(min(30.0, 0.5 * 2**attempt))
+        raise CallbackFailed(f"{url} gave up after {self._settings.callback_attempts} attempts")
 
 
 def _error(job: dict[str, Any], code: str, message: str, retryable: bool) -> str:

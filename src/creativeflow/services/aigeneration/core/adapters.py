@@ -1,0 +1,164 @@
+"""Which adapter serves which port, from the settings (contract §5). Used only by the
+composition root in dependencies.py."""
+
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ..application.credit_moves import debit_from_payload, refund_from_payload
+from ..application.errors import CreditsDeclined
+from ..application.model_selector import ModelRoute, ModelSelector
+from ..application.ports import Clock, CreditGateway, EventPublisher, JobDispatcher, Notifier
+from ..application.side_effects import EVENT, JOB, NOTIFICATION, REFUND, SETTLE
+from ..domain.models import JobType
+from ..domain.pricing import SubscriptionTier
+from ..infrastructure.clients.credit_service_client import HttpCreditServiceClient
+from ..infrastructure.clients.http_errors import new_http_client
+from ..infrastructure.clients.local_ledger import LocalLedger
+from ..infrastructure.clients.log_notifier import LogEventPublisher, LogNotifier
+from ..infrastructure.clients.notification_client import HttpNotificationClient
+from ..infrastructure.clients.odoo_adapter_client import OdooCreditGateway, OdooSettings
+from ..infrastructure.messaging.outbox_relay import Deliverer
+from ..infrastructure.messaging.outbox_store import OutboxRow
+from ..infrastructure.messaging.rabbitmq_publisher import RabbitMqPublisher
+from ..infrastructure.messaging.rabbitmq_topology import RabbitMqTopology
+from ..infrastructure.simulator.asset_store import LocalAssetStore
+from ..infrastructure.simulator.n8n_simulator import (
+    InProcessJobDispatcher,
+    N8nSimulator,
+    SimulatorSettings,
+)
+from ..infrastructure.simulator.signing import CallbackSigner
+from .config import CreditBackend, JobTransport, NotifierKind, Settings
+
+Task = Callable[[], Coroutine[Any, Any, None]]
+Closer = Callable[[], Awaitable[Any]]
+
+
+@dataclass
+class Adapters:
+    credits: CreditGateway
+    jobs: JobDispatcher
+    events: EventPublisher
+    notifier: Notifier
+    publisher: RabbitMqPublisher | None = None
+    background: list[Task] = field(default_factory=list)
+    closers: list[Closer] = field(default_factory=list)
+
+    def deliverers(self) -> dict[str, Deliverer]:
+        async def settle(row: OutboxRow) -> None:
+            # Replay the uncertain debit (same key: charged at most once), then refund it.
+            try:
+                await self.credits.debit(debit_from_payload(row.payload["debit"]))
+            except CreditsDeclined:
+                return  # it never went through: nothing to give back
+            await self.credits.refund(refund_from_payload(row.payload["refund"]))
+
+        async def refund(row: OutboxRow) -> None:
+            await self.credits.refund(refund_from_payload(row.payload))
+
+        return {
+            JOB: lambda row: self.jobs.dispatch(row.payload, row.headers),
+            EVENT: lambda row: self.events.publish(row.headers["routing_key"], row.payload),
+            NOTIFICATION: lambda row: self.notifier.notify(row.payload),
+            REFUND: refund,
+            SETTLE: settle,
+        }
+
+
+def build_adapters(settings: Settings, engine: AsyncEngine, clock: Clock) -> Adapters:
+    background: list[Task] = []
+    closers: list[Closer] = []
+    credits = _credit_gateway(settings, engine, clock)
+    if isinstance(credits, HttpCreditServiceClient | OdooCreditGateway):
+        closers.append(credits.aclose)
+
+    notifier: Notifier = LogNotifier()
+    if settings.effective_notifier is NotifierKind.HTTP:
+        assert settings.notification_service_api_url is not None
+        http = new_http_client(settings.notification_service_timeout_seconds)
+        notifier = HttpNotificationClient(http, settings.notification_service_api_url)
+        closers.append(http.aclose)
+
+    publisher: RabbitMqPublisher | None = None
+    jobs: JobDispatcher
+    events: EventPublisher
+    if settings.effective_job_transport is JobTransport.RABBITMQ:
+        assert settings.effective_rabbitmq_url is not None
+        publisher = RabbitMqPublisher(settings.effective_rabbitmq_url, rabbitmq_topology(settings))
+        jobs = events = publisher
+        closers.append(publisher.close)
+    else:
+        http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=3.0))
+        simulator = build_simulator(settings, http)
+        jobs, events = InProcessJobDispatcher(simulator), LogEventPublisher()
+        background.append(simulator.run)
+        closers.append(http.aclose)
+    return Adapters(credits, jobs, events, notifier, publisher, background, closers)
+
+
+def rabbitmq_topology(settings: Settings) -> RabbitMqTopology:
+    return RabbitMqTopology(
+        job_exchange=settings.rabbitmq_generation_exchange,
+        job_queue=settings.rabbitmq_n8n_job_queue,
+        job_routing_key=settings.rabbitmq_n8n_job_routing_key,
+        queue_type=settings.rabbitmq_job_queue_type,
+        delivery_limit=settings.rabbitmq_job_delivery_limit,
+    )
+
+
+def build_simulator(settings: Settings, http: httpx.AsyncClient) -> N8nSimulator:
+    return N8nSimulator(
+        http,
+        CallbackSigner(settings.n8n_callback_secret),
+        LocalAssetStore(settings.assets_dir, settings.public_base_url),
+        SimulatorSettings(
+            settings.simulator_render_delay_seconds,
+            settings.simulator_failure_rate,
+            settings.simulator_concurrency,
+        ),
+    )
+
+
+def model_selector(settings: Settings) -> ModelSelector:
+    routes = tuple(
+        ModelRoute(
+            model=route.model,
+            job_type=JobType(route.job_type) if route.job_type else None,
+            tiers=frozenset(SubscriptionTier.parse(t) for t in route.tiers)
+            if route.tiers
+            else None,
+            min_long_edge=route.min_long_edge,
+        )
+        for route in settings.model_routes
+    )
+    return ModelSelector(
+        settings.default_ai_model, routes, enabled=settings.enable_advanced_model_selector
+    )
+
+
+def _credit_gateway(settings: Settings, engine: AsyncEngine, clock: Clock) -> CreditGateway:
+    backend = settings.effective_credit_backend
+    if backend is CreditBackend.HTTP:
+        assert settings.credit_service_api_url is not None
+        http = new_http_client(settings.credit_service_timeout_seconds)
+        return HttpCreditServiceClient(http, settings.credit_service_api_url)
+    if backend is CreditBackend.ODOO:
+        http = new_http_client(settings.credit_service_timeout_seconds)
+        return OdooCreditGateway(
+            http,
+            OdooSettings(
+                url=settings.odoo_url or "",
+                database=settings.odoo_db or "",
+                username=settings.odoo_username or "",
+                password=settings.odoo_password or "",
+                model=settings.odoo_credit_model,
+                balance_method=settings.odoo_balance_method,
+                debit_method=settings.odoo_debit_method,
+                refund_method=settings.odoo_refund_method,
+            ),
+        )
+    return LocalLedger(engine, clock, settings.local_ledger_starting_balance)
