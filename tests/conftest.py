@@ -33,3 +33,19 @@ async def postgres_url() -> AsyncIterator[str]:
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+@pytest.fixture(scope="session")
+async def rabbitmq_url() -> str:
+    """The broker the tests use (a failure, never a skip, when it is missing)."""
+    import aio_pika
+
+    try:
+        connection = await aio_pika.connect(RABBITMQ_URL, timeout=10)
+    except Exception as exc:
+        pytest.fail(f"RabbitMQ is required for these tests ({RABBITMQ_URL}): {exc}")
+    await connection.close()
+    return RABBITMQ_URL

@@ -24,8 +24,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
-@pytest.fixture
-async def empty_database(database_url: str) -> str:
+async def prepare(database_url: str) -> str:
     """Migrated and empty: a new SQLite file, or the run's PostgreSQL database truncated."""
     engine = create_engine(database_url)
     if database_url not in _migrated:
@@ -37,6 +36,17 @@ async def empty_database(database_url: str) -> str:
             await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY"))
     await engine.dispose()
     return database_url
+
+
+@pytest.fixture
+async def empty_database(database_url: str) -> str:
+    return await prepare(database_url)
+
+
+@pytest.fixture
+async def pg(postgres_url: str) -> str:
+    """The run's PostgreSQL database, migrated and emptied, for PostgreSQL-only tests."""
+    return await prepare(postgres_url)
 
 
 @pytest.fixture

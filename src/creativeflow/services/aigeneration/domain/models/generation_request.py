@@ -211,7 +211,7 @@ class GenerationRequest:
         if len({sample.asset_id for sample in samples}) != len(samples):
             raise InvalidValue("samples", "asset ids must be distinct")
         self.samples = tuple(samples)
-        self.ai_model_used = ai_model_used or self.ai_model_used
+        self.ai_model_used = ai_model_used or self._active_job().model
         self._finish_job(JobState.SUCCEEDED, now)
         self._clear_error()
         self._move(S.AWAITING_SELECTION, now)
@@ -225,7 +225,7 @@ class GenerationRequest:
         if outcome is not CallbackOutcome.APPLIED:
             return outcome
         self.final_asset = asset
-        self.ai_model_used = ai_model_used or self.ai_model_used
+        self.ai_model_used = ai_model_used or self._active_job().model
         self._finish_job(JobState.SUCCEEDED, now)
         self._clear_error()
         self._move(S.COMPLETED, now)

@@ -1,0 +1,203 @@
+"""Small real HTTP servers on 127.0.0.1 standing in for the credit service, Odoo's JSON-RPC and
+the notification service. They record every call and can be told to fail, be slow, or be down
+(stopped: connections are refused)."""
+
+import asyncio
+import contextlib
+import socket
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Behaviour:
+    status: int | None = None  # answer calls with this status (e.g. 500)
+    delay: float = 0.0  # seconds before answering
+    only: set[str] = field(default_factory=set)  # the kinds of call affected; empty = all
+
+
+class StubServer:
+    """Serves a Starlette app in the test's event loop; stop() makes it refuse connections."""
+
+    def __init__(self, routes: list[Route]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.behaviour = Behaviour()
+        self.calls: list[tuple[str, Any]] = []
+        self._app = Starlette(routes=routes)
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        config = uvicorn.Config(
+            self._app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+        )
+        self._server = uvicorn.Server(config)
+        self._task = asyncio.create_task(self._server.serve())
+        while not self._server.started:  # noqa: ASYNC110 - uvicorn offers no event
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._server = self._task = None
+
+    async def misbehave(self, kind: str = "") -> Response | None:
+        if self.behaviour.only and kind not in self.behaviour.only:
+            return None
+        if self.behaviour.delay:
+            await asyncio.sleep(self.behaviour.delay)
+        if self.behaviour.status is not None:
+            return JSONResponse({"detail": "stub told to fail"}, status_code=self.behaviour.status)
+        return None
+
+
+@dataclass
+class CreditBook:
+    """The money: balances, tiers, and the idempotency keys already used."""
+
+    starting_balance: Decimal = Decimal(10)
+    balances: dict[str, Decimal] = field(default_factory=dict)
+    tiers: dict[str, str] = field(default_factory=dict)
+    entries: dict[str, tuple[str, str, Decimal]] = field(
+        default_factory=dict
+    )  # key → (kind, user, amount)
+
+    def balance(self, user: str) -> Decimal:
+        return self.balances.setdefault(user, self.starting_balance)
+
+    def debit(self, user: str, amount: Decimal, key: str) -> bool:
+        if key in self.entries:
+            return True
+        if self.balance(user) < amount:
+            return False
+        self.balances[user] = self.balance(user) - amount
+        self.entries[key] = ("debit", user, amount)
+        return True
+
+    def refund(self, user: str, amount: Decimal, key: str) -> None:
+        if key not in self.entries:
+            self.balances[user] = self.balance(user) + amount
+            self.entries[key] = ("refund", user, amount)
+
+    def total(self, kind: str, user: str | None = None) -> Decimal:
+        return sum(
+            (a for k, u, a in self.entries.values() if k == kind and user in (None, u)), Decimal(0)
+        )
+
+
+class CreditServiceStub(StubServer):
+    def __init__(self) -> None:
+        self.book = CreditBook()
+        super().__init__(
+            [
+                Route("/users/{user_id}/credits", self._account, methods=["GET"]),
+                Route("/debits", self._debit, methods=["POST"]),
+                Route("/refunds", self._refund, methods=["POST"]),
+            ]
+        )
+
+    async def _account(self, request: Request) -> Response:
+        user = request.path_params["user_id"]
+        self.calls.append(("account", user))
+        if (failure := await self.misbehave("account")) is not None:
+            return failure
+        tier = self.book.tiers.get(user, "free")
+        return JSONResponse({"balance": str(self.book.balance(user)), "subscription_tier": tier})
+
+    async def _debit(self, request: Request) -> Response:
+        body = await request.json()
+        self.calls.append(("debit", body))
+        if (failure := await self.misbehave("debit")) is not None:
+            return failure
+        ok = self.book.debit(body["user_id"], Decimal(body["amount"]), body["idempotency_key"])
+        return JSONResponse({"ok": ok}, status_code=201 if ok else 402)
+
+    async def _refund(self, request: Request) -> Response:
+        body = await request.json()
+        self.calls.append(("refund", body))
+        if (failure := await self.misbehave("refund")) is not None:
+            return failure
+        self.book.refund(body["user_id"], Decimal(body["amount"]), body["idempotency_key"])
+        return JSONResponse({"ok": True}, status_code=201)
+
+
+class OdooStub(StubServer):
+    """Odoo's /jsonrpc with `common.login` and `object.execute_kw` on the credit model."""
+
+    DB, USER, PASSWORD, UID = "creativeflow", "svc-aigen", "api-key-1", 7
+
+    def __init__(self) -> None:
+        self.book = CreditBook()
+        super().__init__([Route("/jsonrpc", self._rpc, methods=["POST"])])
+
+    async def _rpc(self, request: Request) -> Response:
+        body = await request.json()
+        params = body["params"]
+        self.calls.append((f"{params['service']}.{params['method']}", params["args"]))
+        if (failure := await self.misbehave()) is not None:
+            return failure
+        if params["service"] == "common" and params["method"] == "login":
+            ok = params["args"] == [self.DB, self.USER, self.PASSWORD]
+            return self._result(body, self.UID if ok else False)
+        db, uid, password, model, method, _args, kwargs = params["args"]
+        if (db, uid, password) != (self.DB, self.UID, self.PASSWORD):
+            return self._error(body, "odoo.exceptions.AccessDenied", "Access Denied")
+        if model != "creativeflow.credit.account":
+            return self._error(body, "builtins.KeyError", f"unknown model {model}")
+        user = kwargs["user_id"]
+        if method == "get_balance":
+            tier = self.book.tiers.get(user, "free")
+            return self._result(
+                body, {"balance": float(self.book.balance(user)), "subscription_tier": tier}
+            )
+        if method == "debit_credits":
+            if not self.book.debit(user, Decimal(kwargs["amount"]), kwargs["idempotency_key"]):
+                return self._error(
+                    body, "odoo.addons.creativeflow.InsufficientCredits", "balance too low"
+                )
+            return self._result(body, {"ok": True})
+        if method == "refund_credits":
+            self.book.refund(user, Decimal(kwargs["amount"]), kwargs["idempotency_key"])
+            return self._result(body, {"ok": True})
+        return self._error(body, "odoo.exceptions.UserError", f"no method {method}")
+
+    @staticmethod
+    def _result(request: dict[str, Any], result: Any) -> Response:
+        return JSONResponse({"jsonrpc": "2.0", "id": request["id"], "result": result})
+
+    @staticmethod
+    def _error(request: dict[str, Any], name: str, message: str) -> Response:
+        error = {
+            "code": 200,
+            "message": "Odoo Server Error",
+            "data": {"name": name, "message": message},
+        }
+        return JSONResponse({"jsonrpc": "2.0", "id": request["id"], "error": error})
+
+
+class NotificationServiceStub(StubServer):
+    def __init__(self) -> None:
+        super().__init__([Route("/notifications", self._notify, methods=["POST"])])
+
+    async def _notify(self, request: Request) -> Response:
+        body = await request.json()
+        if (failure := await self.misbehave()) is not None:
+            return failure
+        self.calls.append(("notification", body))
+        return JSONResponse({"id": len(self.calls)}, status_code=201)
