@@ -43,6 +43,7 @@ class FakeClock:
 class FakeDatabase:
     requests: dict[str, GenerationRequest] = field(default_factory=dict)
     outbox: list[OutboxMessage] = field(default_factory=list)
+    receipts: set[str] = field(default_factory=set)
     commits: int = 0
 
 
@@ -75,6 +76,14 @@ class FakeRepository(GenerationRequestRepository):
         mine.sort(key=lambda r: (r.created_at, r.id), reverse=True)
         return copy.deepcopy(mine[: query.limit])
 
+    async def count_active(self, user_id: str) -> int:
+        return sum(
+            1 for r in self._db.requests.values() if r.user_id == user_id and r.status.is_processing
+        )
+
+    async def lock_user(self, user_id: str) -> None:
+        pass  # one task at a time in these tests
+
     async def ids_stalled(
         self, statuses: frozenset[GenerationStatus], updated_before: datetime, limit: int
     ) -> list[str]:
@@ -92,6 +101,18 @@ class FakeRepository(GenerationRequestRepository):
         ][:limit]
 
 
+class FakeReceipts:
+    def __init__(self, db: "FakeDatabase") -> None:
+        self._db = db
+        self.pending: set[str] = set()
+
+    async def seen(self, webhook_id: str) -> bool:
+        return webhook_id in self._db.receipts or webhook_id in self.pending
+
+    async def add(self, webhook_id: str) -> None:
+        self.pending.add(webhook_id)
+
+
 class FakeOutbox:
     def __init__(self) -> None:
         self.messages: list[OutboxMessage] = []
@@ -107,6 +128,7 @@ class FakeUnitOfWork:
     async def __aenter__(self) -> Self:
         self.requests = FakeRepository(self._db)
         self.outbox = FakeOutbox()
+        self.receipts = FakeReceipts(self._db)
         return self
 
     async def __aexit__(
@@ -122,6 +144,7 @@ class FakeUnitOfWork:
             request.events = []
             self._db.requests[request.id] = copy.deepcopy(request)
         self._db.outbox.extend(self.outbox.messages)
+        self._db.receipts |= self.receipts.pending
         self._db.commits += 1
         self.requests.pending.clear()
         self.outbox.messages = []

@@ -54,7 +54,6 @@ async def api(empty_database: str, tmp_path: Path) -> AsyncIterator[ApiDriver]:
     settings = load_settings(
         DATABASE_URL=empty_database,
         DATA_DIR=tmp_path / "data",
-        ENVIRONMENT="test",
         AUTO_MIGRATE=False,
         LOG_LEVEL="WARNING",
     )

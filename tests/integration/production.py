@@ -106,7 +106,6 @@ async def production_service(
         CREDIT_SERVICE_API_URL=credits.url if credits else None,
         NOTIFICATION_SERVICE_API_URL=notifications.url if notifications else None,
         DATA_DIR=tmp_path / "data",
-        ENVIRONMENT="test",
         AUTO_MIGRATE=False,
         LOG_LEVEL="WARNING",
         OUTBOX_MAX_BACKOFF_SECONDS=0.5,

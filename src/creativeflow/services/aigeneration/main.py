@@ -6,9 +6,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from .api.middleware import RequestIdMiddleware
+from .api.middleware import RequestIdMiddleware, SecurityHeadersMiddleware
 from .api.v1.router import api_router
 from .core.config import ConfigurationError, Settings, load_settings
 from .core.dependencies import build_container
@@ -47,8 +48,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=f"{settings.api_v1_str}/docs",
         redoc_url=None,
         lifespan=lifespan,
+        max_body_size=settings.max_request_body_bytes,
     )
     register_error_handlers(app)
+    if settings.cors_allow_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allow_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "X-Request-ID",
+                "Last-Event-ID",
+            ],
+            expose_headers=["Location", "X-Request-ID", "Retry-After"],
+            max_age=600,
+        )
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        max_header_bytes=settings.max_header_bytes,
+        docs_prefix=f"{settings.api_v1_str}/docs",
+    )
     app.add_middleware(RequestIdMiddleware)
     app.include_router(api_router, prefix=settings.api_v1_str)
     app.mount("/assets", StaticFiles(directory=settings.assets_dir, check_dir=False), name="assets")

@@ -1,5 +1,7 @@
-"""X-Request-ID in and out (pure ASGI: no per-request task overhead of BaseHTTPMiddleware)."""
+"""Pure ASGI middleware (no per-request task as with BaseHTTPMiddleware): the request id,
+security headers and the header size limit."""
 
+import json
 import re
 import uuid
 
@@ -34,3 +36,64 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             request_id_var.reset(token)
+
+
+# Sent on every response. The API serves JSON only, so it may load nothing and be framed by
+# nobody; the interactive docs page needs its scripts, so it gets none of the CSP.
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+
+
+class SecurityHeadersMiddleware:
+    """Security headers out; oversized request headers refused with 431 before any work."""
+
+    def __init__(self, app: ASGIApp, max_header_bytes: int, docs_prefix: str) -> None:
+        self.app = app
+        self.max_header_bytes = max_header_bytes
+        self.docs_prefix = docs_prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if sum(len(k) + len(v) for k, v in scope["headers"]) > self.max_header_bytes:
+            await _refuse_large_headers(send)
+            return
+        with_csp = not scope["path"].startswith(self.docs_prefix)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", []), *SECURITY_HEADERS]
+                if with_csp:
+                    headers.append(API_CSP)
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+async def _refuse_large_headers(send: Send) -> None:
+    body = json.dumps(
+        {
+            "error": {
+                "code": "request_header_fields_too_large",
+                "message": "The request headers are too large.",
+                "details": [],
+                "request_id": request_id_var.get(),
+            }
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 431,
+            "headers": [(b"content-type", b"application/json"), *SECURITY_HEADERS, API_CSP],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

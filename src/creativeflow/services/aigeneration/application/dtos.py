@@ -43,6 +43,7 @@ class SamplesResult:
     samples: tuple[AssetInfo, ...]
     ai_model_used: str | None = None
     processing_time_ms: int | None = None
+    webhook_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class FinalResult:
     asset: AssetInfo
     ai_model_used: str | None = None
     processing_time_ms: int | None = None
+    webhook_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class JobError:
     error_message: str
     retryable: bool
     details: dict[str, Any] = field(default_factory=dict)
+    webhook_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,3 +82,4 @@ class OrchestrationConfig:
     sample_deadline: timedelta = timedelta(seconds=120)
     final_deadline: timedelta = timedelta(seconds=600)
     refund_on_system_failure: bool = True
+    max_active_requests: int = 5

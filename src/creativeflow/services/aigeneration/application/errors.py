@@ -38,3 +38,13 @@ class DependencyUnavailable(ApplicationError):
 
 class DeliveryFailed(Exception):
     """An outbox delivery did not go through; the relay retries it later with backoff."""
+
+
+class ContentPolicyViolation(ApplicationError):
+    """The prompt was refused before anything was charged (pre-moderation)."""
+
+    code = "content_policy_violation"
+
+
+class TooManyActiveRequests(ApplicationError):
+    code = "too_many_active_requests"

@@ -36,12 +36,22 @@ from .dtos import (
 )
 from .errors import (
     ApplicationError,
+    ContentPolicyViolation,
     CreditsDeclined,
     DependencyUnavailable,
     InsufficientCredits,
     NotFound,
+    TooManyActiveRequests,
 )
-from .ports import Clock, CreditAccount, CreditGateway, UnitOfWork, UnitOfWorkFactory
+from .moderation import BlocklistModerator, PromptModerator
+from .ports import (
+    Clock,
+    CreditAccount,
+    CreditGateway,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    WebhookUrlPolicy,
+)
 from .side_effects import outbox_messages
 
 log = logging.getLogger(__name__)
@@ -62,12 +72,17 @@ class OrchestrationService:
         clock: Clock,
         config: OrchestrationConfig,
         id_factory: Callable[[], str] = new_id,
+        *,
+        moderator: PromptModerator | None = None,
+        webhook_urls: WebhookUrlPolicy | None = None,
     ) -> None:
         self._uow = uow
         self._credits = credits
         self._clock = clock
         self._config = config
         self._new_id = id_factory
+        self._moderator = moderator or BlocklistModerator(())
+        self._webhook_urls = webhook_urls
 
     @property
     def prices(self) -> PriceList:
@@ -76,6 +91,11 @@ class OrchestrationService:
     # --- users -------------------------------------------------------------------------------
 
     async def initiate_generation(self, command: CreateGeneration) -> GenerationRequest:
+        params = command.parameters
+        if term := self._moderator.violation(params.prompt, params.style_guidance):
+            raise ContentPolicyViolation(f"The prompt contains a blocked term ({term}).")
+        if params.webhook_url and self._webhook_urls is not None:
+            await self._webhook_urls.check(params.webhook_url)
         account = await self._credits.get_account(command.user_id)
         price = self._config.prices.sample_round(account.tier)
         _ensure_affordable(account, price)
@@ -91,6 +111,12 @@ class OrchestrationService:
         model = self._model(account, JobType.SAMPLES, sample_size(request.parameters.dimensions))
         request.start_credit_check(self._new_id(), price, now, model)
         async with self._uow() as uow:
+            await uow.requests.lock_user(command.user_id)
+            active = await uow.requests.count_active(command.user_id)
+            if active >= self._config.max_active_requests:
+                raise TooManyActiveRequests(
+                    f"{active} requests are still processing; wait for one to finish."
+                )
             await uow.requests.add(request)
             self._stage(uow, request)
             await uow.commit()
@@ -150,6 +176,7 @@ class OrchestrationService:
     async def process_n8n_sample_callback(self, result: SamplesResult) -> CallbackOutcome:
         return await self._apply(
             result.request_id,
+            result.webhook_id,
             lambda r: r.apply_samples(
                 result.job_id, result.samples, result.ai_model_used, self._clock.now()
             ),
@@ -158,6 +185,7 @@ class OrchestrationService:
     async def process_n8n_final_asset_callback(self, result: FinalResult) -> CallbackOutcome:
         return await self._apply(
             result.request_id,
+            result.webhook_id,
             lambda r: r.apply_final(
                 result.job_id, result.asset, result.ai_model_used, self._clock.now()
             ),
@@ -166,6 +194,7 @@ class OrchestrationService:
     async def handle_n8n_error(self, error: JobError) -> CallbackOutcome:
         return await self._apply(
             error.request_id,
+            error.webhook_id,
             lambda r: r.fail(
                 error.job_id,
                 error.error_code,
@@ -262,9 +291,15 @@ class OrchestrationService:
         return await self._in_transaction(request_id, changed, user_id, commit_if=_always)
 
     async def _apply(
-        self, request_id: str, apply: Callable[[GenerationRequest], CallbackOutcome]
+        self,
+        request_id: str,
+        webhook_id: str | None,
+        apply: Callable[[GenerationRequest], CallbackOutcome],
     ) -> CallbackOutcome:
-        return await self._in_transaction(request_id, apply, None, commit_if=_applied)
+        """A callback, once: a replayed webhook-id, or a job already settled, changes nothing."""
+        return await self._in_transaction(
+            request_id, apply, None, commit_if=_applied, webhook_id=webhook_id
+        )
 
     async def _in_transaction(
         self,
@@ -272,6 +307,7 @@ class OrchestrationService:
         work: Callable[[GenerationRequest], T],
         user_id: str | None,
         commit_if: Callable[[T], bool],
+        webhook_id: str | None = None,
     ) -> T:
         for attempt in range(MAX_OPTIMISTIC_RETRIES):
             try:
@@ -279,8 +315,12 @@ class OrchestrationService:
                     request = await uow.requests.get_for_update(request_id)
                     if request is None or (user_id is not None and request.user_id != user_id):
                         raise NotFound("No generation request with this id.")
+                    if webhook_id is not None and await uow.receipts.seen(webhook_id):
+                        return CallbackOutcome.DUPLICATE  # type: ignore[return-value]
                     result = work(request)
                     if commit_if(result):
+                        if webhook_id is not None:
+                            await uow.receipts.add(webhook_id)
                         self._stage(uow, request)
                         await uow.requests.save(request)
                         await uow.commit()

@@ -64,6 +64,39 @@ class Outbox(Protocol):
     def add(self, message: OutboxMessage) -> None: ...
 
 
+class CallbackReceipts(Protocol):
+    """The `webhook-id`s of callbacks already applied: a replay of one is a duplicate."""
+
+    async def seen(self, webhook_id: str) -> bool: ...
+
+    async def add(self, webhook_id: str) -> None: ...
+
+
+class WebhookUrlPolicy(Protocol):
+    async def check(self, url: str) -> None:
+        """Raise InvalidValue("webhook_url", ...) for a URL the service must not call."""
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    request_hash: str
+    status_code: int | None  # None while the first request is still being processed
+    body: dict[str, Any] | None = None
+    location: str | None = None
+
+
+class IdempotencyStore(Protocol):
+    """Idempotency-Key records, per user, shared by every replica."""
+
+    async def begin(self, user_id: str, key: str, request_hash: str) -> StoredResponse | None:
+        """Claim the key (None), or return what is stored under it."""
+
+    async def complete(self, user_id: str, key: str, response: StoredResponse) -> None: ...
+
+    async def release(self, user_id: str, key: str) -> None:
+        """Forget a key whose request failed, so the client may retry with it."""
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without commit() rolls everything back."""
 
@@ -72,6 +105,9 @@ class UnitOfWork(Protocol):
 
     @property
     def outbox(self) -> Outbox: ...
+
+    @property
+    def receipts(self) -> CallbackReceipts: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -3,10 +3,18 @@
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import quote
 
-from pydantic import AliasChoices, BaseModel, Field, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"  # noqa: S105
 DEV_CALLBACK_SECRET = "whsec_ZGV2LW9ubHktbjhuLWNhbGxiYWNrLXNlY3JldC0wMTIzNDU2Nzg5"  # noqa: S105
@@ -14,7 +22,7 @@ DEV_CALLBACK_SECRET = "whsec_ZGV2LW9ubHktbjhuLWNhbGxiYWNrLXNlY3JldC0wMTIzNDU2Nzg
 
 class Environment(StrEnum):
     DEVELOPMENT = "development"
-    TEST = "test"
+    STAGING = "staging"
     PRODUCTION = "production"
 
 
@@ -138,6 +146,20 @@ class Settings(BaseSettings):
     jwt_issuer: str | None = Field(None, alias="JWT_ISSUER")
     jwt_leeway_seconds: int = Field(30, ge=0, le=300, alias="JWT_LEEWAY_SECONDS")
 
+    cors_allow_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="CORS_ALLOW_ORIGINS"
+    )
+    max_request_body_bytes: int = Field(256 * 1024, ge=1024, alias="MAX_REQUEST_BODY_BYTES")
+    max_header_bytes: int = Field(16 * 1024, ge=1024, alias="MAX_HEADER_BYTES")
+    max_active_requests_per_user: int = Field(5, ge=1, alias="MAX_ACTIVE_REQUESTS_PER_USER")
+    prompt_blocklist: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="PROMPT_BLOCKLIST"
+    )
+    webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="WEBHOOK_ALLOWED_HOSTS"
+    )
+    idempotency_key_ttl_hours: int = Field(24, ge=24, alias="IDEMPOTENCY_KEY_TTL_HOURS")
+
     log_level: str = Field("INFO", alias="LOG_LEVEL")
     log_format: str = Field("console", pattern="^(json|console)$", alias="LOG_FORMAT")
 
@@ -179,9 +201,18 @@ class Settings(BaseSettings):
     simulator_failure_rate: float = Field(0.0, ge=0, le=1, alias="SIMULATOR_FAILURE_RATE")
     simulator_concurrency: int = Field(2, ge=1, le=64, alias="SIMULATOR_CONCURRENCY")
 
+    @field_validator(
+        "cors_allow_origins", "prompt_blocklist", "webhook_allowed_hosts", mode="before"
+    )
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
     @model_validator(mode="after")
-    def _refuse_development_secrets_in_production(self) -> "Settings":
-        if self.environment is Environment.PRODUCTION:
+    def _refuse_development_secrets_outside_development(self) -> "Settings":
+        if self.environment is not Environment.DEVELOPMENT:
             uses_secret = self.jwt_public_key is None and self.jwt_jwks_url is None
             if uses_secret and (self.jwt_secret == DEV_JWT_SECRET or len(self.jwt_secret) < 32):
                 raise ValueError("JWT_SECRET must be set to a secret of at least 32 characters")

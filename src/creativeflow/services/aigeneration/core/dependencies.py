@@ -14,16 +14,19 @@ from standardwebhooks import Webhook
 
 from ..application.clock import SystemClock
 from ..application.dtos import CallbackUrls, OrchestrationConfig
+from ..application.moderation import BlocklistModerator
 from ..application.orchestration_service import OrchestrationService
-from ..application.ports import Clock, CreditGateway
+from ..application.ports import Clock, CreditGateway, IdempotencyStore
 from ..application.sweeper import Sweeper
 from ..domain.pricing import PriceList
+from ..infrastructure.clients.webhook_url_policy import PublicWebhookUrlPolicy
 from ..infrastructure.database.db_config import create_engine
 from ..infrastructure.database.migrate import upgrade_to_head
 from ..infrastructure.messaging.outbox_relay import OutboxRelay
 from ..infrastructure.messaging.outbox_store import SqlaOutboxStore
 from ..infrastructure.messaging.pg_listener import PgNotifyListener
 from ..infrastructure.messaging.rabbitmq_publisher import RabbitMqPublisher
+from ..infrastructure.repositories.sqla_idempotency_store import SqlaIdempotencyStore
 from ..infrastructure.repositories.sqla_unit_of_work import unit_of_work_factory
 from .adapters import Closer, Task, build_adapters, model_selector
 from .config import Settings
@@ -42,6 +45,7 @@ class Container:
     sweeper: Sweeper
     tokens: TokenVerifier
     callback_webhook: Webhook
+    idempotency: IdempotencyStore
     publisher: RabbitMqPublisher | None = None
     listener: PgNotifyListener | None = None
     background: list[Task] = field(default_factory=list)
@@ -81,6 +85,8 @@ async def build_container(
         adapters.credits,
         clock,
         orchestration_config(settings),
+        moderator=BlocklistModerator(settings.prompt_blocklist),
+        webhook_urls=PublicWebhookUrlPolicy(settings.webhook_allowed_hosts),
     )
     sweeper = Sweeper(
         service, settings.sweep_interval_seconds, timedelta(seconds=settings.recovery_grace_seconds)
@@ -95,6 +101,7 @@ async def build_container(
         outbox_store=store,
         sweeper=sweeper,
         tokens=TokenVerifier(settings),
+        idempotency=SqlaIdempotencyStore(engine, clock),
         callback_webhook=Webhook(settings.n8n_callback_secret),
         publisher=adapters.publisher,
         background=list(adapters.background),
@@ -126,6 +133,7 @@ def orchestration_config(settings: Settings) -> OrchestrationConfig:
         sample_deadline=timedelta(seconds=settings.sample_job_deadline_seconds),
         final_deadline=timedelta(seconds=settings.final_job_deadline_seconds),
         refund_on_system_failure=settings.enable_credit_refund_on_system_failure,
+        max_active_requests=settings.max_active_requests_per_user,
     )
 
 
@@ -149,13 +157,13 @@ def get_orchestration_service(request: Request) -> OrchestrationService:
 _bearer = HTTPBearer(auto_error=False)
 
 
-def get_current_user(
+async def get_current_user(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated()
-    return get_container(request).tokens.user_id(credentials.credentials)
+    return await get_container(request).tokens.user_id(credentials.credentials)
 
 
 ServiceDep = Annotated[OrchestrationService, Depends(get_orchestration_service)]

@@ -10,9 +10,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..application.errors import (
     ApplicationError,
+    ContentPolicyViolation,
     DependencyUnavailable,
     InsufficientCredits,
     NotFound,
+    TooManyActiveRequests,
 )
 from ..domain.errors import InvalidStateTransition, InvalidValue, JobKindMismatch, UnknownJob
 from .errors import ApiError
@@ -27,6 +29,8 @@ _STATUS: dict[type[Exception], tuple[int, str]] = {
     InsufficientCredits: (402, "insufficient_credits"),
     InvalidStateTransition: (409, "invalid_state"),
     DependencyUnavailable: (503, "dependency_unavailable"),
+    ContentPolicyViolation: (422, "content_policy_violation"),
+    TooManyActiveRequests: (429, "too_many_active_requests"),
     InvalidValue: (422, "validation_error"),
     JobKindMismatch: (422, "validation_error"),
 }
@@ -36,6 +40,7 @@ _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
+    431: "request_header_fields_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
 }

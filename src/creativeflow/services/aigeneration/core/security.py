@@ -1,10 +1,20 @@
-"""Bearer JWTs: who the caller is. HS256 with JWT_SECRET, or RS256 with JWT_PUBLIC_KEY."""
+"""Bearer JWTs: who the caller is. HS256 with JWT_SECRET, RS256 with JWT_PUBLIC_KEY, or RS256
+with keys from a JWKS URL (cached; fetched again when a token names an unknown `kid`).
 
+Exactly one algorithm family is accepted per configuration, so `alg: none` and an HS256
+token signed with the RS256 public key as its secret are both refused."""
+
+import asyncio
+import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import httpx
 import jwt
 
 from .config import Settings
+
+JWKS_MIN_REFRESH_SECONDS = 30  # an unknown kid never makes us hammer the JWKS endpoint
 
 
 class Unauthenticated(Exception):
@@ -13,13 +23,48 @@ class Unauthenticated(Exception):
         self.message = message
 
 
+class JwksKeys:
+    def __init__(self, url: str, http: httpx.AsyncClient) -> None:
+        self._url = url
+        self._http = http
+        self._keys: dict[str, Any] = {}
+        self._fetched_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def key(self, kid: str | None) -> Any:
+        if kid in self._keys:
+            return self._keys[kid]
+        async with self._lock:
+            if (
+                kid not in self._keys
+                and time.monotonic() - self._fetched_at > JWKS_MIN_REFRESH_SECONDS
+            ):
+                await self._fetch()
+        if kid not in self._keys:
+            raise Unauthenticated("The token is signed with an unknown key.")
+        return self._keys[kid]
+
+    async def _fetch(self) -> None:
+        self._fetched_at = time.monotonic()
+        try:
+            response = await self._http.get(self._url)
+            response.raise_for_status()
+            keys = jwt.PyJWKSet.from_dict(response.json()).keys
+        except (httpx.HTTPError, ValueError, jwt.PyJWTError) as exc:
+            raise Unauthenticated(f"The signing keys could not be loaded ({exc}).") from None
+        self._keys = {key.key_id: key.key for key in keys if key.key_id}
+
+
 class TokenVerifier:
-    def __init__(self, settings: Settings) -> None:
-        if settings.jwt_public_key:
-            self._key: str = settings.jwt_public_key
-            self._algorithms = [
-                "RS256"
-            ]  # one family only: no HS256 token checked with a public key
+    def __init__(self, settings: Settings, http: httpx.AsyncClient | None = None) -> None:
+        self._jwks: JwksKeys | None = None
+        if settings.jwt_jwks_url:
+            self._jwks = JwksKeys(settings.jwt_jwks_url, http or httpx.AsyncClient(timeout=5))
+            self._algorithms = ["RS256"]
+            self._key: Any = None
+        elif settings.jwt_public_key:
+            self._key = settings.jwt_public_key
+            self._algorithms = ["RS256"]
         else:
             self._key = settings.jwt_secret
             self._algorithms = ["HS256"]
@@ -27,11 +72,18 @@ class TokenVerifier:
         self._issuer = settings.jwt_issuer
         self._leeway = settings.jwt_leeway_seconds
 
-    def user_id(self, token: str) -> str:
+    async def user_id(self, token: str) -> str:
+        key = self._key
+        if self._jwks is not None:
+            try:
+                kid = jwt.get_unverified_header(token).get("kid")
+            except jwt.PyJWTError:
+                raise Unauthenticated("The token is not valid.") from None
+            key = await self._jwks.key(kid)
         try:
             claims = jwt.decode(
                 token,
-                self._key,
+                key,
                 algorithms=self._algorithms,
                 audience=self._audience,
                 issuer=self._issuer,

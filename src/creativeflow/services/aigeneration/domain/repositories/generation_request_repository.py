@@ -35,6 +35,14 @@ class GenerationRequestRepository(ABC):
     async def list_for_user(self, query: ListQuery) -> list[GenerationRequest]: ...
 
     @abstractmethod
+    async def count_active(self, user_id: str) -> int:
+        """The user's requests in processing statuses. Call lock_user first for a stable count."""
+
+    @abstractmethod
+    async def lock_user(self, user_id: str) -> None:
+        """Serialise this transaction with the user's other creates until it ends."""
+
+    @abstractmethod
     async def ids_stalled(
         self, statuses: frozenset[GenerationStatus], updated_before: datetime, limit: int
     ) -> list[str]:

@@ -109,3 +109,24 @@ credit_ledger_entries = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Index("ix_credit_ledger_entries_user_id", "user_id"),
 )
+
+callback_receipts = Table(
+    "callback_receipts",
+    metadata,
+    Column("webhook_id", String(255), primary_key=True),
+    Column("received_at", UtcDateTime, nullable=False),
+    Index("ix_callback_receipts_received_at", "received_at"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("user_id", String(128), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", Integer),  # NULL while the first request is in flight
+    Column("response_body", JsonDocument),
+    Column("location", String(255)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_idempotency_keys_created_at", "created_at"),
+)

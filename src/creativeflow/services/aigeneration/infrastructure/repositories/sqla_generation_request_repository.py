@@ -1,9 +1,10 @@
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ...domain.models import GenerationRequest, GenerationStatus
+from ...domain.models.generation_status import PROCESSING_STATUSES
 from ...domain.repositories import ConcurrentUpdate, GenerationRequestRepository, ListQuery
 from ..database.tables import generation_requests as t
 from .request_mapping import from_row, to_row
@@ -53,6 +54,23 @@ class SqlaGenerationRequestRepository(GenerationRequestRepository):
         statement = statement.order_by(t.c.created_at.desc(), t.c.id.desc()).limit(query.limit)
         rows = await self._connection.execute(statement)
         return [from_row(row) for row in rows]
+
+    async def count_active(self, user_id: str) -> int:
+        processing = [str(status) for status in PROCESSING_STATUSES]
+        query = (
+            select(func.count())
+            .select_from(t)
+            .where(t.c.user_id == user_id, t.c.status.in_(processing))
+        )
+        return int(await self._connection.scalar(query) or 0)
+
+    async def lock_user(self, user_id: str) -> None:
+        # PostgreSQL: a transaction-scoped advisory lock per user. SQLite: BEGIN IMMEDIATE
+        # already serialises every writing transaction.
+        if self._connection.dialect.name == "postgresql":
+            await self._connection.execute(
+                select(func.pg_advisory_xact_lock(func.hashtextextended(user_id, 0)))
+            )
 
     async def ids_stalled(
         self, statuses: frozenset[GenerationStatus], updated_before: datetime, limit: int

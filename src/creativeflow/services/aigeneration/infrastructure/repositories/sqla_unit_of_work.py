@@ -11,6 +11,7 @@ from ..database.errors import unavailable
 from ..database.tables import outbox
 from ..messaging.pg_listener import OUTBOX_CHANNEL
 from .sqla_generation_request_repository import SqlaGenerationRequestRepository
+from .sqla_receipts import SqlaCallbackReceipts
 
 
 class PendingOutbox:
@@ -26,6 +27,7 @@ class PendingOutbox:
 class SqlaUnitOfWork:
     requests: SqlaGenerationRequestRepository
     outbox: PendingOutbox
+    receipts: SqlaCallbackReceipts
 
     def __init__(
         self, engine: AsyncEngine, clock: Clock, on_commit: Callable[[], None] | None = None
@@ -44,6 +46,7 @@ class SqlaUnitOfWork:
             raise (unavailable(exc) or exc) from exc
         self.requests = SqlaGenerationRequestRepository(self._connection)
         self.outbox = PendingOutbox()
+        self.receipts = SqlaCallbackReceipts(self._connection, self._clock)
         return self
 
     async def commit(self) -> None:

@@ -4,14 +4,15 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 
 from ....application.dtos import CreateGeneration, ListRequests, SelectSample
-from ....core.dependencies import CurrentUser, ServiceDep
+from ....core.dependencies import ContainerDep, CurrentUser, ServiceDep
 from ....core.errors import ApiError
 from ....core.logging_config import request_id_var
 from ....domain.formats import Dimensions, Resolution, native_size
 from ....domain.models import BrandElements, GenerationParameters, GenerationStatus
+from ..idempotency import idempotent
 from ..schemas import (
     GenerationRequestCreate,
     GenerationRequestPage,
@@ -20,6 +21,18 @@ from ..schemas import (
 )
 
 router = APIRouter(prefix="/generation-requests", tags=["generation requests"])
+CREATE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"description": text}
+    for code, text in (
+        (401, "Missing or invalid bearer token"),
+        (402, "Not enough credits"),
+        (409, "The first request with this Idempotency-Key is still being processed"),
+        (413, "The body is too large"),
+        (422, "Invalid input, a refused prompt, or an Idempotency-Key reused with another body"),
+        (429, "Too many requests of this user are still processing"),
+        (503, "A dependency is unavailable; retry later"),
+    )
+}
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"description": text}
     for code, text in (
@@ -33,25 +46,36 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("", status_code=202, response_model=GenerationRequestRead, responses=ERROR_RESPONSES)
+@router.post("", status_code=202, response_model=GenerationRequestRead, responses=CREATE_RESPONSES)
 async def create_generation_request_endpoint(
     payload: GenerationRequestCreate,
     user: CurrentUser,
-    service: ServiceDep,
+    container: ContainerDep,
     http_request: Request,
     response: Response,
-) -> GenerationRequestRead:
-    request = await service.initiate_generation(
-        CreateGeneration(
-            user_id=user,
-            project_id=payload.project_id,
-            parameters=_parameters(payload),
-            correlation_id=request_id_var.get(),
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)
+    ] = None,
+) -> Any:
+    async def create() -> tuple[GenerationRequestRead, str]:
+        request = await container.service.initiate_generation(
+            CreateGeneration(
+                user_id=user,
+                project_id=payload.project_id,
+                parameters=_parameters(payload),
+                correlation_id=request_id_var.get(),
+            )
         )
-    )
-    location = http_request.url_for("get_generation_request_status_endpoint", request_id=request.id)
-    response.headers["Location"] = location.path
-    return GenerationRequestRead.from_domain(request)
+        location = http_request.url_for(
+            "get_generation_request_status_endpoint", request_id=request.id
+        )
+        return GenerationRequestRead.from_domain(request), location.path
+
+    if idempotency_key is not None:
+        store = container.idempotency
+        return await idempotent(store, user, idempotency_key, payload, create, response)
+    read, response.headers["Location"] = await create()
+    return read
 
 
 @router.get("", response_model=GenerationRequestPage, responses=ERROR_RESPONSES)

@@ -1,6 +1,7 @@
 """n8n → service callbacks (contract §3): signed per Standard Webhooks, applied atomically."""
 
 import logging
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
@@ -28,7 +29,14 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def verified_body(request: Request, container: ContainerDep) -> bytes:
+@dataclass(frozen=True)
+class SignedCallback:
+    body: bytes
+    webhook_id: str
+
+
+async def verified_callback(request: Request, container: ContainerDep) -> SignedCallback:
+    """Standard Webhooks: HMAC over `{id}.{timestamp}.{body}`, timestamp within 5 minutes."""
     body = await request.body()
     webhook: Webhook = container.callback_webhook
     try:
@@ -37,10 +45,10 @@ async def verified_body(request: Request, container: ContainerDep) -> bytes:
         raise ApiError(
             401, "unauthenticated", "The callback signature is missing or wrong."
         ) from None
-    return body
+    return SignedCallback(body, request.headers["webhook-id"])
 
 
-VerifiedBody = Annotated[bytes, Depends(verified_body)]
+VerifiedBody = Annotated[SignedCallback, Depends(verified_callback)]
 
 
 def _parse(model: type[M], body: bytes) -> M:
@@ -62,7 +70,7 @@ def _asset(model: AssetInfoModel) -> AssetInfo:
 
 @router.post("/samples", response_model=CallbackResult, responses=RESPONSES)
 async def samples_ready(body: VerifiedBody, service: ServiceDep) -> CallbackResult:
-    payload = _parse(N8NSampleResultPayload, body)
+    payload = _parse(N8NSampleResultPayload, body.body)
     outcome = await service.process_n8n_sample_callback(
         SamplesResult(
             payload.request_id,
@@ -70,6 +78,7 @@ async def samples_ready(body: VerifiedBody, service: ServiceDep) -> CallbackResu
             tuple(_asset(s) for s in payload.samples),
             payload.ai_model_used,
             payload.processing_time_ms,
+            body.webhook_id,
         )
     )
     return CallbackResult(result=outcome.value)
@@ -77,7 +86,7 @@ async def samples_ready(body: VerifiedBody, service: ServiceDep) -> CallbackResu
 
 @router.post("/final", response_model=CallbackResult, responses=RESPONSES)
 async def final_asset_ready(body: VerifiedBody, service: ServiceDep) -> CallbackResult:
-    payload = _parse(N8NFinalResultPayload, body)
+    payload = _parse(N8NFinalResultPayload, body.body)
     outcome = await service.process_n8n_final_asset_callback(
         FinalResult(
             payload.request_id,
@@ -85,6 +94,7 @@ async def final_asset_ready(body: VerifiedBody, service: ServiceDep) -> Callback
             _asset(payload.asset),
             payload.ai_model_used,
             payload.processing_time_ms,
+            body.webhook_id,
         )
     )
     return CallbackResult(result=outcome.value)
@@ -94,7 +104,7 @@ async def final_asset_ready(body: VerifiedBody, service: ServiceDep) -> Callback
 async def generation_error(
     body: VerifiedBody, service: ServiceDep, container: ContainerDep
 ) -> CallbackResult:
-    payload = _parse(N8NErrorPayload, body)
+    payload = _parse(N8NErrorPayload, body.body)
     if container.settings.enable_detailed_n8n_error_logging:
         log.warning(
             "n8n error for request %s job %s: %s",
@@ -117,6 +127,7 @@ async def generation_error(
             payload.error_message,
             payload.retryable,
             payload.details,
+            body.webhook_id,
         )
     )
     return CallbackResult(result=outcome.value)

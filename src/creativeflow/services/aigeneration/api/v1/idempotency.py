@@ -1,0 +1,62 @@
+"""`Idempotency-Key` on create (contract §1): the same key and body give back the first
+response and charge once; another body under the key is 422; while the first is still being
+processed, 409. Keys are per user and live in the database, so every replica agrees."""
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from ...application.ports import IdempotencyStore, StoredResponse
+from ...core.errors import ApiError
+
+
+def body_hash(payload: BaseModel) -> str:
+    canonical = json.dumps(payload.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def idempotent(
+    store: IdempotencyStore,
+    user_id: str,
+    key: str,
+    payload: BaseModel,
+    create: Callable[[], Awaitable[tuple[BaseModel, str]]],
+    response: Response,
+) -> Any:
+    request_hash = body_hash(payload)
+    stored = await store.begin(user_id, key, request_hash)
+    if stored is not None:
+        return _replay(stored, request_hash)
+    try:
+        result, location = await create()
+    except BaseException:
+        await store.release(user_id, key)  # a failed create may be retried with the same key
+        raise
+    body = result.model_dump(mode="json")
+    await store.complete(user_id, key, StoredResponse(request_hash, 202, body, location))
+    response.headers["Location"] = location
+    return result
+
+
+def _replay(stored: StoredResponse, request_hash: str) -> JSONResponse:
+    if stored.request_hash != request_hash:
+        raise ApiError(
+            422,
+            "idempotency_key_mismatch",
+            "This Idempotency-Key was used with a different request body.",
+        )
+    if stored.status_code is None:
+        raise ApiError(
+            409,
+            "idempotency_key_in_flight",
+            "The first request with this Idempotency-Key is still being processed.",
+        )
+    headers = {"Idempotent-Replayed": "true"}
+    if stored.location:
+        headers["Location"] = stored.location
+    return JSONResponse(stored.body, status_code=stored.status_code, headers=headers)
