@@ -49,3 +49,9 @@ async def rabbitmq_url() -> str:
         pytest.fail(f"RabbitMQ is required for these tests ({RABBITMQ_URL}): {exc}")
     await connection.close()
     return RABBITMQ_URL
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from .figures import write
+
+    write()

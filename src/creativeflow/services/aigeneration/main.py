@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from .api.middleware import RequestIdMiddleware, SecurityHeadersMiddleware
+from .api.middleware import RequestIdMiddleware, SecurityMiddleware
 from .api.v1.router import api_router
 from .core.config import ConfigurationError, Settings, load_settings
 from .core.dependencies import build_container
@@ -48,7 +48,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=f"{settings.api_v1_str}/docs",
         redoc_url=None,
         lifespan=lifespan,
-        max_body_size=settings.max_request_body_bytes,
     )
     register_error_handlers(app)
     if settings.cors_allow_origins:
@@ -67,8 +66,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_age=600,
         )
     app.add_middleware(
-        SecurityHeadersMiddleware,
+        SecurityMiddleware,
         max_header_bytes=settings.max_header_bytes,
+        max_body_bytes=settings.max_request_body_bytes,
         docs_prefix=f"{settings.api_v1_str}/docs",
     )
     app.add_middleware(RequestIdMiddleware)

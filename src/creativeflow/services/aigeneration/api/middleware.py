@@ -50,50 +50,75 @@ SECURITY_HEADERS = [
 API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
 
 
-class SecurityHeadersMiddleware:
-    """Security headers out; oversized request headers refused with 431 before any work."""
+class _BodyTooLarge(Exception):
+    pass
 
-    def __init__(self, app: ASGIApp, max_header_bytes: int, docs_prefix: str) -> None:
+
+class SecurityMiddleware:
+    """Security headers on every response; oversized headers (431) and bodies (413) refused
+    with the contract's error body. (Starlette's own body limit answers in plain text.)"""
+
+    def __init__(
+        self, app: ASGIApp, max_header_bytes: int, max_body_bytes: int, docs_prefix: str
+    ) -> None:
         self.app = app
         self.max_header_bytes = max_header_bytes
+        self.max_body_bytes = max_body_bytes
         self.docs_prefix = docs_prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if sum(len(k) + len(v) for k, v in scope["headers"]) > self.max_header_bytes:
-            await _refuse_large_headers(send)
+        headers = scope["headers"]
+        if sum(len(k) + len(v) for k, v in headers) > self.max_header_bytes:
+            await _refuse(
+                send, 431, "request_header_fields_too_large", "The request headers are too large."
+            )
+            return
+        declared = next((v for k, v in headers if k == b"content-length"), b"0")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            await _refuse(send, 413, "payload_too_large", "The request body is too large.")
             return
         with_csp = not scope["path"].startswith(self.docs_prefix)
+        received = 0
+        started = False
+
+        async def counted_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body_bytes:  # a chunked body that lied by omission
+                raise _BodyTooLarge
+            return message
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
-                headers = [*message.get("headers", []), *SECURITY_HEADERS]
-                if with_csp:
-                    headers.append(API_CSP)
-                message["headers"] = headers
+                started = True
+                extra = [*SECURITY_HEADERS, API_CSP] if with_csp else SECURITY_HEADERS
+                message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, counted_receive, send_with_headers)
+        except _BodyTooLarge:
+            if not started:
+                await _refuse(send, 413, "payload_too_large", "The request body is too large.")
 
 
-async def _refuse_large_headers(send: Send) -> None:
-    body = json.dumps(
-        {
-            "error": {
-                "code": "request_header_fields_too_large",
-                "message": "The request headers are too large.",
-                "details": [],
-                "request_id": request_id_var.get(),
-            }
-        }
-    ).encode()
+async def _refuse(send: Send, status: int, code: str, message: str) -> None:
+    error: dict[str, object] = {
+        "code": code,
+        "message": message,
+        "details": [],
+        "request_id": request_id_var.get(),
+    }
     await send(
         {
             "type": "http.response.start",
-            "status": 431,
+            "status": status,
             "headers": [(b"content-type", b"application/json"), *SECURITY_HEADERS, API_CSP],
         }
     )
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": json.dumps({"error": error}).encode()})

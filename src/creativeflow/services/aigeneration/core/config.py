@@ -142,6 +142,7 @@ class Settings(BaseSettings):
     jwt_secret: str = Field(DEV_JWT_SECRET, alias="JWT_SECRET")
     jwt_public_key: str | None = Field(None, alias="JWT_PUBLIC_KEY")
     jwt_jwks_url: str | None = Field(None, alias="JWT_JWKS_URL")
+    jwt_jwks_min_refresh_seconds: float = Field(30.0, ge=0, alias="JWT_JWKS_MIN_REFRESH_SECONDS")
     jwt_audience: str | None = Field(None, alias="JWT_AUDIENCE")
     jwt_issuer: str | None = Field(None, alias="JWT_ISSUER")
     jwt_leeway_seconds: int = Field(30, ge=0, le=300, alias="JWT_LEEWAY_SECONDS")

@@ -14,8 +14,6 @@ import jwt
 
 from .config import Settings
 
-JWKS_MIN_REFRESH_SECONDS = 30  # an unknown kid never makes us hammer the JWKS endpoint
-
 
 class Unauthenticated(Exception):
     def __init__(self, message: str = "A valid bearer token is required.") -> None:
@@ -24,9 +22,11 @@ class Unauthenticated(Exception):
 
 
 class JwksKeys:
-    def __init__(self, url: str, http: httpx.AsyncClient) -> None:
+    def __init__(self, url: str, http: httpx.AsyncClient, min_refresh_seconds: float) -> None:
         self._url = url
         self._http = http
+        # tokens with made-up kids must not make us hammer the JWKS endpoint
+        self._min_refresh_seconds = min_refresh_seconds
         self._keys: dict[str, Any] = {}
         self._fetched_at = 0.0
         self._lock = asyncio.Lock()
@@ -35,10 +35,8 @@ class JwksKeys:
         if kid in self._keys:
             return self._keys[kid]
         async with self._lock:
-            if (
-                kid not in self._keys
-                and time.monotonic() - self._fetched_at > JWKS_MIN_REFRESH_SECONDS
-            ):
+            stale = time.monotonic() - self._fetched_at >= self._min_refresh_seconds
+            if kid not in self._keys and stale:
                 await self._fetch()
         if kid not in self._keys:
             raise Unauthenticated("The token is signed with an unknown key.")
@@ -59,7 +57,11 @@ class TokenVerifier:
     def __init__(self, settings: Settings, http: httpx.AsyncClient | None = None) -> None:
         self._jwks: JwksKeys | None = None
         if settings.jwt_jwks_url:
-            self._jwks = JwksKeys(settings.jwt_jwks_url, http or httpx.AsyncClient(timeout=5))
+            self._jwks = JwksKeys(
+                settings.jwt_jwks_url,
+                http or httpx.AsyncClient(timeout=5),
+                settings.jwt_jwks_min_refresh_seconds,
+            )
             self._algorithms = ["RS256"]
             self._key: Any = None
         elif settings.jwt_public_key:

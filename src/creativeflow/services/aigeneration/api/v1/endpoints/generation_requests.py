@@ -13,6 +13,7 @@ from ....core.logging_config import request_id_var
 from ....domain.formats import Dimensions, Resolution, native_size
 from ....domain.models import BrandElements, GenerationParameters, GenerationStatus
 from ..idempotency import idempotent
+from ..responses import errors
 from ..schemas import (
     GenerationRequestCreate,
     GenerationRequestPage,
@@ -21,29 +22,8 @@ from ..schemas import (
 )
 
 router = APIRouter(prefix="/generation-requests", tags=["generation requests"])
-CREATE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"description": text}
-    for code, text in (
-        (401, "Missing or invalid bearer token"),
-        (402, "Not enough credits"),
-        (409, "The first request with this Idempotency-Key is still being processed"),
-        (413, "The body is too large"),
-        (422, "Invalid input, a refused prompt, or an Idempotency-Key reused with another body"),
-        (429, "Too many requests of this user are still processing"),
-        (503, "A dependency is unavailable; retry later"),
-    )
-}
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"description": text}
-    for code, text in (
-        (401, "Missing or invalid bearer token"),
-        (402, "Not enough credits"),
-        (404, "No such request for this user"),
-        (409, "The request's status does not allow this"),
-        (422, "Invalid input"),
-        (503, "A dependency is unavailable; retry later"),
-    )
-}
+CREATE_RESPONSES = errors(401, 402, 409, 429, 503)
+ERROR_RESPONSES = errors(401, 402, 404, 409, 503)
 
 
 @router.post("", status_code=202, response_model=GenerationRequestRead, responses=CREATE_RESPONSES)

@@ -2,7 +2,7 @@
 
 import logging
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ValidationError
@@ -12,6 +12,7 @@ from ....application.dtos import FinalResult, JobError, SamplesResult
 from ....core.dependencies import ContainerDep, ServiceDep
 from ....core.errors import ApiError
 from ....domain.models import AssetInfo
+from ..responses import errors
 from ..schemas import (
     AssetInfoModel,
     CallbackResult,
@@ -23,10 +24,7 @@ from ..schemas import (
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/n8n-callbacks", tags=["n8n callbacks"])
 M = TypeVar("M", bound=BaseModel)
-RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing or wrong signature"},
-    404: {"description": "Unknown request or job"},
-}
+RESPONSES = errors(401, 404, 503)
 
 
 @dataclass(frozen=True)

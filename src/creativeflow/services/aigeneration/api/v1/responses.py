@@ -1,0 +1,38 @@
+"""The error body of contract §1, documented on every route so clients (and schemathesis) can
+rely on its shape."""
+
+from typing import Any
+
+from pydantic import BaseModel
+
+DESCRIPTIONS = {
+    401: "Missing or invalid bearer token (or callback signature)",
+    402: "Not enough credits",
+    404: "No such request for this user",
+    409: "The request's status does not allow this, or the Idempotency-Key is in flight",
+    413: "The body is too large",
+    422: "Invalid input",
+    429: "Too many requests of this user are still processing",
+    431: "The request headers are too large",
+    503: "A dependency is unavailable; retry after Retry-After seconds",
+}
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: list[dict[str, Any]]
+    request_id: str | None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error statuses, all with the one error body."""
+    common = (413, 422, 431)
+    return {
+        code: {"model": ErrorResponse, "description": DESCRIPTIONS[code]}
+        for code in sorted({*codes, *common})
+    }
