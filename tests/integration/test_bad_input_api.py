@@ -6,7 +6,14 @@ from typing import Any
 
 import pytest
 
+from ..figures import count
 from .api_client import API, VALID_CREATE, ApiDriver
+
+
+@pytest.fixture(autouse=True)
+def _count_bad_inputs() -> None:
+    count("bad_input_cases")
+
 
 LONG = "x" * 2001
 

@@ -28,8 +28,9 @@ from .api_client import API, VALID_CREATE, ApiDriver
 
 
 @pytest.fixture(autouse=True)
-def _count_bad_inputs() -> None:
-    count("bad_input_cases")
+def _count_bad_inputs(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("good_path") is None:
+        count("bad_input_cases")
 
 
 def rsa_key() -> tuple[Any, str]:
@@ -136,6 +137,7 @@ async def test_rs256_refuses_every_bad_token(rs256_api: ApiDriver, name: str, to
     assert await rs256_api.snapshot() == before
 
 
+@pytest.mark.good_path
 async def test_rs256_accepts_a_good_token(rs256_api: ApiDriver) -> None:
     response = await rs256_api.http.get(
         f"{API}/generation-requests", headers={"Authorization": f"Bearer {rs_token(GOOD_CLAIMS)}"}
@@ -143,6 +145,7 @@ async def test_rs256_accepts_a_good_token(rs256_api: ApiDriver) -> None:
     assert response.status_code == 200
 
 
+@pytest.mark.good_path
 async def test_jwks_keys_are_fetched_cached_and_refreshed_for_an_unknown_kid(
     empty_database: str, tmp_path: Path
 ) -> None:
@@ -206,6 +209,7 @@ async def create_with_key(api: ApiDriver, key: str, body: dict[str, Any]) -> Any
     )
 
 
+@pytest.mark.good_path
 async def test_the_same_key_and_body_return_the_first_response_and_charge_once(
     api: ApiDriver,
 ) -> None:
@@ -252,6 +256,7 @@ async def test_the_same_key_while_the_first_is_in_flight_is_409(api: ApiDriver) 
     assert await api.snapshot() == before
 
 
+@pytest.mark.good_path
 async def test_a_failed_create_frees_its_key(api: ApiDriver) -> None:
     from decimal import Decimal
 
@@ -316,6 +321,7 @@ async def test_webhook_urls_into_our_own_network_are_refused(api: ApiDriver, url
     assert await api.snapshot() == before
 
 
+@pytest.mark.good_path
 async def test_a_public_webhook_url_is_accepted(api: ApiDriver) -> None:
     response = await api.create(webhook_url="https://93.184.216.34/hooks/aigen")
     assert response.status_code == 202
@@ -336,6 +342,7 @@ async def test_a_blocklisted_prompt_is_refused_before_any_charge(
         assert (await api.create(prompt="a gorgeous sunset")).status_code == 202
 
 
+@pytest.mark.good_path
 async def test_cors_allows_only_the_configured_origins(empty_database: str, tmp_path: Path) -> None:
     async with configured_api(
         empty_database, tmp_path, CORS_ALLOW_ORIGINS="https://app.creativeflow.example"
@@ -355,6 +362,7 @@ async def test_cors_allows_only_the_configured_origins(empty_database: str, tmp_
         assert "access-control-allow-origin" not in refused.headers
 
 
+@pytest.mark.good_path
 @pytest.mark.parametrize(
     ("method", "path"),
     [

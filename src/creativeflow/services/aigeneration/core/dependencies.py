@@ -21,6 +21,7 @@ from ..application.sweeper import Sweeper
 from ..domain.pricing import PriceList
 from ..infrastructure.clients.webhook_url_policy import PublicWebhookUrlPolicy
 from ..infrastructure.database.db_config import create_engine
+from ..infrastructure.database.housekeeping import Housekeeping
 from ..infrastructure.database.migrate import upgrade_to_head
 from ..infrastructure.messaging.outbox_relay import OutboxRelay
 from ..infrastructure.messaging.outbox_store import SqlaOutboxStore
@@ -88,8 +89,17 @@ async def build_container(
         moderator=BlocklistModerator(settings.prompt_blocklist),
         webhook_urls=PublicWebhookUrlPolicy(settings.webhook_allowed_hosts),
     )
+    housekeeping = Housekeeping(
+        engine,
+        clock,
+        idempotency_ttl=timedelta(hours=settings.idempotency_key_ttl_hours),
+        outbox_retention=timedelta(hours=settings.outbox_retention_hours),
+    )
     sweeper = Sweeper(
-        service, settings.sweep_interval_seconds, timedelta(seconds=settings.recovery_grace_seconds)
+        service,
+        settings.sweep_interval_seconds,
+        timedelta(seconds=settings.recovery_grace_seconds),
+        chores=[housekeeping.purge],
     )
     container = Container(
         settings=settings,
