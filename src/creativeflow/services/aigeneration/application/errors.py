@@ -40,6 +40,11 @@ class DeliveryFailed(Exception):
     """An outbox delivery did not go through; the relay retries it later with backoff."""
 
 
+class Undeliverable(Exception):
+    """An outbox delivery that can never succeed (e.g. a webhook URL now pointing inside):
+    the relay gives up on it at once instead of retrying."""
+
+
 class ContentPolicyViolation(ApplicationError):
     """The prompt was refused before anything was charged (pre-moderation)."""
 

@@ -18,8 +18,25 @@ from .credit_moves import debit_for, refund_for, to_payload
 from .dtos import OrchestrationConfig
 from .job_messages import job_headers, job_message
 from .ports import OutboxMessage
+from .views import request_view
 
-JOB, EVENT, NOTIFICATION, REFUND, SETTLE = "job", "event", "notification", "refund", "settle"
+JOB, EVENT, NOTIFICATION, REFUND, SETTLE, WEBHOOK = (
+    "job",
+    "event",
+    "notification",
+    "refund",
+    "settle",
+    "webhook",
+)
+
+# the events an API user can subscribe to with webhook_url / webhook_events
+_WEBHOOK_EVENTS: dict[type[DomainEvent], str] = {
+    SamplesReady: "samples_ready",
+    FinalAssetReady: "completed",
+    GenerationFailed: "failed",
+    ContentRejected: "failed",
+    GenerationCancelled: "cancelled",
+}
 
 _NOTIFICATIONS: dict[type[DomainEvent], tuple[str, str]] = {
     SamplesReady: ("generation.samples_ready", "Your samples are ready: pick one for the final."),
@@ -35,6 +52,15 @@ _NOTIFICATIONS: dict[type[DomainEvent], tuple[str, str]] = {
 def outbox_messages(
     request: GenerationRequest, events: Iterable[DomainEvent], config: OrchestrationConfig
 ) -> Iterator[OutboxMessage]:
+    for message in _messages(request, events, config):
+        if request.correlation_id:  # so every delivery logs under the request's correlation id
+            message.headers.setdefault("correlation_id", request.correlation_id)
+        yield message
+
+
+def _messages(
+    request: GenerationRequest, events: Iterable[DomainEvent], config: OrchestrationConfig
+) -> Iterator[OutboxMessage]:
     for event in events:
         if isinstance(event, JobDispatched):
             body = job_message(request, event.job, config.callback_urls)
@@ -46,6 +72,9 @@ def outbox_messages(
         refund = _refund(request, event, config)
         if refund is not None:
             yield refund
+        webhook = _webhook(request, event)
+        if webhook is not None:
+            yield webhook
 
 
 def _event_message(request: GenerationRequest, event: DomainEvent) -> OutboxMessage:
@@ -82,6 +111,20 @@ def _notification(request: GenerationRequest, event: DomainEvent) -> OutboxMessa
     }
     key = f"{request.id}:{kind}:{len(request.jobs)}"
     return OutboxMessage(NOTIFICATION, key, payload)
+
+
+def _webhook(request: GenerationRequest, event: DomainEvent) -> OutboxMessage | None:
+    """REQ-017: the request's GenerationRequestRead, POSTed to the user's webhook_url."""
+    name = _WEBHOOK_EVENTS.get(type(event))
+    params = request.parameters
+    if name is None or not params.webhook_url:
+        return None
+    if params.webhook_events and name not in params.webhook_events:
+        return None
+    # the key is the delivery's webhook-id: the same on every retry of it
+    key = f"whk_{request.id.replace('-', '')}_{name}_{len(request.jobs)}"
+    payload = {"event": name, "data": request_view(request)}
+    return OutboxMessage(WEBHOOK, key, payload, {"url": params.webhook_url})
 
 
 def _refund(

@@ -3,6 +3,7 @@ composition root in dependencies.py."""
 
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -12,7 +13,7 @@ from ..application.credit_moves import debit_from_payload, refund_from_payload
 from ..application.errors import CreditsDeclined
 from ..application.model_selector import ModelRoute, ModelSelector
 from ..application.ports import Clock, CreditGateway, EventPublisher, JobDispatcher, Notifier
-from ..application.side_effects import EVENT, JOB, NOTIFICATION, REFUND, SETTLE
+from ..application.side_effects import EVENT, JOB, NOTIFICATION, REFUND, SETTLE, WEBHOOK
 from ..domain.models import JobType
 from ..domain.pricing import SubscriptionTier
 from ..infrastructure.clients.credit_service_client import HttpCreditServiceClient
@@ -21,7 +22,9 @@ from ..infrastructure.clients.local_ledger import LocalLedger
 from ..infrastructure.clients.log_notifier import LogEventPublisher, LogNotifier
 from ..infrastructure.clients.notification_client import HttpNotificationClient
 from ..infrastructure.clients.odoo_adapter_client import OdooCreditGateway, OdooSettings
-from ..infrastructure.messaging.outbox_relay import Deliverer
+from ..infrastructure.clients.webhook_sender import WebhookSender
+from ..infrastructure.clients.webhook_url_policy import PublicWebhookUrlPolicy
+from ..infrastructure.messaging.outbox_relay import Deliverer, RetryPolicy
 from ..infrastructure.messaging.outbox_store import OutboxRow
 from ..infrastructure.messaging.rabbitmq_publisher import RabbitMqPublisher
 from ..infrastructure.messaging.rabbitmq_topology import RabbitMqTopology
@@ -44,6 +47,7 @@ class Adapters:
     jobs: JobDispatcher
     events: EventPublisher
     notifier: Notifier
+    webhooks: WebhookSender
     publisher: RabbitMqPublisher | None = None
     background: list[Task] = field(default_factory=list)
     closers: list[Closer] = field(default_factory=list)
@@ -66,6 +70,7 @@ class Adapters:
             NOTIFICATION: lambda row: self.notifier.notify(row.payload),
             REFUND: refund,
             SETTLE: settle,
+            WEBHOOK: self.webhooks.deliver,
         }
 
 
@@ -83,6 +88,14 @@ def build_adapters(settings: Settings, engine: AsyncEngine, clock: Clock) -> Ada
         notifier = HttpNotificationClient(http, settings.notification_service_api_url)
         closers.append(http.aclose)
 
+    webhook_http = httpx.AsyncClient(timeout=httpx.Timeout(settings.webhook_timeout_seconds))
+    webhooks = WebhookSender(
+        webhook_http,
+        settings.outbound_webhook_secret,
+        PublicWebhookUrlPolicy(settings.webhook_allowed_hosts),
+    )
+    closers.append(webhook_http.aclose)
+
     publisher: RabbitMqPublisher | None = None
     jobs: JobDispatcher
     events: EventPublisher
@@ -97,7 +110,19 @@ def build_adapters(settings: Settings, engine: AsyncEngine, clock: Clock) -> Ada
         jobs, events = InProcessJobDispatcher(simulator), LogEventPublisher()
         background.append(simulator.run)
         closers.append(http.aclose)
-    return Adapters(credits, jobs, events, notifier, publisher, background, closers)
+    return Adapters(credits, jobs, events, notifier, webhooks, publisher, background, closers)
+
+
+def retry_policies(settings: Settings) -> dict[str, RetryPolicy]:
+    """Webhooks to API users: at least 2 hours of tries, then given up. Everything else
+    (jobs, money, notifications) is retried until it is delivered."""
+    return {
+        WEBHOOK: RetryPolicy(
+            base=timedelta(seconds=settings.webhook_retry_base_seconds),
+            cap=timedelta(seconds=settings.webhook_retry_max_seconds),
+            max_attempts=settings.webhook_max_attempts,
+        )
+    }
 
 
 def rabbitmq_topology(settings: Settings) -> RabbitMqTopology:

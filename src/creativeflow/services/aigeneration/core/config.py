@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"  # noqa: S105
 DEV_CALLBACK_SECRET = "whsec_ZGV2LW9ubHktbjhuLWNhbGxiYWNrLXNlY3JldC0wMTIzNDU2Nzg5"  # noqa: S105
+DEV_WEBHOOK_SECRET = "whsec_ZGV2LW9ubHktb3V0Ym91bmQtd2ViaG9vay1zZWNyZXQtMDEyMzQ1"  # noqa: S105
 
 
 class Environment(StrEnum):
@@ -159,7 +160,15 @@ class Settings(BaseSettings):
     webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list, alias="WEBHOOK_ALLOWED_HOSTS"
     )
+    outbound_webhook_secret: str = Field(DEV_WEBHOOK_SECRET, alias="OUTBOUND_WEBHOOK_SECRET")
+    webhook_timeout_seconds: float = Field(10.0, gt=0, le=60, alias="WEBHOOK_TIMEOUT_SECONDS")
+    webhook_retry_base_seconds: float = Field(30.0, gt=0, alias="WEBHOOK_RETRY_BASE_SECONDS")
+    webhook_retry_max_seconds: float = Field(3600.0, gt=0, alias="WEBHOOK_RETRY_MAX_SECONDS")
+    webhook_max_attempts: int = Field(15, ge=10, alias="WEBHOOK_MAX_ATTEMPTS")
     idempotency_key_ttl_hours: int = Field(24, ge=24, alias="IDEMPOTENCY_KEY_TTL_HOURS")
+
+    sse_heartbeat_seconds: float = Field(15.0, gt=0, alias="SSE_HEARTBEAT_SECONDS")
+    sse_recheck_seconds: float = Field(10.0, gt=0, alias="SSE_RECHECK_SECONDS")
 
     log_level: str = Field("INFO", alias="LOG_LEVEL")
     log_format: str = Field("console", pattern="^(json|console)$", alias="LOG_FORMAT")
@@ -220,6 +229,8 @@ class Settings(BaseSettings):
                 raise ValueError("JWT_SECRET must be set to a secret of at least 32 characters")
             if self.n8n_callback_secret == DEV_CALLBACK_SECRET:
                 raise ValueError("N8N_CALLBACK_SECRET must be set outside development")
+            if self.outbound_webhook_secret == DEV_WEBHOOK_SECRET:
+                raise ValueError("OUTBOUND_WEBHOOK_SECRET must be set outside development")
         return self
 
     @model_validator(mode="after")

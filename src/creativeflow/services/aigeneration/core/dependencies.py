@@ -25,11 +25,12 @@ from ..infrastructure.database.housekeeping import Housekeeping
 from ..infrastructure.database.migrate import upgrade_to_head
 from ..infrastructure.messaging.outbox_relay import OutboxRelay
 from ..infrastructure.messaging.outbox_store import SqlaOutboxStore
-from ..infrastructure.messaging.pg_listener import PgNotifyListener
+from ..infrastructure.messaging.pg_listener import OUTBOX_CHANNEL, PgNotifyListener
 from ..infrastructure.messaging.rabbitmq_publisher import RabbitMqPublisher
+from ..infrastructure.messaging.status_feed import STATUS_CHANNEL, StatusFeed
 from ..infrastructure.repositories.sqla_idempotency_store import SqlaIdempotencyStore
 from ..infrastructure.repositories.sqla_unit_of_work import unit_of_work_factory
-from .adapters import Closer, Task, build_adapters, model_selector
+from .adapters import Closer, Task, build_adapters, model_selector, retry_policies
 from .config import Settings
 from .security import TokenVerifier, Unauthenticated
 
@@ -47,6 +48,7 @@ class Container:
     tokens: TokenVerifier
     callback_webhook: Webhook
     idempotency: IdempotencyStore
+    status_feed: StatusFeed = field(default_factory=StatusFeed)
     publisher: RabbitMqPublisher | None = None
     listener: PgNotifyListener | None = None
     background: list[Task] = field(default_factory=list)
@@ -80,9 +82,11 @@ async def build_container(
         batch_size=settings.outbox_batch_size,
         poll_interval=settings.outbox_poll_interval_seconds,
         max_backoff=timedelta(seconds=settings.outbox_max_backoff_seconds),
+        policies=retry_policies(settings),
     )
+    status_feed = StatusFeed()
     service = OrchestrationService(
-        unit_of_work_factory(engine, clock, on_commit=relay.wake),
+        unit_of_work_factory(engine, clock, on_commit=relay.wake, on_changed=status_feed.publish),
         adapters.credits,
         clock,
         orchestration_config(settings),
@@ -114,14 +118,25 @@ async def build_container(
         idempotency=SqlaIdempotencyStore(engine, clock),
         callback_webhook=Webhook(settings.n8n_callback_secret),
         publisher=adapters.publisher,
+        status_feed=status_feed,
         background=list(adapters.background),
         closers=[*adapters.closers, engine.dispose],
     )
+    if engine.dialect.name == "postgresql":
+        container.listener = PgNotifyListener(
+            _asyncpg_dsn(engine),
+            {
+                OUTBOX_CHANNEL: lambda _: relay.wake(),
+                STATUS_CHANNEL: lambda request_id: (
+                    status_feed.publish([request_id])
+                    if request_id
+                    else status_feed.publish_everything()
+                ),
+            },
+        )
+        container.background.append(container.listener.run)
     if settings.run_outbox_relay if with_relay is None else with_relay:
         container.background.append(relay.run)
-        if engine.dialect.name == "postgresql":
-            container.listener = PgNotifyListener(_asyncpg_dsn(engine), relay.wake)
-            container.background.append(container.listener.run)
     if settings.run_sweeps if with_sweeps is None else with_sweeps:
         container.background.append(sweeper.run)
     return container

@@ -8,6 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..application.correlation import request_id_var
 from ..application.errors import (
     ApplicationError,
     ContentPolicyViolation,
@@ -18,7 +19,6 @@ from ..application.errors import (
 )
 from ..domain.errors import InvalidStateTransition, InvalidValue, JobKindMismatch, UnknownJob
 from .errors import ApiError
-from .logging_config import request_id_var
 from .security import Unauthenticated
 
 log = logging.getLogger(__name__)

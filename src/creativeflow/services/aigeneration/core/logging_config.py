@@ -3,10 +3,9 @@
 import json
 import logging
 import sys
-from contextvars import ContextVar
 from datetime import UTC, datetime
 
-request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+from ..application.correlation import request_id_var
 
 
 class _RequestIdFilter(logging.Filter):

@@ -13,9 +13,9 @@ from pydantic import (
     model_validator,
 )
 
-from ...application.serialization import parameters_to_json
+from ...application.views import request_view
 from ...domain.formats import CUSTOM_FORMAT, FORMAT_NAMES
-from ...domain.models import GenerationRequest, JobType
+from ...domain.models import GenerationRequest
 
 FormatName = Literal[
     "instagram_post",
@@ -140,38 +140,7 @@ class GenerationRequestRead(BaseModel):
 
     @classmethod
     def from_domain(cls, request: GenerationRequest) -> "GenerationRequestRead":
-        def asset(info: Any) -> AssetInfoModel:
-            return AssetInfoModel.model_construct(**info.__dict__)
-
-        def credits(value: Any) -> float | None:
-            return None if value is None else float(value)
-
-        return cls(
-            id=request.id,
-            user_id=request.user_id,
-            project_id=request.project_id,
-            status=str(request.status),
-            input_prompt=request.parameters.prompt,
-            style_guidance=request.parameters.style_guidance,
-            input_parameters=parameters_to_json(request.parameters),
-            sample_round=request.sample_round,
-            sample_asset_infos=[asset(s) for s in request.samples],
-            selected_sample_id=request.selected_sample_id,
-            final_asset_info=asset(request.final_asset) if request.final_asset else None,
-            error_code=request.error_code,
-            error_message=request.error_message,
-            retryable=request.retryable,
-            credits_cost_sample=credits(request.credits_cost_sample),
-            credits_cost_final=credits(request.credits_cost_final),
-            ai_model_used=request.ai_model_used,
-            created_at=request.created_at,
-            updated_at=request.updated_at,
-            metrics=RequestMetrics(
-                samples_ms=request.last_duration_ms(JobType.SAMPLES),
-                final_ms=request.last_duration_ms(JobType.FINAL),
-                total_ms=request.total_ms,
-            ),
-        )
+        return cls.model_validate(request_view(request))
 
 
 class GenerationRequestPage(BaseModel):

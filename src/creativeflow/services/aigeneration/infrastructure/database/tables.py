@@ -80,6 +80,7 @@ outbox = Table(
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("last_error", Text),
     Column("delivered_at", UtcDateTime),
+    Column("dead_at", UtcDateTime),  # given up after its retry policy ran out
     Index(
         "ix_outbox_pending",
         "available_at",

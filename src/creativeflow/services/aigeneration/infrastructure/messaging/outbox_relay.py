@@ -5,14 +5,34 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 
+from ...application.correlation import request_id_var
+from ...application.errors import Undeliverable
 from ...application.ports import Clock
 from .outbox_store import OutboxRow, SqlaOutboxStore
 
 log = logging.getLogger(__name__)
 
 Deliverer = Callable[[OutboxRow], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter: base, 2 x base, 4 x base, ... capped; then give up
+    after max_attempts (None: never, for what must arrive, like refunds)."""
+
+    base: timedelta = timedelta(seconds=1)
+    cap: timedelta = timedelta(minutes=5)
+    max_attempts: int | None = None
+
+    def delay(self, attempts: int) -> timedelta:
+        seconds = min(self.cap.total_seconds(), self.base.total_seconds() * 2 ** min(attempts, 30))
+        return timedelta(seconds=seconds * random.uniform(0.5, 1.0))  # noqa: S311 - jitter only
+
+    def exhausted(self, attempts: int) -> bool:
+        return self.max_attempts is not None and attempts >= self.max_attempts
 
 
 class OutboxRelay:
@@ -26,6 +46,7 @@ class OutboxRelay:
         poll_interval: float = 1.0,
         lease: timedelta = timedelta(seconds=60),
         max_backoff: timedelta = timedelta(minutes=5),
+        policies: Mapping[str, RetryPolicy] | None = None,
     ) -> None:
         self._store = store
         self._deliverers = deliverers
@@ -33,7 +54,8 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._lease = lease
-        self._max_backoff = max_backoff
+        self._default_policy = RetryPolicy(cap=max_backoff)
+        self._policies = dict(policies or {})
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -69,25 +91,37 @@ class OutboxRelay:
 
     async def _deliver(self, row: OutboxRow) -> bool:
         deliverer = self._deliverers.get(row.destination)
+        request_id_var.set(
+            row.headers.get("correlation_id")
+        )  # each gather task has its own context
         try:
             if deliverer is None:
                 raise LookupError(f"no deliverer for destination {row.destination!r}")
             await deliverer(row)
             return True
         except Exception as exc:
-            delay = self._backoff(row.attempts)
+            policy = self._policies.get(row.destination, self._default_policy)
+            attempts = row.attempts + 1
+            if isinstance(exc, Undeliverable) or policy.exhausted(attempts):
+                log.error(
+                    "outbox row %s (%s %s) given up after %d attempts: %s",
+                    row.id,
+                    row.destination,
+                    row.key,
+                    attempts,
+                    exc,
+                )
+                await self._store.give_up(row.id, repr(exc))
+                return False
+            delay = policy.delay(row.attempts)
             log.warning(
                 "outbox row %s (%s %s) failed on attempt %d, retry in %.1fs: %s",
                 row.id,
                 row.destination,
                 row.key,
-                row.attempts + 1,
+                attempts,
                 delay.total_seconds(),
                 exc,
             )
             await self._store.reschedule(row.id, repr(exc), self._clock.now() + delay)
             return False
-
-    def _backoff(self, attempts: int) -> timedelta:
-        base = min(self._max_backoff.total_seconds(), 2.0 ** min(attempts, 20))
-        return timedelta(seconds=base * random.uniform(0.5, 1.0))  # noqa: S311 - jitter only

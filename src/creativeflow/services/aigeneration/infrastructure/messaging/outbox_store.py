@@ -39,7 +39,11 @@ class SqlaOutboxStore:
                 outbox.c.headers,
                 outbox.c.attempts,
             )
-            .where(outbox.c.delivered_at.is_(None), outbox.c.available_at <= now)
+            .where(
+                outbox.c.delivered_at.is_(None),
+                outbox.c.dead_at.is_(None),
+                outbox.c.available_at <= now,
+            )
             .order_by(outbox.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -77,7 +81,23 @@ class SqlaOutboxStore:
                 )
             )
 
+    async def give_up(self, row_id: int, error: str) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(outbox)
+                .where(outbox.c.id == row_id)
+                .values(
+                    attempts=outbox.c.attempts + 1,
+                    last_error=error[:2000],
+                    dead_at=self._clock.now(),
+                )
+            )
+
     async def pending_count(self) -> int:
-        query = select(func.count()).select_from(outbox).where(outbox.c.delivered_at.is_(None))
+        query = (
+            select(func.count())
+            .select_from(outbox)
+            .where(outbox.c.delivered_at.is_(None), outbox.c.dead_at.is_(None))
+        )
         async with self._engine.connect() as connection:
             return int((await connection.execute(query)).scalar_one())

@@ -1,26 +1,26 @@
-"""Wakes the outbox relay when any replica commits outbox rows (PostgreSQL LISTEN/NOTIFY).
+"""PostgreSQL LISTEN/NOTIFY for every replica: `aigen_outbox` wakes the outbox relay,
+`aigen_status` wakes the live streams of a changed request.
 
 One dedicated connection per process listens. When it is lost (a restart, or
-pg_terminate_backend) it reconnects after a pause and wakes the relay once, so rows committed
-while nobody listened are picked up at once rather than at the next poll."""
+pg_terminate_backend) it reconnects after a pause and calls every handler once with no
+payload, so what was committed while nobody listened is picked up at once."""
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import asyncpg
 
 log = logging.getLogger(__name__)
 OUTBOX_CHANNEL = "aigen_outbox"
 
+Handler = Callable[[str | None], None]
+
 
 class PgNotifyListener:
-    def __init__(
-        self, dsn: str, on_notify: Callable[[], None], channel: str = OUTBOX_CHANNEL
-    ) -> None:
+    def __init__(self, dsn: str, handlers: Mapping[str, Handler]) -> None:
         self._dsn = dsn
-        self._on_notify = on_notify
-        self._channel = channel
+        self._handlers = handlers
         self.connected = False
 
     async def run(self, reconnect_delay: float = 1.0) -> None:
@@ -30,15 +30,24 @@ class PgNotifyListener:
             try:
                 connection = await asyncpg.connect(self._dsn, timeout=10)
                 connection.add_termination_listener(lambda _: lost.set())  # noqa: B023
-                await connection.add_listener(self._channel, lambda *_: self._on_notify())
+                for channel, handler in self._handlers.items():
+                    await connection.add_listener(channel, _adapt(handler))
                 self.connected = True
-                self._on_notify()
+                for handler in self._handlers.values():
+                    handler(None)
                 await lost.wait()
-                log.warning("outbox LISTEN connection lost; reconnecting")
+                log.warning("LISTEN connection lost; reconnecting")
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("outbox LISTEN connection failed: %s", exc)
+                log.warning("LISTEN connection failed: %s", exc)
             finally:
                 self.connected = False
                 if connection is not None and not connection.is_closed():
                     connection.terminate()
             await asyncio.sleep(reconnect_delay)
+
+
+def _adapt(handler: Handler) -> Callable[..., None]:
+    def on_notification(_connection: object, _pid: int, _channel: str, payload: str) -> None:
+        handler(payload or None)
+
+    return on_notification

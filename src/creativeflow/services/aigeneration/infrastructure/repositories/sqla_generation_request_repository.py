@@ -13,9 +13,14 @@ from .request_mapping import from_row, to_row
 class SqlaGenerationRequestRepository(GenerationRequestRepository):
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
+        self._written: dict[str, None] = {}  # ordered set of ids added or saved
+
+    def written_ids(self) -> list[str]:
+        return list(self._written)
 
     async def add(self, request: GenerationRequest) -> None:
         await self._connection.execute(t.insert().values(to_row(request)))
+        self._written[request.id] = None
 
     async def get(self, request_id: str) -> GenerationRequest | None:
         row = (await self._connection.execute(select(t).where(t.c.id == request_id))).first()
@@ -36,6 +41,7 @@ class SqlaGenerationRequestRepository(GenerationRequestRepository):
         if result.rowcount != 1:
             raise ConcurrentUpdate(request.id)
         request.version += 1
+        self._written[request.id] = None
 
     async def list_for_user(self, query: ListQuery) -> list[GenerationRequest]:
         statement = select(t).where(t.c.user_id == query.user_id)

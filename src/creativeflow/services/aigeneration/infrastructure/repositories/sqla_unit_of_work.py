@@ -10,6 +10,7 @@ from ...application.ports import Clock, OutboxMessage
 from ..database.errors import unavailable
 from ..database.tables import outbox
 from ..messaging.pg_listener import OUTBOX_CHANNEL
+from ..messaging.status_feed import STATUS_CHANNEL
 from .sqla_generation_request_repository import SqlaGenerationRequestRepository
 from .sqla_receipts import SqlaCallbackReceipts
 
@@ -30,11 +31,16 @@ class SqlaUnitOfWork:
     receipts: SqlaCallbackReceipts
 
     def __init__(
-        self, engine: AsyncEngine, clock: Clock, on_commit: Callable[[], None] | None = None
+        self,
+        engine: AsyncEngine,
+        clock: Clock,
+        on_commit: Callable[[], None] | None = None,
+        on_changed: Callable[[list[str]], None] | None = None,
     ) -> None:
         self._engine = engine
         self._clock = clock
-        self._on_commit = on_commit
+        self._on_commit = on_commit  # the outbox got rows
+        self._on_changed = on_changed  # these requests changed
         self._connection: AsyncConnection | None = None
 
     async def __aenter__(self) -> Self:
@@ -51,6 +57,11 @@ class SqlaUnitOfWork:
 
     async def commit(self) -> None:
         assert self._connection is not None
+        changed = self.requests.written_ids()
+        postgres = self._connection.dialect.name == "postgresql"
+        if postgres:  # other replicas' live streams hear it once this commits
+            for request_id in changed:
+                await self._connection.execute(select(func.pg_notify(STATUS_CHANNEL, request_id)))
         messages = self.outbox.messages
         if messages:
             now = self._clock.now()
@@ -68,13 +79,15 @@ class SqlaUnitOfWork:
                     for m in messages
                 ],
             )
-            if self._connection.dialect.name == "postgresql":
+            if postgres:
                 # wakes the relays of every replica once this transaction commits
                 await self._connection.execute(select(func.pg_notify(OUTBOX_CHANNEL, "")))
         await self._connection.commit()
         self.outbox = PendingOutbox()
         if messages and self._on_commit is not None:
             self._on_commit()
+        if changed and self._on_changed is not None:
+            self._on_changed(changed)
 
     async def __aexit__(
         self,
@@ -97,6 +110,9 @@ class SqlaUnitOfWork:
 
 
 def unit_of_work_factory(
-    engine: AsyncEngine, clock: Clock, on_commit: Callable[[], None] | None = None
+    engine: AsyncEngine,
+    clock: Clock,
+    on_commit: Callable[[], None] | None = None,
+    on_changed: Callable[[list[str]], None] | None = None,
 ) -> Callable[[], SqlaUnitOfWork]:
-    return lambda: SqlaUnitOfWork(engine, clock, on_commit)
+    return lambda: SqlaUnitOfWork(engine, clock, on_commit, on_changed)

@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
+from ....application.correlation import request_id_var
 from ....application.dtos import CreateGeneration, ListRequests, SelectSample
 from ....core.dependencies import ContainerDep, CurrentUser, ServiceDep
 from ....core.errors import ApiError
-from ....core.logging_config import request_id_var
 from ....domain.formats import Dimensions, Resolution, native_size
 from ....domain.models import BrandElements, GenerationParameters, GenerationStatus
 from ..idempotency import idempotent

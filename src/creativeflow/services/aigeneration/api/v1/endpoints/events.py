@@ -1,0 +1,56 @@
+"""`GET /generation-requests/{id}/events`: Server-Sent Events, one `status` event with the full
+GenerationRequestRead at each change (its `id` is the request's version), heartbeats, resume
+from `Last-Event-ID`, and the end of the stream after a terminal status."""
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from ....application.views import request_view
+from ....core.dependencies import ContainerDep, CurrentUser
+from ..responses import errors
+
+router = APIRouter(prefix="/generation-requests", tags=["generation requests"])
+
+
+@router.get(
+    "/{request_id}/events",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}}, **errors(401, 404, 503)},
+)
+async def stream_generation_request_events(
+    request_id: str,
+    user: CurrentUser,
+    container: ContainerDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)] = None,
+) -> EventSourceResponse:
+    service, settings = container.service, container.settings
+    await service.get_generation_status(request_id, user)  # 404 before the stream starts
+    sent = int(last_event_id) if last_event_id and last_event_id.isdigit() else -1
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        nonlocal sent
+        with container.status_feed.subscribe(request_id) as changed:
+            while True:
+                request = await service.get_generation_status(request_id, user)
+                if request.version > sent:
+                    sent = request.version
+                    data = json.dumps(request_view(request), separators=(",", ":"))
+                    yield ServerSentEvent(data=data, event="status", id=str(request.version))
+                if request.status.is_terminal:
+                    return
+                # woken by a change; the timeout is a safety net for a missed notification
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), settings.sse_recheck_seconds)
+                changed.clear()
+
+    return EventSourceResponse(
+        events(),
+        ping=settings.sse_heartbeat_seconds,
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
