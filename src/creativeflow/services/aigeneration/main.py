@@ -9,7 +9,8 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from .api.middleware import RequestIdMiddleware, SecurityMiddleware
+from .api import health
+from .api.middleware import HttpMetricsMiddleware, RequestIdMiddleware, SecurityMiddleware
 from .api.v1.router import api_router
 from .core.config import ConfigurationError, Settings, load_settings
 from .core.dependencies import build_container
@@ -71,15 +72,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_bytes=settings.max_request_body_bytes,
         docs_prefix=f"{settings.api_v1_str}/docs",
     )
+    app.add_middleware(HttpMetricsMiddleware, observe=lambda *args: _observe(app, *args))
     app.add_middleware(RequestIdMiddleware)
     app.include_router(api_router, prefix=settings.api_v1_str)
     app.mount("/assets", StaticFiles(directory=settings.assets_dir, check_dir=False), name="assets")
 
-    @app.get("/healthz", tags=["health"])
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
+    app.include_router(health.router)
     return app
+
+
+def _observe(app: FastAPI, method: str, route: str, status: int, seconds: float) -> None:
+    container = getattr(app.state, "container", None)
+    if container is not None:
+        container.metrics.http_request(method, route, status, seconds)
 
 
 def _app_or_exit() -> FastAPI:

@@ -3,7 +3,9 @@ security headers and the header size limit."""
 
 import json
 import re
+import time
 import uuid
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -122,3 +124,43 @@ async def _refuse(send: Send, status: int, code: str, message: str) -> None:
         }
     )
     await send({"type": "http.response.body", "body": json.dumps({"error": error}).encode()})
+
+
+class HttpMetricsMiddleware:
+    """Latency by route template (not raw path: ids would explode the label set) and status."""
+
+    def __init__(self, app: ASGIApp, observe: Callable[[str, str, int, float], None]) -> None:
+        self.app = app
+        self.observe = observe
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_note_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note_status)
+        finally:
+            elapsed = time.perf_counter() - started
+            self.observe(scope["method"], _route_template(scope), status, elapsed)
+
+
+def _route_template(scope: Scope) -> str:
+    """`/api/v1/generation-requests/{request_id}` for any id. The route FastAPI leaves in the
+    scope knows only its path inside its router, so the router's prefix (which has no
+    parameters) is taken from the front of the real path."""
+    template = getattr(scope.get("route"), "path", None)
+    if not template:
+        return "unmatched"
+    real = scope["path"].rstrip("/").split("/")
+    own = template.rstrip("/").split("/")
+    prefix = "/".join(real[: max(1, len(real) - len(own) + 1)])
+    return f"{prefix}{template}" if not scope["path"].startswith(template) else template

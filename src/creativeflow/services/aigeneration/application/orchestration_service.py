@@ -48,6 +48,8 @@ from .ports import (
     Clock,
     CreditAccount,
     CreditGateway,
+    Metrics,
+    NoMetrics,
     UnitOfWork,
     UnitOfWorkFactory,
     WebhookUrlPolicy,
@@ -75,6 +77,7 @@ class OrchestrationService:
         *,
         moderator: PromptModerator | None = None,
         webhook_urls: WebhookUrlPolicy | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._uow = uow
         self._credits = credits
@@ -83,6 +86,7 @@ class OrchestrationService:
         self._new_id = id_factory
         self._moderator = moderator or BlocklistModerator(())
         self._webhook_urls = webhook_urls
+        self._metrics = metrics or NoMetrics()
 
     @property
     def prices(self) -> PriceList:
@@ -120,6 +124,8 @@ class OrchestrationService:
             await uow.requests.add(request)
             self._stage(uow, request)
             await uow.commit()
+        self._metrics.request_created(params.format, account.tier)
+        self._metrics.status_changed(None, request.status)
         return await self._charge_and_dispatch(request)
 
     async def get_generation_status(self, request_id: str, user_id: str) -> GenerationRequest:
@@ -176,6 +182,7 @@ class OrchestrationService:
     async def process_n8n_sample_callback(self, result: SamplesResult) -> CallbackOutcome:
         return await self._apply(
             result.request_id,
+            result.job_id,
             result.webhook_id,
             lambda r: r.apply_samples(
                 result.job_id, result.samples, result.ai_model_used, self._clock.now()
@@ -185,6 +192,7 @@ class OrchestrationService:
     async def process_n8n_final_asset_callback(self, result: FinalResult) -> CallbackOutcome:
         return await self._apply(
             result.request_id,
+            result.job_id,
             result.webhook_id,
             lambda r: r.apply_final(
                 result.job_id, result.asset, result.ai_model_used, self._clock.now()
@@ -194,6 +202,7 @@ class OrchestrationService:
     async def handle_n8n_error(self, error: JobError) -> CallbackOutcome:
         return await self._apply(
             error.request_id,
+            error.job_id,
             error.webhook_id,
             lambda r: r.fail(
                 error.job_id,
@@ -293,13 +302,25 @@ class OrchestrationService:
     async def _apply(
         self,
         request_id: str,
+        job_id: str,
         webhook_id: str | None,
         apply: Callable[[GenerationRequest], CallbackOutcome],
     ) -> CallbackOutcome:
         """A callback, once: a replayed webhook-id, or a job already settled, changes nothing."""
-        return await self._in_transaction(
-            request_id, apply, None, commit_if=_applied, webhook_id=webhook_id
+        finished: list[GenerationRequest] = []
+
+        def apply_and_keep(request: GenerationRequest) -> CallbackOutcome:
+            outcome = apply(request)
+            finished.append(request)
+            return outcome
+
+        outcome = await self._in_transaction(
+            request_id, apply_and_keep, None, commit_if=_applied, webhook_id=webhook_id
         )
+        job = finished[-1].find_job(job_id) if outcome is CallbackOutcome.APPLIED else None
+        if job is not None and job.duration_ms is not None:
+            self._metrics.job_round_trip(job.job_type, job.duration_ms / 1000)
+        return outcome
 
     async def _in_transaction(
         self,
@@ -317,6 +338,7 @@ class OrchestrationService:
                         raise NotFound("No generation request with this id.")
                     if webhook_id is not None and await uow.receipts.seen(webhook_id):
                         return CallbackOutcome.DUPLICATE  # type: ignore[return-value]
+                    before = request.status
                     result = work(request)
                     if commit_if(result):
                         if webhook_id is not None:
@@ -324,6 +346,8 @@ class OrchestrationService:
                         self._stage(uow, request)
                         await uow.requests.save(request)
                         await uow.commit()
+                        if request.status != before:
+                            self._metrics.status_changed(before, request.status)
                     return result
             except ConcurrentUpdate:
                 log.info("request %s changed concurrently, retry %d", request_id, attempt + 1)

@@ -137,3 +137,24 @@ class Notifier(Protocol):
 
 class EventPublisher(Protocol):
     async def publish(self, routing_key: str, event: dict[str, Any]) -> None: ...
+
+
+class Metrics(Protocol):
+    """What operators watch (prometheus in production; nothing in unit tests)."""
+
+    def request_created(self, format_name: str, tier: str) -> None: ...
+
+    def status_changed(self, old: str | None, new: str) -> None: ...
+
+    def job_round_trip(self, job_type: str, seconds: float) -> None: ...
+
+
+class NoMetrics:
+    def request_created(self, format_name: str, tier: str) -> None:
+        pass
+
+    def status_changed(self, old: str | None, new: str) -> None:
+        pass
+
+    def job_round_trip(self, job_type: str, seconds: float) -> None:
+        pass

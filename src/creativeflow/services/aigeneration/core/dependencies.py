@@ -28,6 +28,10 @@ from ..infrastructure.messaging.outbox_store import SqlaOutboxStore
 from ..infrastructure.messaging.pg_listener import OUTBOX_CHANNEL, PgNotifyListener
 from ..infrastructure.messaging.rabbitmq_publisher import RabbitMqPublisher
 from ..infrastructure.messaging.status_feed import STATUS_CHANNEL, StatusFeed
+from ..infrastructure.observability.prometheus_metrics import (
+    InstrumentedCreditGateway,
+    PrometheusMetrics,
+)
 from ..infrastructure.repositories.sqla_idempotency_store import SqlaIdempotencyStore
 from ..infrastructure.repositories.sqla_unit_of_work import unit_of_work_factory
 from .adapters import Closer, Task, build_adapters, model_selector, retry_policies
@@ -49,6 +53,7 @@ class Container:
     callback_webhook: Webhook
     idempotency: IdempotencyStore
     status_feed: StatusFeed = field(default_factory=StatusFeed)
+    metrics: PrometheusMetrics = field(default_factory=PrometheusMetrics)
     publisher: RabbitMqPublisher | None = None
     listener: PgNotifyListener | None = None
     background: list[Task] = field(default_factory=list)
@@ -74,6 +79,9 @@ async def build_container(
     if settings.should_auto_migrate:
         await upgrade_to_head(engine)
     adapters = build_adapters(settings, engine, clock)
+    metrics = PrometheusMetrics()
+    raw_credits = adapters.credits
+    adapters.credits = InstrumentedCreditGateway(raw_credits, metrics)
     store = SqlaOutboxStore(engine, clock)
     relay = OutboxRelay(
         store,
@@ -92,6 +100,7 @@ async def build_container(
         orchestration_config(settings),
         moderator=BlocklistModerator(settings.prompt_blocklist),
         webhook_urls=PublicWebhookUrlPolicy(settings.webhook_allowed_hosts),
+        metrics=metrics,
     )
     housekeeping = Housekeeping(
         engine,
@@ -109,7 +118,7 @@ async def build_container(
         settings=settings,
         engine=engine,
         clock=clock,
-        credits=adapters.credits,
+        credits=raw_credits,
         service=service,
         relay=relay,
         outbox_store=store,
@@ -119,6 +128,7 @@ async def build_container(
         callback_webhook=Webhook(settings.n8n_callback_secret),
         publisher=adapters.publisher,
         status_feed=status_feed,
+        metrics=metrics,
         background=list(adapters.background),
         closers=[*adapters.closers, engine.dispose],
     )

@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -57,18 +58,27 @@ class OutboxRelay:
         self._default_policy = RetryPolicy(cap=max_backoff)
         self._policies = dict(policies or {})
         self._wake = asyncio.Event()
+        self.running = False
+        self._last_pass = time.monotonic()
+
+    def stalled(self) -> bool:
+        """No pass finished for much longer than the poll interval (a hung delivery or loop)."""
+        limit = max(30.0, 10 * self._poll_interval) + self._lease.total_seconds()
+        return time.monotonic() - self._last_pass > limit
 
     def wake(self) -> None:
         """Called after a commit that wrote outbox rows: deliver now instead of at the next poll."""
         self._wake.set()
 
     async def run(self) -> None:
+        self.running = True
         while True:
             try:
                 claimed = await self.run_once()
             except Exception:
                 log.exception("outbox relay pass failed; retrying")
                 claimed = 0
+            self._last_pass = time.monotonic()
             if claimed < self._batch_size:  # drained: sleep until woken or the next poll
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll_interval)

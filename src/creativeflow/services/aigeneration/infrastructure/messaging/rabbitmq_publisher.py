@@ -65,6 +65,16 @@ class RabbitMqPublisher:
     def is_connected(self) -> bool:
         return self._connection is not None and not self._connection.is_closed
 
+    async def ensure_connected(self) -> bool:
+        """For readiness: connect now if never connected; False if the broker is unreachable."""
+        if self.is_connected:
+            return True
+        try:
+            await self._ready()
+        except Exception:
+            return False
+        return self.is_connected
+
     async def _ready(self) -> DeclaredTopology:
         if self._declared is not None and self._channel is not None and not self._channel.is_closed:
             return self._declared

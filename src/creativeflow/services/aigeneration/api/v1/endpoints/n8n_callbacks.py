@@ -1,6 +1,7 @@
 """n8n → service callbacks (contract §3): signed per Standard Webhooks, applied atomically."""
 
 import logging
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
@@ -11,7 +12,7 @@ from standardwebhooks import Webhook
 from ....application.dtos import FinalResult, JobError, SamplesResult
 from ....core.dependencies import ContainerDep, ServiceDep
 from ....core.errors import ApiError
-from ....domain.models import AssetInfo
+from ....domain.models import AssetInfo, CallbackOutcome
 from ..responses import errors
 from ..schemas import (
     AssetInfoModel,
@@ -49,6 +50,31 @@ async def verified_callback(request: Request, container: ContainerDep) -> Signed
 VerifiedBody = Annotated[SignedCallback, Depends(verified_callback)]
 
 
+async def callback_counter(
+    request: Request, container: ContainerDep
+) -> AsyncIterator[Callable[[CallbackOutcome], CallbackResult]]:
+    """Counts every callback by kind and outcome; one refused before it applied (bad
+    signature, malformed, unknown request) counts as `rejected`."""
+    kind = request.url.path.rsplit("/", 1)[-1]
+    answered = False
+
+    def answer(outcome: CallbackOutcome) -> CallbackResult:
+        nonlocal answered
+        answered = True
+        container.metrics.callback(kind, outcome.value)
+        return CallbackResult(result=outcome.value)
+
+    try:
+        yield answer
+    finally:
+        if not answered:
+            container.metrics.callback(kind, "rejected")
+
+
+# resolved before VerifiedBody (parameter order), so it sees the signature refusals too
+Answer = Annotated[Callable[[CallbackOutcome], CallbackResult], Depends(callback_counter)]
+
+
 def _parse(model: type[M], body: bytes) -> M:
     try:
         return model.model_validate_json(body)
@@ -67,7 +93,7 @@ def _asset(model: AssetInfoModel) -> AssetInfo:
 
 
 @router.post("/samples", response_model=CallbackResult, responses=RESPONSES)
-async def samples_ready(body: VerifiedBody, service: ServiceDep) -> CallbackResult:
+async def samples_ready(answer: Answer, body: VerifiedBody, service: ServiceDep) -> CallbackResult:
     payload = _parse(N8NSampleResultPayload, body.body)
     outcome = await service.process_n8n_sample_callback(
         SamplesResult(
@@ -79,11 +105,13 @@ async def samples_ready(body: VerifiedBody, service: ServiceDep) -> CallbackResu
             body.webhook_id,
         )
     )
-    return CallbackResult(result=outcome.value)
+    return answer(outcome)
 
 
 @router.post("/final", response_model=CallbackResult, responses=RESPONSES)
-async def final_asset_ready(body: VerifiedBody, service: ServiceDep) -> CallbackResult:
+async def final_asset_ready(
+    answer: Answer, body: VerifiedBody, service: ServiceDep
+) -> CallbackResult:
     payload = _parse(N8NFinalResultPayload, body.body)
     outcome = await service.process_n8n_final_asset_callback(
         FinalResult(
@@ -95,12 +123,12 @@ async def final_asset_ready(body: VerifiedBody, service: ServiceDep) -> Callback
             body.webhook_id,
         )
     )
-    return CallbackResult(result=outcome.value)
+    return answer(outcome)
 
 
 @router.post("/error", response_model=CallbackResult, responses=RESPONSES)
 async def generation_error(
-    body: VerifiedBody, service: ServiceDep, container: ContainerDep
+    answer: Answer, body: VerifiedBody, service: ServiceDep, container: ContainerDep
 ) -> CallbackResult:
     payload = _parse(N8NErrorPayload, body.body)
     if container.settings.enable_detailed_n8n_error_logging:
@@ -128,4 +156,4 @@ async def generation_error(
             body.webhook_id,
         )
     )
-    return CallbackResult(result=outcome.value)
+    return answer(outcome)

@@ -1,0 +1,62 @@
+"""Liveness, readiness and metrics: outside the versioned API, answered in milliseconds."""
+
+import asyncio
+import time
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from ..core.dependencies import ContainerDep
+
+router = APIRouter(tags=["health"])
+CHECK_TIMEOUT_SECONDS = 1.0
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is alive and serving."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(container: ContainerDep) -> JSONResponse:
+    """Ready for traffic: the database answers, the broker is connected (when configured),
+    and the outbox relay is not stalled."""
+    checks: dict[str, Any] = {"database": await _database_ok(container)}
+    if container.publisher is not None:
+        checks["broker"] = await _broker_ok(container)
+    if container.relay.running:
+        checks["relay"] = not container.relay.stalled()
+    ready = all(checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not_ready", "checks": checks},
+        status_code=200 if ready else 503,
+    )
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(container: ContainerDep) -> Response:
+    await container.metrics.refresh_outbox(container.engine, container.clock.now())
+    return Response(generate_latest(container.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _database_ok(container: Any) -> bool:
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+            async with container.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+    except Exception:  # unreachable, timed out, refused: all "not ready"
+        return False
+    return time.perf_counter() - started < CHECK_TIMEOUT_SECONDS
+
+
+async def _broker_ok(container: Any) -> bool:
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+            return bool(await container.publisher.ensure_connected())
+    except TimeoutError:
+        return False
