@@ -73,6 +73,9 @@ def _serve(host: str, port: int, workers: int) -> int:
         workers=workers,
         log_config=None,
         proxy_headers=True,
+        # SIGTERM: stop accepting, let requests in flight finish (live streams at most this
+        # long), then the lifespan lets the outbox relay finish its batch
+        timeout_graceful_shutdown=10,
     )
     return 0
 

@@ -58,15 +58,20 @@ class Container:
     listener: PgNotifyListener | None = None
     background: list[Task] = field(default_factory=list)
     closers: list[Closer] = field(default_factory=list)
-    tasks: list["asyncio.Task[None]"] = field(default_factory=list)
+    tasks: dict[Task, "asyncio.Task[None]"] = field(default_factory=dict)
 
     async def start_background(self) -> None:
-        self.tasks = [asyncio.create_task(run()) for run in self.background]
+        self.tasks = {run: asyncio.create_task(run()) for run in self.background}
 
-    async def aclose(self) -> None:
-        for task in self.tasks:
+    async def aclose(self, grace_seconds: float = 10.0) -> None:
+        """Graceful: the relay finishes the batch it is delivering before anything closes."""
+        self.relay.stop()
+        relay_task = self.tasks.get(self.relay.run)
+        if relay_task is not None:
+            await asyncio.wait([relay_task], timeout=grace_seconds)
+        for task in self.tasks.values():
             task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
         for close in reversed(self.closers):
             await close()
 

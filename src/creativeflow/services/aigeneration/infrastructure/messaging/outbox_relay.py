@@ -59,6 +59,7 @@ class OutboxRelay:
         self._policies = dict(policies or {})
         self._wake = asyncio.Event()
         self.running = False
+        self._stopping = False
         self._last_pass = time.monotonic()
 
     def stalled(self) -> bool:
@@ -70,16 +71,21 @@ class OutboxRelay:
         """Called after a commit that wrote outbox rows: deliver now instead of at the next poll."""
         self._wake.set()
 
+    def stop(self) -> None:
+        """Finish the batch in hand, then leave run(): nothing is left half-sent."""
+        self._stopping = True
+        self._wake.set()
+
     async def run(self) -> None:
         self.running = True
-        while True:
+        while not self._stopping:
             try:
                 claimed = await self.run_once()
             except Exception:
                 log.exception("outbox relay pass failed; retrying")
                 claimed = 0
             self._last_pass = time.monotonic()
-            if claimed < self._batch_size:  # drained: sleep until woken or the next poll
+            if claimed < self._batch_size and not self._stopping:  # drained: wait for work
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll_interval)
                 self._wake.clear()
