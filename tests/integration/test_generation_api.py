@@ -178,4 +178,17 @@ async def test_the_create_request_id_becomes_the_jobs_correlation_id(api: ApiDri
     (row,) = await api.outbox_rows("job")
     assert row["headers"]["correlation_id"] == "corr-42"
     assert row["headers"]["message_id"] == row["payload"]["job_id"]
-    assert response.json()["id"] == row["payload"]["request_id"]
+    request_id = response.json()["id"]
+    assert request_id == row["payload"]["request_id"]
+
+    # accepted back on the callback; carried by every event and notification of the request
+    payload = await api.samples_payload(request_id)
+    await api.callback("samples", payload)
+    for row in await api.outbox_rows():
+        assert row["headers"]["correlation_id"] == "corr-42", row["destination"]
+    (event,) = [
+        r for r in await api.outbox_rows("event") if r["payload"]["event"].endswith("ready")
+    ]
+    assert event["payload"]["correlation_id"] == "corr-42"
+    (notification,) = await api.outbox_rows("notification")
+    assert notification["payload"]["payload"]["correlation_id"] == "corr-42"
