@@ -7,6 +7,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from . import client_cli
 from .core.config import ConfigurationError, Environment, load_settings
 from .core.security import create_dev_token
 
@@ -30,6 +31,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     token.add_argument("--user", required=True)
     token.add_argument("--days", type=int, default=7)
 
+    client_cli.add_commands(commands)
+
     args = parser.parse_args(argv)
     try:
         return _run(args)
@@ -39,6 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command in ("generate", "status"):
+        return client_cli.run(args)
     if args.command == "serve":
         return _serve(args.host, args.port, args.workers)
     settings = load_settings()
@@ -65,7 +70,9 @@ def _serve(host: str, port: int, workers: int) -> int:
     settings = load_settings()
     if settings.environment is Environment.DEVELOPMENT:
         token = create_dev_token(settings, "dev-user")
+        console = f"http://{public_host}:{port}/console#token={token}"
         print(f"development token for user dev-user:\n  {token}\n", flush=True)
+        print(f"console, signed in as dev-user:\n  {console}\n", flush=True)
     uvicorn.run(
         "creativeflow.services.aigeneration.main:app",
         host=host,

@@ -4,6 +4,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -18,6 +19,7 @@ from .core.error_handlers import register_error_handlers
 from .core.logging_config import setup_logging
 
 log = logging.getLogger(__name__)
+CONSOLE = Path(__file__).parent / "api" / "console"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -76,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     app.include_router(api_router, prefix=settings.api_v1_str)
     app.mount("/assets", StaticFiles(directory=settings.assets_dir, check_dir=False), name="assets")
+    app.mount("/console", StaticFiles(directory=CONSOLE, html=True), name="console")
 
     app.include_router(health.router)
     return app

@@ -50,6 +50,12 @@ SECURITY_HEADERS = [
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
 API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+# the console loads its own script and style, and images from wherever assets are served
+CONSOLE_CSP = (
+    b"content-security-policy",
+    b"default-src 'self'; img-src 'self' https: http: data:; connect-src 'self'; "
+    b"base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+)
 
 
 class _BodyTooLarge(Exception):
@@ -82,7 +88,10 @@ class SecurityMiddleware:
         if declared.isdigit() and int(declared) > self.max_body_bytes:
             await _refuse(send, 413, "payload_too_large", "The request body is too large.")
             return
-        with_csp = not scope["path"].startswith(self.docs_prefix)
+        path = scope["path"]
+        csp = None if path.startswith(self.docs_prefix) else API_CSP
+        if path.startswith("/console"):
+            csp = CONSOLE_CSP
         received = 0
         started = False
 
@@ -98,7 +107,7 @@ class SecurityMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                extra = [*SECURITY_HEADERS, API_CSP] if with_csp else SECURITY_HEADERS
+                extra = [*SECURITY_HEADERS, csp] if csp else SECURITY_HEADERS
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 

@@ -1,0 +1,154 @@
+// The generation console: every call is the public API (docs/API.md) with the user's token.
+"use strict";
+const API = "/api/v1";
+const PROGRESS = { pending: 5, validating_credits: 10, publishing_to_queue: 15, processing_samples: 25,
+  awaiting_selection: 50, processing_final: 75, completed: 100 };
+const TERMINAL = ["completed", "content_rejected", "cancelled"];
+const $ = (id) => document.getElementById(id);
+let token = null;
+let current = null;      // the request shown
+let stream = null;       // AbortController of its event stream
+
+async function call(method, path, body, headers = {}) {
+  const response = await fetch(API + path, {
+    method, headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw Object.assign(new Error(data.error?.message || response.statusText), { error: data.error });
+  return data;
+}
+
+function showError(err) {
+  const box = $("errors");
+  const details = (err.error?.details || []).map((d) => `${d.field}: ${d.message}`);
+  box.replaceChildren(...[err.message, ...details].map((line) => Object.assign(document.createElement("p"), { textContent: line })));
+  box.hidden = false;
+}
+
+function clearError() { $("errors").hidden = true; }
+
+function signIn(value) {
+  token = value.trim();
+  sessionStorage.setItem("aigen-token", token);
+  let user = "";
+  try { user = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).sub; } catch { user = "?"; }
+  $("who").textContent = `Signed in as ${user}`;
+  $("signin").hidden = true;
+  $("app").hidden = false;
+  loadRecent();
+}
+
+async function loadFormats() {
+  const formats = await (await fetch(`${API}/formats`)).json();
+  $("format").replaceChildren(...formats.formats.filter((f) => f.native).map((f) =>
+    new Option(`${f.format.replace(/_/g, " ")} (${f.native.width}×${f.native.height})`, f.format)));
+}
+
+async function loadRecent() {
+  try {
+    const page = await call("GET", "/generation-requests?limit=8");
+    $("recent").replaceChildren(...page.items.map((item) => {
+      const li = document.createElement("li");
+      const text = document.createElement("span");
+      text.textContent = `${item.input_prompt.slice(0, 50)} — ${item.status.replace(/_/g, " ")}`;
+      const open = Object.assign(document.createElement("button"), { type: "button", textContent: "Open" });
+      open.setAttribute("aria-label", `Open request: ${item.input_prompt.slice(0, 50)}`);
+      open.addEventListener("click", () => show(item, true));
+      li.append(text, open);
+      return li;
+    }));
+  } catch (err) { showError(err); }
+}
+
+function render(request) {
+  current = request;
+  $("current").hidden = false;
+  $("current-id").textContent = request.id.slice(0, 8);
+  const words = request.status.replace(/_/g, " ");
+  $("status-text").textContent = request.error_message ? `${words}: ${request.error_message}` : words;
+  $("progress").value = PROGRESS[request.status] ?? 100;
+  const waiting = request.status === "awaiting_selection" || (request.status === "failed" && request.sample_asset_infos.length);
+  $("samples-block").hidden = !request.sample_asset_infos.length;
+  $("samples").replaceChildren(...request.sample_asset_infos.map((sample, i) => {
+    const li = document.createElement("li");
+    const img = Object.assign(document.createElement("img"), { src: sample.url, alt: `Sample ${i + 1} of ${request.sample_asset_infos.length}` });
+    const pick = Object.assign(document.createElement("button"), { type: "button", textContent: `Use sample ${i + 1}`, disabled: !waiting });
+    pick.addEventListener("click", () => select(sample.asset_id));
+    li.append(img, pick);
+    return li;
+  }));
+  $("final-block").hidden = !request.final_asset_info;
+  if (request.final_asset_info) {
+    $("final").src = request.final_asset_info.url;
+    $("download").href = request.final_asset_info.url;
+    $("download").textContent = `Download the final image (${request.final_asset_info.resolution})`;
+  }
+  $("regenerate").disabled = !(request.status === "awaiting_selection" || request.status === "failed");
+  $("cancel").disabled = TERMINAL.includes(request.status) || ["validating_credits", "publishing_to_queue"].includes(request.status);
+}
+
+function show(request, follow) {
+  render(request);
+  if (follow && !TERMINAL.includes(request.status)) watch(request.id);
+}
+
+// Server-Sent Events over fetch: EventSource cannot send the Authorization header.
+async function watch(id) {
+  if (stream) stream.abort();
+  stream = new AbortController();
+  try {
+    const response = await fetch(`${API}/generation-requests/${id}/events`, {
+      headers: { Authorization: `Bearer ${token}` }, signal: stream.signal });
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer = (buffer + value).replace(/\r\n/g, "\n");  // sse-starlette ends lines with CRLF
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end); buffer = buffer.slice(end + 2);
+        const data = block.split(/\r?\n/).filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim()).join("\n");
+        if (block.includes("event: status") && data) render(JSON.parse(data));
+      }
+    }
+  } catch (err) { if (err.name !== "AbortError") showError(err); }
+  loadRecent();
+}
+
+async function select(sampleId) {
+  clearError();
+  const resolution = document.querySelector("input[name=resolution]:checked").value;
+  try { show(await call("POST", `/generation-requests/${current.id}/select-sample`, { selected_sample_id: sampleId, resolution }), true); }
+  catch (err) { showError(err); }
+}
+
+async function act(action) {
+  clearError();
+  try { show(await call("POST", `/generation-requests/${current.id}/${action}`), true); }
+  catch (err) { showError(err); }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const fromLink = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (fromLink) history.replaceState(null, "", location.pathname);  // keep it out of the address bar
+  const saved = fromLink || sessionStorage.getItem("aigen-token");
+  loadFormats().catch(showError);
+  if (saved) signIn(saved); else $("signin").hidden = false;
+  $("signin-form").addEventListener("submit", (e) => { e.preventDefault(); signIn($("token").value); });
+  $("regenerate").addEventListener("click", () => act("regenerate-samples"));
+  $("cancel").addEventListener("click", () => act("cancel"));
+  $("create-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    clearError();
+    const body = { project_id: "console", prompt: $("prompt").value, format: $("format").value,
+      brand_elements: { colors: [$("color1").value, $("color2").value] } };
+    if ($("tone").value) body.tone = $("tone").value;
+    if ($("style").value) body.style_guidance = $("style").value;
+    $("create").disabled = true;
+    try { show(await call("POST", "/generation-requests", body, { "Idempotency-Key": crypto.randomUUID() }), true); loadRecent(); }
+    catch (err) { showError(err); }
+    finally { $("create").disabled = false; }
+  });
+});

@@ -1,0 +1,152 @@
+import asyncio
+from collections.abc import AsyncGenerator, Collection
+from pathlib import Path
+from typing import Any
+
+import httpx
+from httpx_sse import aconnect_sse
+
+from ..api.v1.schemas import FormatsRead, GenerationRequestPage, GenerationRequestRead
+from ._common import (
+    TERMINAL,
+    Call,
+    backoff,
+    create_call,
+    raise_for_error,
+    selection,
+    should_retry,
+)
+
+
+class AsyncGenerationClient:
+    """The service's API with asyncio. `create` retries network errors and 5xx with the same
+    Idempotency-Key, so a retry never charges twice."""
+
+    def __init__(
+        self,
+        base_url: str = "http://127.0.0.1:8000",
+        token: str = "",
+        *,
+        api_prefix: str = "/api/v1",
+        timeout: float = 30.0,
+        retries: int = 3,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._http = http or httpx.AsyncClient(timeout=timeout)
+        self._base = base_url.rstrip("/") + api_prefix
+        self._headers = {"Authorization": f"Bearer {token}"}
+        self._retries = retries
+
+    async def __aenter__(self) -> "AsyncGenerationClient":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def create(
+        self,
+        prompt: str,
+        format: str,
+        project_id: str = "default",
+        *,
+        idempotency_key: str | None = None,
+        **fields: Any,
+    ) -> GenerationRequestRead:
+        call = create_call(prompt, format, project_id, idempotency_key, fields)
+        return GenerationRequestRead.model_validate(await self._send(call, retry=True))
+
+    async def get(self, request_id: str) -> GenerationRequestRead:
+        body = await self._send(Call("GET", f"/generation-requests/{request_id}"))
+        return GenerationRequestRead.model_validate(body)
+
+    async def list(
+        self, project_id: str | None = None, status: str | None = None, page_size: int = 20
+    ) -> AsyncGenerator[GenerationRequestRead, None]:
+        params: dict[str, Any] = {"limit": page_size, "project_id": project_id, "status": status}
+        while True:
+            query = {k: v for k, v in params.items() if v is not None}
+            page = GenerationRequestPage.model_validate(
+                await self._send(Call("GET", "/generation-requests", params=query))
+            )
+            for item in page.items:
+                yield item
+            if page.next_cursor is None:
+                return
+            params["cursor"] = page.next_cursor
+
+    async def select_sample(
+        self,
+        request_id: str,
+        sample_id: str,
+        resolution: str = "standard",
+        output_format: str = "png",
+    ) -> GenerationRequestRead:
+        path = f"/generation-requests/{request_id}/select-sample"
+        body = await self._send(
+            Call("POST", path, json=selection(sample_id, resolution, output_format))
+        )
+        return GenerationRequestRead.model_validate(body)
+
+    async def regenerate(self, request_id: str) -> GenerationRequestRead:
+        path = f"/generation-requests/{request_id}/regenerate-samples"
+        return GenerationRequestRead.model_validate(await self._send(Call("POST", path)))
+
+    async def cancel(self, request_id: str) -> GenerationRequestRead:
+        path = f"/generation-requests/{request_id}/cancel"
+        return GenerationRequestRead.model_validate(await self._send(Call("POST", path)))
+
+    async def formats(self) -> FormatsRead:
+        return FormatsRead.model_validate(await self._send(Call("GET", "/formats")))
+
+    async def events(
+        self, request_id: str, last_event_id: str | None = None
+    ) -> AsyncGenerator[GenerationRequestRead, None]:
+        """Each change of the request, live, until it ends (Server-Sent Events)."""
+        headers = {**self._headers, **({"Last-Event-ID": last_event_id} if last_event_id else {})}
+        url = f"{self._base}/generation-requests/{request_id}/events"
+        async with aconnect_sse(self._http, "GET", url, headers=headers, timeout=None) as source:
+            if not source.response.is_success:
+                await source.response.aread()
+                raise_for_error(source.response)
+            async for event in source.aiter_sse():
+                if event.event == "status":
+                    yield GenerationRequestRead.model_validate_json(event.data)
+
+    async def wait_for(self, request_id: str, statuses: Collection[str]) -> GenerationRequestRead:
+        """The request as soon as it reaches one of `statuses` (or ends)."""
+        last: GenerationRequestRead | None = None
+        async for last in self.events(request_id):
+            if last.status in statuses or last.status in TERMINAL:
+                return last
+        return last if last is not None else await self.get(request_id)
+
+    async def download(self, url: str, path: Path) -> Path:
+        response = await self._http.get(url)
+        raise_for_error(response)
+        await asyncio.to_thread(path.write_bytes, response.content)
+        return path
+
+    async def _send(self, call: Call, retry: bool = False) -> Any:
+        attempts = self._retries + 1 if retry else 1
+        for attempt in range(attempts):
+            response: httpx.Response | None = None
+            try:
+                response = await self._http.request(
+                    call.method,
+                    self._base + call.path,
+                    json=call.json,
+                    params=call.params,
+                    headers={**self._headers, **(call.headers or {})},
+                )
+            except httpx.TransportError:
+                if attempt + 1 == attempts:
+                    raise
+            if attempt + 1 < attempts and should_retry(response):
+                await asyncio.sleep(backoff(attempt, response))
+                continue
+            assert response is not None
+            raise_for_error(response)
+            return response.json()
