@@ -34,3 +34,10 @@ format: install
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: bench bench-smoke
+bench: install  # minutes: writes docs/PERFORMANCE.md and bench/results/
+	$(BIN)/python -m bench.run
+
+bench-smoke: install  # seconds: keeps the harness working (CI)
+	$(BIN)/python -m bench.run --smoke

@@ -1,0 +1,131 @@
+"""The processes under test: the service (one uvicorn worker, uvloop + httptools) and the floor
+app with the same server settings, on the same database and broker."""
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from creativeflow.services.aigeneration.core.config import Settings, load_settings
+from creativeflow.services.aigeneration.infrastructure.database.db_config import create_engine
+
+AIGEN = shutil.which("aigen", path=str(Path(sys.executable).parent)) or "aigen"
+POOL = 10
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Services:
+    dsn: str
+    rabbitmq_url: str
+    env: dict[str, str]
+    settings: Settings
+    engine: AsyncEngine
+    api_url: str
+    floor_url: str
+    folder: Path
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    async def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        await self.engine.dispose()
+        import aio_pika
+
+        connection = await aio_pika.connect(self.rabbitmq_url)
+        async with connection:
+            channel = await connection.channel()
+            queue = self.env["RABBITMQ_N8N_JOB_QUEUE"]
+            exchange = self.env["RABBITMQ_GENERATION_EXCHANGE"]
+            for name in (queue, f"{queue}.dead"):
+                await channel.queue_delete(name)
+            for name in (exchange, f"{exchange}.dead"):
+                await channel.exchange_delete(name)
+
+
+async def start_services(dsn: str, rabbitmq_url: str, suffix: str, folder: Path) -> Services:
+    folder.mkdir(parents=True, exist_ok=True)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "RABBITMQ", "AIGEN_"))},
+        "DATABASE_URL": dsn,
+        "RABBITMQ_URL": rabbitmq_url,
+        "RABBITMQ_GENERATION_EXCHANGE": f"bench_jobs_{suffix}",
+        "RABBITMQ_N8N_JOB_QUEUE": f"bench_jobs_q_{suffix}",
+        "DATA_DIR": str(folder / "data"),
+        "LOG_LEVEL": "WARNING",
+        "RUN_SWEEPS": "false",
+        "DB_POOL_SIZE": str(POOL),
+        "MAX_ACTIVE_REQUESTS_PER_USER": "1000000000",
+        "LOCAL_LEDGER_STARTING_BALANCE": "1000000000",
+        "SSE_RECHECK_SECONDS": "30",
+    }
+    subprocess.run([AIGEN, "migrate"], cwd=folder, env=env, check=True, capture_output=True)
+    await _floor_tables(dsn)
+    settings = load_settings(_env_file=None, DATABASE_URL=dsn)
+    engine = create_engine(settings.effective_database_url)
+    api_port, floor_port = free_port(), free_port()
+    env["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{api_port}"
+    api = subprocess.Popen(
+        [AIGEN, "serve", "--port", str(api_port)], cwd=folder, env=env,
+        stdout=(folder / "api.log").open("wb"), stderr=subprocess.STDOUT,
+    )
+    floor_env = {**env, "FLOOR_DSN": dsn, "FLOOR_POOL": str(POOL)}
+    floor = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bench.floor_app:app", "--port", str(floor_port),
+         "--loop", "uvloop", "--http", "httptools", "--log-level", "warning", "--no-access-log"],
+        cwd=Path(__file__).resolve().parents[1], env=floor_env,
+        stdout=(folder / "floor.log").open("wb"), stderr=subprocess.STDOUT,
+    )
+    services = Services(
+        dsn, rabbitmq_url, env, settings, engine, f"http://127.0.0.1:{api_port}",
+        f"http://127.0.0.1:{floor_port}", folder, [api, floor],
+    )
+    try:
+        for url in (f"{services.api_url}/healthz", f"{services.floor_url}/docs"):
+            await _wait(url)
+    except BaseException:
+        await services.stop()
+        raise
+    return services
+
+
+async def _floor_tables(dsn: str) -> None:
+    connection = await asyncpg.connect(dsn)
+    await connection.execute(
+        "CREATE TABLE bench_floor (id text PRIMARY KEY, payload jsonb NOT NULL);"
+        "CREATE TABLE bench_floor_rows (id int PRIMARY KEY, version int NOT NULL, payload jsonb);"
+        "INSERT INTO bench_floor_rows SELECT g, 0, '{}' FROM generate_series(1, 100000) g;"
+    )
+    await connection.close()
+
+
+async def _wait(url: str) -> None:
+    deadline = time.monotonic() + 30
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            try:
+                if (await client.get(url, timeout=1)).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
