@@ -121,14 +121,36 @@ class FakeOutbox:
         self.messages.append(message)
 
 
+class FakeLedgerInTransaction:
+    """Local credits: debits wait for the unit of work's commit and vanish with a rollback."""
+
+    def __init__(self, credits: "FakeCreditGateway") -> None:
+        self._credits = credits
+        self.pending: list[Debit] = []
+
+    async def debit(self, debit: Debit) -> None:
+        balance = self._credits.balances.setdefault(debit.user_id, self._credits.starting_balance)
+        if self._credits.decline_next_debit or balance < debit.amount:
+            self._credits.decline_next_debit = False
+            raise CreditsDeclined(debit.user_id)
+        self.pending.append(debit)
+
+    async def apply(self) -> None:
+        for debit in self.pending:
+            await self._credits.debit(debit)
+
+
 class FakeUnitOfWork:
-    def __init__(self, db: FakeDatabase) -> None:
+    def __init__(self, db: FakeDatabase, local_credits: "FakeCreditGateway | None" = None) -> None:
         self._db = db
+        self._local_credits = local_credits
 
     async def __aenter__(self) -> Self:
         self.requests = FakeRepository(self._db)
         self.outbox = FakeOutbox()
         self.receipts = FakeReceipts(self._db)
+        # with local credits the use cases charge inside the transaction; else the saga
+        self.ledger = FakeLedgerInTransaction(self._local_credits) if self._local_credits else None
         return self
 
     async def __aexit__(
@@ -140,6 +162,8 @@ class FakeUnitOfWork:
         pass  # whatever was not committed is dropped with this object
 
     async def commit(self) -> None:
+        if self.ledger is not None:
+            await self.ledger.apply()
         for request in self.requests.pending.values():
             request.events = []
             self._db.requests[request.id] = copy.deepcopy(request)

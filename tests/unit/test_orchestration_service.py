@@ -223,3 +223,43 @@ async def test_selecting_before_the_samples_is_an_invalid_state(world: World) ->
     with pytest.raises(InvalidStateTransition):
         await world.select(request_id)
     assert world.balance() == Decimal("9.75")
+
+
+class LocalWorld(World):
+    """Credits in the service's own database: one transaction per step, no saga."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        config = OrchestrationConfig(URLS, ModelSelector("model-x"))
+        ids = iter(f"local-{n}" for n in range(1000))
+        self.service = OrchestrationService(
+            lambda: FakeUnitOfWork(self.db, local_credits=self.credits),
+            self.credits,
+            self.clock,
+            config,
+            lambda: next(ids),
+        )
+
+
+async def test_with_local_credits_a_create_is_one_commit() -> None:
+    world = LocalWorld()
+    request_id = await world.create()
+    assert world.db.requests[request_id].status == "processing_samples"
+    assert world.db.commits == 1
+    assert world.balance() == Decimal("9.75")
+    await world.samples_arrive(request_id)
+    commits = world.db.commits
+    await world.select(request_id, Resolution.HIGH)
+    assert world.db.commits == commits + 1
+    assert world.db.requests[request_id].status == "processing_final"
+    assert world.balance() == Decimal("7.75")
+
+
+async def test_with_local_credits_a_declined_debit_leaves_nothing_behind() -> None:
+    world = LocalWorld()
+    world.credits.decline_next_debit = True
+    with pytest.raises(InsufficientCredits):
+        await world.create()
+    assert world.db.requests == {}
+    assert world.db.outbox == []
+    assert world.credits.ledger == {}

@@ -121,12 +121,13 @@ class OrchestrationService:
                 raise TooManyActiveRequests(
                     f"{active} requests are still processing; wait for one to finish."
                 )
+            await self._charge_within(uow, request)
             await uow.requests.add(request)
             self._stage(uow, request)
             await uow.commit()
         self._metrics.request_created(params.format, account.tier)
         self._metrics.status_changed(None, request.status)
-        return await self._charge_and_dispatch(request)
+        return await self._continue_saga(request)
 
     async def get_generation_status(self, request_id: str, user_id: str) -> GenerationRequest:
         async with self._uow() as uow:
@@ -158,8 +159,8 @@ class OrchestrationService:
                 model,
             )
 
-        request = await self._change(command.request_id, select, command.user_id)
-        return await self._charge_and_dispatch(request)
+        request = await self._change(command.request_id, select, command.user_id, charge=True)
+        return await self._continue_saga(request)
 
     async def trigger_sample_regeneration(self, request_id: str, user_id: str) -> GenerationRequest:
         request = await self.get_generation_status(request_id, user_id)
@@ -170,9 +171,12 @@ class OrchestrationService:
         size = sample_size(request.parameters.dimensions)
         job_id, model = self._new_id(), self._model(account, JobType.SAMPLES, size)
         request = await self._change(
-            request_id, lambda r: r.regenerate(job_id, price, self._clock.now(), model), user_id
+            request_id,
+            lambda r: r.regenerate(job_id, price, self._clock.now(), model),
+            user_id,
+            charge=True,
         )
-        return await self._charge_and_dispatch(request)
+        return await self._continue_saga(request)
 
     async def cancel(self, request_id: str, user_id: str) -> GenerationRequest:
         return await self._change(request_id, lambda r: r.cancel(self._clock.now()), user_id)
@@ -250,6 +254,37 @@ class OrchestrationService:
 
     # --- the saga and the transaction helpers -----------------------------------------------
 
+    async def _charge_within(self, uow: UnitOfWork, request: GenerationRequest) -> None:
+        """Credits in our own database: debit and dispatch inside this transaction. A short
+        balance raises and rolls everything back, so nothing of the step is stored."""
+        job = request.current_job
+        if uow.ledger is None or job is None:
+            return
+        if job.price > 0:
+            try:
+                await uow.ledger.debit(debit_for(request, job))
+            except CreditsDeclined:
+                raise InsufficientCredits("Not enough credits for this step.") from None
+        self._dispatch(request)
+
+    async def _continue_saga(self, request: GenerationRequest) -> GenerationRequest:
+        """Credits elsewhere: the step is committed as validating_credits; charge, dispatch."""
+        if request.status is not GenerationStatus.VALIDATING_CREDITS:
+            return request  # charged and dispatched in its own transaction already
+        return await self._charge_and_dispatch(request)
+
+    def _dispatch(self, request: GenerationRequest) -> None:
+        job = request.current_job
+        assert job is not None
+        now = self._clock.now()
+        request.credits_charged(now)
+        deadline = (
+            self._config.sample_deadline
+            if job.job_type is JobType.SAMPLES
+            else self._config.final_deadline
+        )
+        request.job_dispatched(now, now + deadline)
+
     async def _charge_and_dispatch(self, request: GenerationRequest) -> GenerationRequest:
         job = request.current_job
         assert job is not None, "a step was just opened"
@@ -273,31 +308,26 @@ class OrchestrationService:
                 )
                 raise
 
-        def dispatch(r: GenerationRequest) -> None:
-            now = self._clock.now()
-            r.credits_charged(now)
-            deadline = (
-                self._config.sample_deadline
-                if job.job_type is JobType.SAMPLES
-                else self._config.final_deadline
-            )
-            r.job_dispatched(now, now + deadline)
-
-        return await self._change(request.id, dispatch)
+        return await self._change(request.id, self._dispatch)
 
     async def _change(
         self,
         request_id: str,
         change: Callable[[GenerationRequest], None],
         user_id: str | None = None,
+        *,
+        charge: bool = False,
     ) -> GenerationRequest:
-        """Load with a lock, change, stage side effects, commit: one transaction."""
+        """Load with a lock, change, stage side effects, commit: one transaction. With
+        `charge`, a step the change opened is charged in it too when the ledger is local."""
 
         def changed(request: GenerationRequest) -> GenerationRequest:
             change(request)
             return request
 
-        return await self._in_transaction(request_id, changed, user_id, commit_if=_always)
+        return await self._in_transaction(
+            request_id, changed, user_id, commit_if=_always, charge=charge
+        )
 
     async def _apply(
         self,
@@ -329,6 +359,7 @@ class OrchestrationService:
         user_id: str | None,
         commit_if: Callable[[T], bool],
         webhook_id: str | None = None,
+        charge: bool = False,
     ) -> T:
         for attempt in range(MAX_OPTIMISTIC_RETRIES):
             try:
@@ -340,6 +371,8 @@ class OrchestrationService:
                         return CallbackOutcome.DUPLICATE  # type: ignore[return-value]
                     before = request.status
                     result = work(request)
+                    if charge:
+                        await self._charge_within(uow, request)
                     if commit_if(result):
                         if webhook_id is not None:
                             await uow.receipts.add(webhook_id)

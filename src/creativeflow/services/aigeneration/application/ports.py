@@ -97,6 +97,13 @@ class IdempotencyStore(Protocol):
         """Forget a key whose request failed, so the client may retry with it."""
 
 
+class TransactionalCredits(Protocol):
+    """Credits kept in the service's own database (the local ledger): a debit here commits or
+    rolls back with the unit of work's transaction. Raise CreditsDeclined when short."""
+
+    async def debit(self, debit: Debit) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without commit() rolls everything back."""
 
@@ -108,6 +115,11 @@ class UnitOfWork(Protocol):
 
     @property
     def receipts(self) -> CallbackReceipts: ...
+
+    @property
+    def ledger(self) -> TransactionalCredits | None:
+        """Set when credits live in this database: a step is then charged and dispatched in
+        one transaction instead of the saga's three."""
 
     async def __aenter__(self) -> Self: ...
 

@@ -19,6 +19,7 @@ from ..application.orchestration_service import OrchestrationService
 from ..application.ports import Clock, CreditGateway, IdempotencyStore
 from ..application.sweeper import Sweeper
 from ..domain.pricing import PriceList
+from ..infrastructure.clients.local_ledger import LocalLedger
 from ..infrastructure.clients.webhook_url_policy import PublicWebhookUrlPolicy
 from ..infrastructure.database.db_config import create_engine
 from ..infrastructure.database.housekeeping import Housekeeping
@@ -98,8 +99,12 @@ async def build_container(
         policies=retry_policies(settings),
     )
     status_feed = StatusFeed()
+    # credits in our own database are charged inside the request's transaction
+    ledger = raw_credits.book if isinstance(raw_credits, LocalLedger) else None
     service = OrchestrationService(
-        unit_of_work_factory(engine, clock, on_commit=relay.wake, on_changed=status_feed.publish),
+        unit_of_work_factory(
+            engine, clock, on_commit=relay.wake, on_changed=status_feed.publish, ledger=ledger
+        ),
         adapters.credits,
         clock,
         orchestration_config(settings),

@@ -1,19 +1,104 @@
 """The embedded credit backend: accounts and idempotent ledger entries in our own database.
 
-Each money move is one transaction that inserts its ledger entry (primary key = the
-idempotency key) and moves the balance: a repeated key inserts nothing and moves nothing."""
+Each money move inserts its ledger entry (primary key = the idempotency key) and moves the
+balance in one transaction: a repeated key inserts nothing and moves nothing. `LedgerBook`
+does this on a given connection, so the unit of work can charge inside the request's own
+transaction (one commit instead of the saga's three); `LocalLedger` is the CreditGateway
+that runs each move in a transaction of its own (refunds, the saga path)."""
 
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ...application.errors import CreditsDeclined
 from ...application.ports import Clock, CreditAccount, Debit, Refund
 from ...domain.pricing import SubscriptionTier
 from ..database.errors import transaction
-from ..database.tables import credit_accounts, credit_ledger_entries
+from ..database.tables import credit_accounts as accounts
+from ..database.tables import credit_ledger_entries as entries
 from ..database.upsert import insert_ignoring_duplicates
+
+_ACCOUNT = select(accounts).where(accounts.c.user_id == bindparam("user"))
+_TAKE = (
+    update(accounts)
+    .where(accounts.c.user_id == bindparam("user"), accounts.c.balance >= bindparam("amount"))
+    .values(balance=accounts.c.balance - bindparam("amount"))
+)
+_GIVE = (
+    update(accounts)
+    .where(accounts.c.user_id == bindparam("user"))
+    .values(balance=accounts.c.balance + bindparam("amount"))
+)
+
+
+class LedgerBook:
+    def __init__(
+        self,
+        connection: AsyncConnection,
+        clock: Clock,
+        starting_balance: Decimal,
+        starting_tier: SubscriptionTier = SubscriptionTier.FREE,
+    ) -> None:
+        self._connection = connection
+        self._clock = clock
+        self._starting_balance = starting_balance
+        self._starting_tier = starting_tier
+
+    async def get_account(self, user_id: str) -> CreditAccount:
+        await self.open_account(user_id)
+        row = (await self._connection.execute(_ACCOUNT, {"user": user_id})).one()
+        return CreditAccount(row.balance, SubscriptionTier.parse(row.subscription_tier))
+
+    async def debit(self, debit: Debit) -> None:
+        await self.open_account(debit.user_id)
+        if not await self._record(debit.idempotency_key, debit, "debit"):
+            return
+        moved = await self._connection.execute(
+            _TAKE, {"user": debit.user_id, "amount": debit.amount}
+        )
+        if moved.rowcount != 1:  # the caller's transaction rolls the entry back with it
+            raise CreditsDeclined(debit.user_id)
+
+    async def refund(self, refund: Refund) -> None:
+        await self.open_account(refund.user_id)
+        if await self._record(refund.idempotency_key, refund, "refund"):
+            await self._connection.execute(_GIVE, {"user": refund.user_id, "amount": refund.amount})
+
+    async def set_account(self, user_id: str, balance: Decimal, tier: SubscriptionTier) -> None:
+        await self.open_account(user_id)
+        await self._connection.execute(
+            update(accounts)
+            .where(accounts.c.user_id == user_id)
+            .values(balance=balance, subscription_tier=str(tier))
+        )
+
+    async def open_account(self, user_id: str) -> None:
+        values = {
+            "user_id": user_id,
+            "balance": self._starting_balance,
+            "subscription_tier": str(self._starting_tier),
+            "created_at": self._clock.now(),
+        }
+        dialect = self._connection.dialect.name
+        await self._connection.execute(insert_ignoring_duplicates(accounts, dialect, values))
+
+    async def _record(self, key: str, move: Debit | Refund, kind: str) -> bool:
+        """Insert the ledger entry; False when the key was seen before (nothing to do)."""
+        values = {
+            "idempotency_key": key,
+            "user_id": move.user_id,
+            "kind": kind,
+            "amount": move.amount,
+            "reference": move.reference,
+            "reason": move.action_type if isinstance(move, Debit) else move.reason,
+            "created_at": self._clock.now(),
+        }
+        dialect = self._connection.dialect.name
+        result = await self._connection.execute(
+            insert_ignoring_duplicates(entries, dialect, values)
+        )
+        return result.rowcount == 1
 
 
 class LocalLedger:
@@ -29,78 +114,22 @@ class LocalLedger:
         self._starting_balance = starting_balance
         self._starting_tier = starting_tier
 
+    def book(self, connection: AsyncConnection) -> LedgerBook:
+        return LedgerBook(connection, self._clock, self._starting_balance, self._starting_tier)
+
     async def get_account(self, user_id: str) -> CreditAccount:
         async with transaction(self._engine) as connection:
-            await self._open_account(connection, user_id)
-            row = (
-                await connection.execute(
-                    select(credit_accounts).where(credit_accounts.c.user_id == user_id)
-                )
-            ).one()
-        return CreditAccount(row.balance, SubscriptionTier.parse(row.subscription_tier))
+            return await self.book(connection).get_account(user_id)
 
     async def debit(self, debit: Debit) -> None:
         async with transaction(self._engine) as connection:
-            await self._open_account(connection, debit.user_id)
-            if not await self._record(connection, debit.idempotency_key, debit, "debit"):
-                return
-            moved = await connection.execute(
-                update(credit_accounts)
-                .where(
-                    credit_accounts.c.user_id == debit.user_id,
-                    credit_accounts.c.balance >= debit.amount,
-                )
-                .values(balance=credit_accounts.c.balance - debit.amount)
-            )
-            if moved.rowcount != 1:  # leaving the block by raising rolls the entry back
-                raise CreditsDeclined(debit.user_id)
+            await self.book(connection).debit(debit)
 
     async def refund(self, refund: Refund) -> None:
         async with transaction(self._engine) as connection:
-            await self._open_account(connection, refund.user_id)
-            if not await self._record(connection, refund.idempotency_key, refund, "refund"):
-                return
-            await connection.execute(
-                update(credit_accounts)
-                .where(credit_accounts.c.user_id == refund.user_id)
-                .values(balance=credit_accounts.c.balance + refund.amount)
-            )
+            await self.book(connection).refund(refund)
 
     async def set_account(self, user_id: str, balance: Decimal, tier: SubscriptionTier) -> None:
         """Open or overwrite an account (development and tests)."""
         async with transaction(self._engine) as connection:
-            await self._open_account(connection, user_id)
-            await connection.execute(
-                update(credit_accounts)
-                .where(credit_accounts.c.user_id == user_id)
-                .values(balance=balance, subscription_tier=str(tier))
-            )
-
-    async def _open_account(self, connection: AsyncConnection, user_id: str) -> None:
-        values = {
-            "user_id": user_id,
-            "balance": self._starting_balance,
-            "subscription_tier": str(self._starting_tier),
-            "created_at": self._clock.now(),
-        }
-        await connection.execute(
-            insert_ignoring_duplicates(credit_accounts, self._engine.dialect.name, values)
-        )
-
-    async def _record(
-        self, connection: AsyncConnection, key: str, move: Debit | Refund, kind: str
-    ) -> bool:
-        """Insert the ledger entry; False when the key was seen before (nothing to do)."""
-        values = {
-            "idempotency_key": key,
-            "user_id": move.user_id,
-            "kind": kind,
-            "amount": move.amount,
-            "reference": move.reference,
-            "reason": move.action_type if isinstance(move, Debit) else move.reason,
-            "created_at": self._clock.now(),
-        }
-        statement = insert_ignoring_duplicates(
-            credit_ledger_entries, self._engine.dialect.name, values
-        )
-        return (await connection.execute(statement)).rowcount == 1
+            await self.book(connection).set_account(user_id, balance, tier)

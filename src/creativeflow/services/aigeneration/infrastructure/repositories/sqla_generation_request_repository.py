@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ...domain.models import GenerationRequest, GenerationStatus
@@ -8,6 +8,22 @@ from ...domain.models.generation_status import PROCESSING_STATUSES
 from ...domain.repositories import ConcurrentUpdate, GenerationRequestRepository, ListQuery
 from ..database.tables import generation_requests as t
 from .request_mapping import from_row, to_row
+
+# Built once: a statement object reused with new parameters skips SQLAlchemy's per-call
+# construction and cache-key work (a measurable part of each request's CPU; docs/PERFORMANCE.md).
+_INSERT = t.insert()
+_GET = select(t).where(t.c.id == bindparam("request_id"))
+_GET_FOR_UPDATE = _GET.with_for_update()
+_SAVE = update(t).where(t.c.id == bindparam("b_id"), t.c.version == bindparam("b_version"))
+_COUNT_ACTIVE = (
+    select(func.count())
+    .select_from(t)
+    .where(
+        t.c.user_id == bindparam("user_id"),
+        t.c.status.in_([str(status) for status in PROCESSING_STATUSES]),
+    )
+)
+_LOCK_USER = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("user_id"), 0)))
 
 
 class SqlaGenerationRequestRepository(GenerationRequestRepository):
@@ -19,25 +35,23 @@ class SqlaGenerationRequestRepository(GenerationRequestRepository):
         return list(self._written)
 
     async def add(self, request: GenerationRequest) -> None:
-        await self._connection.execute(t.insert().values(to_row(request)))
+        await self._connection.execute(_INSERT, to_row(request))
         self._written[request.id] = None
 
     async def get(self, request_id: str) -> GenerationRequest | None:
-        row = (await self._connection.execute(select(t).where(t.c.id == request_id))).first()
+        row = (await self._connection.execute(_GET, {"request_id": request_id})).first()
         return from_row(row) if row else None
 
     async def get_for_update(self, request_id: str) -> GenerationRequest | None:
         # FOR UPDATE on PostgreSQL; SQLite ignores it and holds its write lock from BEGIN.
-        query = select(t).where(t.c.id == request_id).with_for_update()
-        row = (await self._connection.execute(query)).first()
+        row = (await self._connection.execute(_GET_FOR_UPDATE, {"request_id": request_id})).first()
         return from_row(row) if row else None
 
     async def save(self, request: GenerationRequest) -> None:
         values = to_row(request)
-        values["version"] = request.version + 1
-        result = await self._connection.execute(
-            update(t).where(t.c.id == request.id, t.c.version == request.version).values(values)
-        )
+        values.update(version=request.version + 1, b_id=request.id, b_version=request.version)
+        del values["id"]
+        result = await self._connection.execute(_SAVE, values)
         if result.rowcount != 1:
             raise ConcurrentUpdate(request.id)
         request.version += 1
@@ -62,21 +76,13 @@ class SqlaGenerationRequestRepository(GenerationRequestRepository):
         return [from_row(row) for row in rows]
 
     async def count_active(self, user_id: str) -> int:
-        processing = [str(status) for status in PROCESSING_STATUSES]
-        query = (
-            select(func.count())
-            .select_from(t)
-            .where(t.c.user_id == user_id, t.c.status.in_(processing))
-        )
-        return int(await self._connection.scalar(query) or 0)
+        return int(await self._connection.scalar(_COUNT_ACTIVE, {"user_id": user_id}) or 0)
 
     async def lock_user(self, user_id: str) -> None:
         # PostgreSQL: a transaction-scoped advisory lock per user. SQLite: BEGIN IMMEDIATE
         # already serialises every writing transaction.
         if self._connection.dialect.name == "postgresql":
-            await self._connection.execute(
-                select(func.pg_advisory_xact_lock(func.hashtextextended(user_id, 0)))
-            )
+            await self._connection.execute(_LOCK_USER, {"user_id": user_id})
 
     async def ids_stalled(
         self, statuses: frozenset[GenerationStatus], updated_before: datetime, limit: int

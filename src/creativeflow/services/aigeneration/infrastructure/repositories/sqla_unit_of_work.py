@@ -3,16 +3,20 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ...application.ports import Clock, OutboxMessage
+from ...application.ports import Clock, OutboxMessage, TransactionalCredits
 from ..database.errors import unavailable
 from ..database.tables import outbox
 from ..messaging.pg_listener import OUTBOX_CHANNEL
 from ..messaging.status_feed import STATUS_CHANNEL
 from .sqla_generation_request_repository import SqlaGenerationRequestRepository
 from .sqla_receipts import SqlaCallbackReceipts
+
+_NOTIFY_STATUS = select(func.pg_notify(STATUS_CHANNEL, bindparam("request_id")))
+_NOTIFY_OUTBOX = select(func.pg_notify(OUTBOX_CHANNEL, ""))
+_INSERT_OUTBOX = outbox.insert()
 
 
 class PendingOutbox:
@@ -29,6 +33,7 @@ class SqlaUnitOfWork:
     requests: SqlaGenerationRequestRepository
     outbox: PendingOutbox
     receipts: SqlaCallbackReceipts
+    ledger: TransactionalCredits | None
 
     def __init__(
         self,
@@ -36,8 +41,10 @@ class SqlaUnitOfWork:
         clock: Clock,
         on_commit: Callable[[], None] | None = None,
         on_changed: Callable[[list[str]], None] | None = None,
+        ledger: Callable[[AsyncConnection], TransactionalCredits] | None = None,
     ) -> None:
         self._engine = engine
+        self._ledger_on = ledger
         self._clock = clock
         self._on_commit = on_commit  # the outbox got rows
         self._on_changed = on_changed  # these requests changed
@@ -53,6 +60,7 @@ class SqlaUnitOfWork:
         self.requests = SqlaGenerationRequestRepository(self._connection)
         self.outbox = PendingOutbox()
         self.receipts = SqlaCallbackReceipts(self._connection, self._clock)
+        self.ledger = self._ledger_on(self._connection) if self._ledger_on else None
         return self
 
     async def commit(self) -> None:
@@ -61,12 +69,12 @@ class SqlaUnitOfWork:
         postgres = self._connection.dialect.name == "postgresql"
         if postgres:  # other replicas' live streams hear it once this commits
             for request_id in changed:
-                await self._connection.execute(select(func.pg_notify(STATUS_CHANNEL, request_id)))
+                await self._connection.execute(_NOTIFY_STATUS, {"request_id": request_id})
         messages = self.outbox.messages
         if messages:
             now = self._clock.now()
             await self._connection.execute(
-                outbox.insert(),
+                _INSERT_OUTBOX,
                 [
                     {
                         "destination": m.destination,
@@ -81,7 +89,7 @@ class SqlaUnitOfWork:
             )
             if postgres:
                 # wakes the relays of every replica once this transaction commits
-                await self._connection.execute(select(func.pg_notify(OUTBOX_CHANNEL, "")))
+                await self._connection.execute(_NOTIFY_OUTBOX)
         await self._connection.commit()
         self.outbox = PendingOutbox()
         if messages and self._on_commit is not None:
@@ -114,5 +122,6 @@ def unit_of_work_factory(
     clock: Clock,
     on_commit: Callable[[], None] | None = None,
     on_changed: Callable[[list[str]], None] | None = None,
+    ledger: Callable[[AsyncConnection], TransactionalCredits] | None = None,
 ) -> Callable[[], SqlaUnitOfWork]:
-    return lambda: SqlaUnitOfWork(engine, clock, on_commit, on_changed)
+    return lambda: SqlaUnitOfWork(engine, clock, on_commit, on_changed, ledger)
