@@ -128,6 +128,9 @@ class FakeLedgerInTransaction:
         self._credits = credits
         self.pending: list[Debit] = []
 
+    async def get_account(self, user_id: str) -> CreditAccount:
+        return await self._credits.get_account(user_id)
+
     async def debit(self, debit: Debit) -> None:
         balance = self._credits.balances.setdefault(debit.user_id, self._credits.starting_balance)
         if self._credits.decline_next_debit or balance < debit.amount:

@@ -63,6 +63,8 @@ CREATE_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("webhook not http", {"webhook_url": "javascript:alert(1)"}, "webhook_url"),
     ("unknown webhook event", {"webhook_events": ["exploded"]}, "webhook_events.0"),
     ("unknown field", {"colour": "blue"}, "colour"),
+    ("NUL in a string (found by schemathesis)", {"industry": "tech\u0000"}, "industry"),
+    ("NUL in a list item", {"brand_elements": {"fonts": ["Inter\u0000"]}}, "brand_elements.fonts"),
 ]
 
 

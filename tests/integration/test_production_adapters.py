@@ -99,7 +99,10 @@ async def test_the_whole_flow_publishes_jobs_and_events_to_rabbitmq(
         await api.action(request_id, "select-sample", {"selected_sample_id": "r1-s1"})
         await api.callback("final", await api.final_payload(request_id))
         await eventually(lambda: drained(container))
+        metrics = (await api.http.get("/metrics")).text
 
+    assert 'aigen_credit_calls_total{operation="debit",outcome="ok"} 2.0' in metrics
+    assert 'aigen_credit_call_duration_seconds_count{operation="get_account"} 2.0' in metrics
     events = [m.routing_key for m in await broker.drain_events()]
     assert events == ["generation.requested", "generation.samples_ready", "generation.completed"]
     assert [body["type"] for _, body in notifications.calls] == [

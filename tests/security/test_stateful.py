@@ -71,7 +71,11 @@ class GenerationMachine(RuleBasedStateMachine):
         )
         ids = (f"id-{n:05d}" for n in itertools.count())  # deterministic: Hypothesis replays
         self.service = OrchestrationService(
-            lambda: FakeUnitOfWork(self.db), self.credits, FakeClock(), config, lambda: next(ids)
+            lambda read_only=False: FakeUnitOfWork(self.db),
+            self.credits,
+            FakeClock(),
+            config,
+            lambda: next(ids),
         )
         self.seen_status: dict[str, S] = {}
         self.delivered_refunds: set[str] = set()

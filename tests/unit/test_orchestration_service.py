@@ -43,7 +43,11 @@ class World:
         )
         ids = iter(f"id-{n}" for n in range(1000))
         self.service = OrchestrationService(
-            lambda: FakeUnitOfWork(self.db), self.credits, self.clock, config, lambda: next(ids)
+            lambda read_only=False: FakeUnitOfWork(self.db),
+            self.credits,
+            self.clock,
+            config,
+            lambda: next(ids),
         )
 
     def outbox(self, destination: str) -> list[dict]:
@@ -233,7 +237,7 @@ class LocalWorld(World):
         config = OrchestrationConfig(URLS, ModelSelector("model-x"))
         ids = iter(f"local-{n}" for n in range(1000))
         self.service = OrchestrationService(
-            lambda: FakeUnitOfWork(self.db, local_credits=self.credits),
+            lambda read_only=False: FakeUnitOfWork(self.db, local_credits=self.credits),
             self.credits,
             self.clock,
             config,

@@ -100,7 +100,22 @@ class OrchestrationService:
             raise ContentPolicyViolation(f"The prompt contains a blocked term ({term}).")
         if params.webhook_url and self._webhook_urls is not None:
             await self._webhook_urls.check(params.webhook_url)
-        account = await self._credits.get_account(command.user_id)
+        async with self._uow() as uow:
+            local = uow.ledger is not None
+            if uow.ledger is not None:  # credits in this database: one transaction does it all
+                account = await uow.ledger.get_account(command.user_id)
+                request = self._new_request(command, account)
+                await self._store_new(uow, request)
+        if not local:  # the saga: price, commit the step, then charge and dispatch
+            account = await self._credits.get_account(command.user_id)
+            request = self._new_request(command, account)
+            async with self._uow() as uow:
+                await self._store_new(uow, request)
+        self._metrics.request_created(params.format, account.tier)
+        self._metrics.status_changed(None, request.status)
+        return await self._continue_saga(request)
+
+    def _new_request(self, command: CreateGeneration, account: CreditAccount) -> GenerationRequest:
         price = self._config.prices.sample_round(account.tier)
         _ensure_affordable(account, price)
         now = self._clock.now()
@@ -114,27 +129,26 @@ class OrchestrationService:
         )
         model = self._model(account, JobType.SAMPLES, sample_size(request.parameters.dimensions))
         request.start_credit_check(self._new_id(), price, now, model)
-        async with self._uow() as uow:
-            await uow.requests.lock_user(command.user_id)
-            active = await uow.requests.count_active(command.user_id)
-            if active >= self._config.max_active_requests:
-                raise TooManyActiveRequests(
-                    f"{active} requests are still processing; wait for one to finish."
-                )
-            await self._charge_within(uow, request)
-            await uow.requests.add(request)
-            self._stage(uow, request)
-            await uow.commit()
-        self._metrics.request_created(params.format, account.tier)
-        self._metrics.status_changed(None, request.status)
-        return await self._continue_saga(request)
+        return request
+
+    async def _store_new(self, uow: UnitOfWork, request: GenerationRequest) -> None:
+        await uow.requests.lock_user(request.user_id)
+        active = await uow.requests.count_active(request.user_id)
+        if active >= self._config.max_active_requests:
+            raise TooManyActiveRequests(
+                f"{active} requests are still processing; wait for one to finish."
+            )
+        await self._charge_within(uow, request)
+        await uow.requests.add(request)
+        self._stage(uow, request)
+        await uow.commit()
 
     async def get_generation_status(self, request_id: str, user_id: str) -> GenerationRequest:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             return _owned(await uow.requests.get(request_id), user_id)
 
     async def list_generation_requests(self, query: ListRequests) -> list[GenerationRequest]:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             return await uow.requests.list_for_user(
                 ListQuery(query.user_id, query.limit, query.project_id, query.status, query.after)
             )

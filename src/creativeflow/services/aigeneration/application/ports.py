@@ -98,8 +98,11 @@ class IdempotencyStore(Protocol):
 
 
 class TransactionalCredits(Protocol):
-    """Credits kept in the service's own database (the local ledger): a debit here commits or
-    rolls back with the unit of work's transaction. Raise CreditsDeclined when short."""
+    """Credits kept in the service's own database (the local ledger): read and debited in the
+    unit of work's own transaction, so they commit or roll back with it. Raise
+    CreditsDeclined when short."""
+
+    async def get_account(self, user_id: str) -> CreditAccount: ...
 
     async def debit(self, debit: Debit) -> None: ...
 
@@ -134,7 +137,8 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    def __call__(self) -> UnitOfWork: ...
+    def __call__(self, read_only: bool = False) -> UnitOfWork:
+        """`read_only`: for queries only; the adapter may skip the transaction round trips."""
 
 
 class JobDispatcher(Protocol):

@@ -10,6 +10,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 
@@ -48,8 +49,28 @@ HttpUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_htt
 Text = Annotated[str, StringConstraints(strip_whitespace=True)]
 
 
+def _storable(value: Any) -> Any:
+    """Text PostgreSQL can store: no NUL characters, no lone surrogates (found by schemathesis)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("must be valid Unicode text") from None
+    elif isinstance(value, list):
+        for item in value:
+            _storable(item)
+    return value
+
+
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _text_is_storable(cls, value: Any) -> Any:
+        return _storable(value)
 
 
 class CustomDimensions(StrictModel):
@@ -103,6 +124,11 @@ class SampleSelection(StrictModel):
 
 class AssetInfoModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _text_is_storable(cls, value: Any) -> Any:
+        return _storable(value)
 
     asset_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
     url: HttpUrl
@@ -177,6 +203,11 @@ class FormatsRead(BaseModel):
 
 class CallbackModel(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _text_is_storable(cls, value: Any) -> Any:
+        return _storable(value)
 
     request_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     job_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]

@@ -3,7 +3,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ...application.ports import Clock, OutboxMessage, TransactionalCredits
@@ -14,8 +14,6 @@ from ..messaging.status_feed import STATUS_CHANNEL
 from .sqla_generation_request_repository import SqlaGenerationRequestRepository
 from .sqla_receipts import SqlaCallbackReceipts
 
-_NOTIFY_STATUS = select(func.pg_notify(STATUS_CHANNEL, bindparam("request_id")))
-_NOTIFY_OUTBOX = select(func.pg_notify(OUTBOX_CHANNEL, ""))
 _INSERT_OUTBOX = outbox.insert()
 
 
@@ -42,8 +40,10 @@ class SqlaUnitOfWork:
         on_commit: Callable[[], None] | None = None,
         on_changed: Callable[[list[str]], None] | None = None,
         ledger: Callable[[AsyncConnection], TransactionalCredits] | None = None,
+        read_only: bool = False,
     ) -> None:
         self._engine = engine
+        self._read_only = read_only
         self._ledger_on = ledger
         self._clock = clock
         self._on_commit = on_commit  # the outbox got rows
@@ -53,6 +53,9 @@ class SqlaUnitOfWork:
     async def __aenter__(self) -> Self:
         try:
             self._connection = await self._engine.connect()
+            if self._read_only and self._engine.dialect.name == "postgresql":
+                # one statement needs no BEGIN ... ROLLBACK around it: two round trips saved
+                await self._connection.execution_options(isolation_level="AUTOCOMMIT")
             await self._connection.begin()
         except Exception as exc:
             await self._close()
@@ -67,10 +70,13 @@ class SqlaUnitOfWork:
         assert self._connection is not None
         changed = self.requests.written_ids()
         postgres = self._connection.dialect.name == "postgresql"
-        if postgres:  # other replicas' live streams hear it once this commits
-            for request_id in changed:
-                await self._connection.execute(_NOTIFY_STATUS, {"request_id": request_id})
         messages = self.outbox.messages
+        if postgres and (changed or messages):
+            # other replicas' streams and relays hear it once this commits: one round trip
+            notify = [func.pg_notify(STATUS_CHANNEL, request_id) for request_id in changed]
+            if messages:
+                notify.append(func.pg_notify(OUTBOX_CHANNEL, ""))
+            await self._connection.execute(select(*notify))
         if messages:
             now = self._clock.now()
             await self._connection.execute(
@@ -87,9 +93,6 @@ class SqlaUnitOfWork:
                     for m in messages
                 ],
             )
-            if postgres:
-                # wakes the relays of every replica once this transaction commits
-                await self._connection.execute(_NOTIFY_OUTBOX)
         await self._connection.commit()
         self.outbox = PendingOutbox()
         if messages and self._on_commit is not None:
@@ -123,5 +126,8 @@ def unit_of_work_factory(
     on_commit: Callable[[], None] | None = None,
     on_changed: Callable[[list[str]], None] | None = None,
     ledger: Callable[[AsyncConnection], TransactionalCredits] | None = None,
-) -> Callable[[], SqlaUnitOfWork]:
-    return lambda: SqlaUnitOfWork(engine, clock, on_commit, on_changed, ledger)
+) -> Callable[..., SqlaUnitOfWork]:
+    def unit_of_work(read_only: bool = False) -> SqlaUnitOfWork:
+        return SqlaUnitOfWork(engine, clock, on_commit, on_changed, ledger, read_only)
+
+    return unit_of_work
