@@ -26,7 +26,7 @@ from creativeflow.services.aigeneration.infrastructure.simulator.signing import 
 from . import fixtures
 from .services import Services
 
-BATCH = 100  # the relay's default batch: both sides publish this many at once
+BATCH = 500  # the relay's default batch (OUTBOX_BATCH_SIZE): both sides keep this many in flight
 
 
 class Tomorrow:

@@ -200,7 +200,7 @@ class Settings(BaseSettings):
     final_job_deadline_seconds: int = Field(600, ge=1, alias="FINAL_JOB_DEADLINE_SECONDS")
 
     outbox_poll_interval_seconds: float = Field(1.0, gt=0, alias="OUTBOX_POLL_INTERVAL_SECONDS")
-    outbox_batch_size: int = Field(100, ge=1, le=1000, alias="OUTBOX_BATCH_SIZE")
+    outbox_batch_size: int = Field(500, ge=1, le=5000, alias="OUTBOX_BATCH_SIZE")
     outbox_max_backoff_seconds: float = Field(30.0, gt=0, alias="OUTBOX_MAX_BACKOFF_SECONDS")
     outbox_retention_hours: int = Field(168, ge=1, alias="OUTBOX_RETENTION_HOURS")
     run_outbox_relay: bool = Field(True, alias="RUN_OUTBOX_RELAY")

@@ -93,7 +93,10 @@ class OutboxRelay:
     async def run_once(self) -> int:
         rows = await self._store.claim(self._batch_size, self._lease)
         if rows:
-            results = await asyncio.gather(*(self._deliver(row) for row in rows))
+            # One deadline for the whole batch, well inside the lease: a receiver that never
+            # answers leaves its rows undelivered, and they come back when the lease ends.
+            async with asyncio.timeout(self._lease.total_seconds() / 2):
+                results = await asyncio.gather(*(self._deliver(row) for row in rows))
             await self._store.mark_delivered(
                 [row.id for row, ok in zip(rows, results, strict=True) if ok]
             )

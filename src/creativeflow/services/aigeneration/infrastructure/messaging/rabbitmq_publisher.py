@@ -16,7 +16,6 @@ from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 from .rabbitmq_topology import DeclaredTopology, RabbitMqTopology, declare
 
 log = logging.getLogger(__name__)
-CONFIRM_TIMEOUT_SECONDS = 10
 
 
 class RabbitMqPublisher:
@@ -43,8 +42,7 @@ class RabbitMqPublisher:
             message,
             routing_key=self._topology.job_routing_key,
             mandatory=True,  # unroutable = not delivered: keep it in the outbox
-            timeout=CONFIRM_TIMEOUT_SECONDS,
-        )
+        )  # no timer per message: the relay bounds the whole batch with one
 
     async def publish(self, routing_key: str, event: dict[str, Any]) -> None:
         """EventPublisher: a domain event for whoever listens (Odoo, analytics)."""
@@ -57,9 +55,7 @@ class RabbitMqPublisher:
             type=routing_key,
         )
         # no listener bound yet is fine for events: not mandatory
-        await declared.events.publish(
-            message, routing_key=routing_key, mandatory=False, timeout=CONFIRM_TIMEOUT_SECONDS
-        )
+        await declared.events.publish(message, routing_key=routing_key, mandatory=False)
 
     @property
     def is_connected(self) -> bool:
