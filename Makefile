@@ -17,8 +17,8 @@ run: install
 	$(BIN)/aigen serve
 
 lint: install
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
@@ -37,7 +37,9 @@ clean:
 
 .PHONY: bench bench-smoke
 bench: install  # minutes: writes docs/PERFORMANCE.md and bench/results/
+	@command -v wrk >/dev/null || { echo "make bench needs wrk (Debian: apt-get install wrk)"; exit 1; }
 	$(BIN)/python -m bench.run
 
 bench-smoke: install  # seconds: keeps the harness working (CI)
+	@command -v wrk >/dev/null || { echo "make bench-smoke needs wrk (Debian: apt-get install wrk)"; exit 1; }
 	$(BIN)/python -m bench.run --smoke

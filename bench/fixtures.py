@@ -19,7 +19,9 @@ from creativeflow.services.aigeneration.infrastructure.database.tables import ge
 from creativeflow.services.aigeneration.infrastructure.repositories.request_mapping import to_row
 from creativeflow.services.aigeneration.infrastructure.simulator.signing import CallbackSigner
 
-CREATE_BODY = json.dumps({"project_id": "bench", "prompt": "A poster for a summer sale", "format": "instagram_post"})
+CREATE_BODY = json.dumps(
+    {"project_id": "bench", "prompt": "A poster for a summer sale", "format": "instagram_post"}
+)
 
 
 def tokens(settings: Settings, users: int, prefix: str = "bench-user") -> list[str]:
@@ -32,7 +34,11 @@ def waiting_for_samples(count: int, user: str = "bench-callbacks") -> list[Gener
     requests = []
     for _ in range(count):
         request = GenerationRequest.create(
-            request_id=str(uuid.uuid4()), user_id=user, project_id="bench", parameters=params, now=now
+            request_id=str(uuid.uuid4()),
+            user_id=user,
+            project_id="bench",
+            parameters=params,
+            now=now,
         )
         request.start_credit_check(str(uuid.uuid4()), Decimal("0.25"), now, "bench-model")
         request.credits_charged(now)
@@ -49,14 +55,21 @@ async def store(engine: AsyncEngine, requests: list[GenerationRequest]) -> None:
             await connection.execute(generation_requests.insert(), rows[start : start + 2000])
 
 
-def samples_callback(request: GenerationRequest, signer: CallbackSigner) -> tuple[str, dict[str, str]]:
+def samples_callback(
+    request: GenerationRequest, signer: CallbackSigner
+) -> tuple[str, dict[str, str]]:
     job = request.jobs[-1]
     body = json.dumps(
         {
             "request_id": request.id,
             "job_id": job.job_id,
             "samples": [
-                {"asset_id": f"s{i}", "url": f"https://cdn.example/{request.id}/s{i}.png", "resolution": "512x512", "format": "png"}
+                {
+                    "asset_id": f"s{i}",
+                    "url": f"https://cdn.example/{request.id}/s{i}.png",
+                    "resolution": "512x512",
+                    "format": "png",
+                }
                 for i in range(4)
             ],
             "ai_model_used": "bench-model",
@@ -76,16 +89,20 @@ async def grow_to(engine: AsyncEngine, total: int, template: GenerationRequest) 
         return
     row = to_row(template)
     json_columns = {"input_parameters", "sample_asset_infos", "jobs", "final_asset_info"}
-    params: dict[str, Any] = {k: (json.dumps(v) if k in json_columns else v) for k, v in row.items()}
+    params: dict[str, Any] = {
+        k: (json.dumps(v) if k in json_columns else v) for k, v in row.items()
+    }
     for credits in ("credits_cost_sample", "credits_cost_final"):  # stored in 1/10,000 credit
         params[credits] = None if row[credits] is None else int(row[credits] * 10_000)
     params["missing"] = missing
     columns = [c for c in row if c not in ("id", "user_id", "created_at", "updated_at")]
     select_list = ", ".join(
-        f"CAST(:{c} AS jsonb)" if c in json_columns and row[c] is not None else f":{c}" for c in columns
+        f"CAST(:{c} AS jsonb)" if c in json_columns and row[c] is not None else f":{c}"
+        for c in columns
     )
     statement = text(
-        f"INSERT INTO generation_requests (id, user_id, created_at, updated_at, {', '.join(columns)}) "
+        "INSERT INTO generation_requests (id, user_id, created_at, updated_at, "
+        f"{', '.join(columns)}) "
         f"SELECT gen_random_uuid()::text, 'filler-' || (g % 100000), "
         f"now() - make_interval(secs => g), now() - make_interval(secs => g), {select_list} "
         f"FROM generate_series(1, :missing) AS g"

@@ -3,7 +3,6 @@
 from pathlib import Path
 from typing import Any
 
-
 NOTES = Path(__file__).parent / "notes.md"
 
 
@@ -23,26 +22,87 @@ def write_report(results: dict[str, Any], path: Path, raw: Path) -> None:
     sizes = [k for k in growth if k.isdigit()]
     small, large = sizes[0], sizes[-1]
     e2e = s["end_to_end"]
+    half = s["create_p99_at_half_rate"]["ours"]
+    get, listing = s["get_by_id"]["ours"], s["list_first_page"]["ours"]
     rows = [
-        ("create: full path (JWT, validation, pricing, debit, outbox row, commit)", f"{s['create']['ours']['rps']:.0f} req/s", f"{s['create']['floor']['rps']:.0f} req/s (INSERT + commit)", f"{s['create']['ratio']:.2f}", "≥ 0.7", _met(s["create"]["ratio"] >= 0.7)),
-        ("create P99 at about half the create throughput", f"{s['create_p99_at_half_rate']['ours']['p99_ms']:.1f} ms at {s['create_p99_at_half_rate']['ours']['rps']:.0f} req/s", "–", "–", "≤ 25 ms", _met(s["create_p99_at_half_rate"]["ours"]["p99_ms"] <= 25)),
-        ("samples callback applied (signature, lock, update, outbox rows)", f"{s['callback_apply']['ours']['rps']:.0f} req/s", f"{s['callback_apply']['floor']['rps']:.0f} req/s (SELECT … FOR UPDATE + UPDATE)", f"{s['callback_apply']['ratio']:.2f}", "≥ 0.7", _met(s["callback_apply"]["ratio"] >= 0.7)),
-        ("outbox relay → RabbitMQ with confirms", f"{s['relay']['relay_per_second']:.0f} msg/s", f"{s['relay']['bare_per_second']:.0f} msg/s (bare aio-pika, same batches)", f"{s['relay']['ratio']:.2f}", "≥ 0.7", _met(s["relay"]["ratio"] >= 0.7)),
-        (f"GET by id, P50 at {int(large):,} vs {int(small):,} rows", f"{growth[large]['get']['p50_ms']:.2f} ms", f"{growth[small]['get']['p50_ms']:.2f} ms", f"{growth['get_ratio']:.2f}", "≤ 1.3", _met(growth["get_ratio"] <= 1.3)),
-        (f"list first page, P50 at {int(large):,} vs {int(small):,} rows", f"{growth[large]['list']['p50_ms']:.2f} ms", f"{growth[small]['list']['p50_ms']:.2f} ms", f"{growth['list_ratio']:.2f}", "≤ 1.3", _met(growth["list_ratio"] <= 1.3)),
-        ("samples callback sent → SSE event, P99", f"{e2e['callback_to_sse']['p99_ms']:.1f} ms", "–", "–", "≤ 50 ms", _met(e2e["callback_to_sse"]["p99_ms"] <= 50)),
-        ("create sent → job on the queue, P99", f"{e2e['create_to_queue']['p99_ms']:.1f} ms", "–", "–", "≤ 100 ms", _met(e2e["create_to_queue"]["p99_ms"] <= 100)),
+        (
+            "create: full path (JWT, validation, pricing, debit, outbox row, commit)",
+            f"{s['create']['ours']['rps']:.0f} req/s",
+            f"{s['create']['floor']['rps']:.0f} req/s (INSERT + commit)",
+            f"{s['create']['ratio']:.2f}",
+            "≥ 0.7",
+            _met(s["create"]["ratio"] >= 0.7),
+        ),
+        (
+            "create P99 at about half the create throughput",
+            f"{half['p99_ms']:.1f} ms at {half['rps']:.0f} req/s",
+            "–",
+            "–",
+            "≤ 25 ms",
+            _met(s["create_p99_at_half_rate"]["ours"]["p99_ms"] <= 25),
+        ),
+        (
+            "samples callback applied (signature, lock, update, outbox rows)",
+            f"{s['callback_apply']['ours']['rps']:.0f} req/s",
+            f"{s['callback_apply']['floor']['rps']:.0f} req/s (SELECT … FOR UPDATE + UPDATE)",
+            f"{s['callback_apply']['ratio']:.2f}",
+            "≥ 0.7",
+            _met(s["callback_apply"]["ratio"] >= 0.7),
+        ),
+        (
+            "outbox relay → RabbitMQ with confirms",
+            f"{s['relay']['relay_per_second']:.0f} msg/s",
+            f"{s['relay']['bare_per_second']:.0f} msg/s (bare aio-pika, same batches)",
+            f"{s['relay']['ratio']:.2f}",
+            "≥ 0.7",
+            _met(s["relay"]["ratio"] >= 0.7),
+        ),
+        (
+            f"GET by id, P50 at {int(large):,} vs {int(small):,} rows",
+            f"{growth[large]['get']['p50_ms']:.2f} ms",
+            f"{growth[small]['get']['p50_ms']:.2f} ms",
+            f"{growth['get_ratio']:.2f}",
+            "≤ 1.3",
+            _met(growth["get_ratio"] <= 1.3),
+        ),
+        (
+            f"list first page, P50 at {int(large):,} vs {int(small):,} rows",
+            f"{growth[large]['list']['p50_ms']:.2f} ms",
+            f"{growth[small]['list']['p50_ms']:.2f} ms",
+            f"{growth['list_ratio']:.2f}",
+            "≤ 1.3",
+            _met(growth["list_ratio"] <= 1.3),
+        ),
+        (
+            "samples callback sent → SSE event, P99",
+            f"{e2e['callback_to_sse']['p99_ms']:.1f} ms",
+            "–",
+            "–",
+            "≤ 50 ms",
+            _met(e2e["callback_to_sse"]["p99_ms"] <= 50),
+        ),
+        (
+            "create sent → job on the queue, P99",
+            f"{e2e['create_to_queue']['p99_ms']:.1f} ms",
+            "–",
+            "–",
+            "≤ 100 ms",
+            _met(e2e["create_to_queue"]["p99_ms"] <= 100),
+        ),
     ]
     table = "\n".join(f"| {' | '.join(r)} |" for r in rows)
-    reads = f"GET by id {s['get_by_id']['ours']['rps']:.0f} req/s (P99 {s['get_by_id']['ours']['p99_ms']:.1f} ms); list first page {s['list_first_page']['ours']['rps']:.0f} req/s (P99 {s['list_first_page']['ours']['p99_ms']:.1f} ms)"
+    reads = (
+        f"GET by id {get['rps']:.0f} req/s (P99 {get['p99_ms']:.1f} ms); "
+        f"list first page {listing['rps']:.0f} req/s (P99 {listing['p99_ms']:.1f} ms)"
+    )
     path.write_text(f"""# Performance
 
 Measured by `make bench` (`python -m bench.run`; `--smoke` for the seconds-long CI mode). Every
 figure is the median of {3} runs after a warm-up, and every ratio compares with a floor measured
 in the same run on the same PostgreSQL and RabbitMQ. Raw figures: `{raw}`.
 
-Machine: {m['cpu']}, {m['cores']} cores (shared with the database, the broker and wrk),
-Python {m['python']}, {m['postgresql_client']}. Load: wrk, 2 threads, 32 connections, 8 s per run.
+Machine: {m["cpu"]}, {m["cores"]} cores (shared with the database, the broker and wrk),
+Python {m["python"]}, {m["postgresql_client"]}. Load: wrk, 2 threads, 32 connections, 8 s per run.
 The service runs as `aigen serve` (one uvicorn worker, uvloop + httptools, pool of 10
 connections) with the local ledger as credit backend and RabbitMQ as job transport; the floor
 app is a bare FastAPI app on asyncpg with the same server settings and pool.
@@ -57,6 +117,6 @@ Other reads at the start of the run: {reads}.
 
 Latency figures in the end-to-end rows are measured from the moment the client starts sending
 (a create's or a callback's HTTP request) to the moment the job is consumed from the queue or
-the event is read from the stream, one at a time ({e2e['create_to_queue']['samples']} samples
+the event is read from the stream, one at a time ({e2e["create_to_queue"]["samples"]} samples
 each).
 """)

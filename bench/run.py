@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,8 +22,8 @@ import asyncpg
 
 from .scenarios import e2e_latencies, relay_rates
 from .services import Services, start_services
-from .wrk import run_wrk
 from .workloads import Workloads
+from .wrk import run_wrk
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_DSN = os.environ.get("BENCH_POSTGRES_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -41,27 +41,48 @@ class Mode:
     relay_messages: int
 
 
-FULL = Mode("full", seconds=8, runs=3, connections=32, growth=(10_000, 1_000_000), samples=300, relay_messages=20_000)
-SMOKE = Mode("smoke", seconds=1, runs=1, connections=8, growth=(500, 2_000), samples=20, relay_messages=300)
+FULL = Mode(
+    "full",
+    seconds=8,
+    runs=3,
+    connections=32,
+    growth=(10_000, 1_000_000),
+    samples=300,
+    relay_messages=20_000,
+)
+SMOKE = Mode(
+    "smoke", seconds=1, runs=1, connections=8, growth=(500, 2_000), samples=20, relay_messages=300
+)
 
 
 def median_of(results: list[dict[str, float]]) -> dict[str, float]:
     return {key: round(statistics.median(r[key] for r in results), 2) for key in results[0]}
 
 
-def measure(base_url: str, requests_file: Callable[[int], Path], mode: Mode, connections: int | None = None) -> dict[str, float]:
+def measure(
+    base_url: str, requests_file: Callable[[int], Path], mode: Mode, connections: int | None = None
+) -> dict[str, float]:
     """A warm-up, then `runs` timed runs (each on fresh request lines); the medians."""
     c = connections or mode.connections
     run_wrk(base_url, requests_file(-1), c, max(1.0, mode.seconds / 4))
-    return median_of([run_wrk(base_url, requests_file(n), c, mode.seconds).as_dict() for n in range(mode.runs)])
+    return median_of(
+        [run_wrk(base_url, requests_file(n), c, mode.seconds).as_dict() for n in range(mode.runs)]
+    )
 
 
-def half_rate_latency(base_url: str, requests_file: Callable[[int], Path], mode: Mode, full_rps: float) -> dict[str, float]:
+def half_rate_latency(
+    base_url: str, requests_file: Callable[[int], Path], mode: Mode, full_rps: float
+) -> dict[str, float]:
     """wrk is closed-loop: find the concurrency whose throughput is nearest half the maximum
     and report its latency there."""
     best: dict[str, float] | None = None
     for connections in (1, 2, 3, 4, 6, 8, 12, 16):
-        result = median_of([run_wrk(base_url, requests_file(100 + n), connections, mode.seconds).as_dict() for n in range(mode.runs)])
+        result = median_of(
+            [
+                run_wrk(base_url, requests_file(100 + n), connections, mode.seconds).as_dict()
+                for n in range(mode.runs)
+            ]
+        )
         result["connections"] = connections
         if best is None or abs(result["rps"] - full_rps / 2) < abs(best["rps"] - full_rps / 2):
             best = result
@@ -80,9 +101,22 @@ async def reset_database(name: str) -> str:
 
 
 def machine() -> dict[str, Any]:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     pg = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout.strip()
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "postgresql_client": pg, "kernel": platform.release()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "postgresql_client": pg,
+        "kernel": platform.release(),
+    }
 
 
 def ratio(ours: float, floor: float) -> float:
@@ -93,7 +127,11 @@ async def main_async(mode: Mode) -> dict[str, Any]:
     dsn = await reset_database("aigen_bench")
     suffix = uuid.uuid4().hex[:6]
     services: Services = await start_services(dsn, RABBITMQ_URL, suffix, ROOT / "bench" / ".work")
-    results: dict[str, Any] = {"mode": mode.name, "started": datetime.now(UTC).isoformat(), "machine": machine()}
+    results: dict[str, Any] = {
+        "mode": mode.name,
+        "started": datetime.now(UTC).isoformat(),
+        "machine": machine(),
+    }
     try:
         work = await Workloads.prepare(services)
         print("create …", flush=True)
@@ -111,7 +149,10 @@ async def main_async(mode: Mode) -> dict[str, Any]:
         growth = {}
         for size in mode.growth:
             await work.grow_to(size)
-            growth[str(size)] = {"get": measure(services.api_url, await work.gets(), mode), "list": measure(services.api_url, await work.lists(), mode)}
+            growth[str(size)] = {
+                "get": measure(services.api_url, await work.gets(), mode),
+                "list": measure(services.api_url, await work.lists(), mode),
+            }
         print("relay …", flush=True)
         relay = await relay_rates(services, mode.relay_messages, mode.runs)
         print("end to end …", flush=True)
@@ -120,21 +161,45 @@ async def main_async(mode: Mode) -> dict[str, Any]:
         await services.stop()
     small, large = (str(s) for s in mode.growth)
     results["scenarios"] = {
-        "create": {"ours": create, "floor": floor_insert, "ratio": ratio(create["rps"], floor_insert["rps"]), "target": ">= 0.7"},
+        "create": {
+            "ours": create,
+            "floor": floor_insert,
+            "ratio": ratio(create["rps"], floor_insert["rps"]),
+            "target": ">= 0.7",
+        },
         "create_p99_at_half_rate": {"ours": create_half, "target_ms": 25},
-        "callback_apply": {"ours": callbacks, "floor": floor_update, "ratio": ratio(callbacks["rps"], floor_update["rps"]), "target": ">= 0.7"},
+        "callback_apply": {
+            "ours": callbacks,
+            "floor": floor_update,
+            "ratio": ratio(callbacks["rps"], floor_update["rps"]),
+            "target": ">= 0.7",
+        },
         "get_by_id": {"ours": get_by_id},
         "list_first_page": {"ours": list_page},
-        "growth": {**growth, "get_ratio": ratio(growth[large]["get"]["p50_ms"], growth[small]["get"]["p50_ms"]), "list_ratio": ratio(growth[large]["list"]["p50_ms"], growth[small]["list"]["p50_ms"]), "target": "<= 1.3"},
-        "relay": {**relay, "ratio": ratio(relay["relay_per_second"], relay["bare_per_second"]), "target": ">= 0.7"},
-        "end_to_end": {**e2e, "targets_ms": {"callback_to_sse_p99": 50, "create_to_queue_p99": 100}},
+        "growth": {
+            **growth,
+            "get_ratio": ratio(growth[large]["get"]["p50_ms"], growth[small]["get"]["p50_ms"]),
+            "list_ratio": ratio(growth[large]["list"]["p50_ms"], growth[small]["list"]["p50_ms"]),
+            "target": "<= 1.3",
+        },
+        "relay": {
+            **relay,
+            "ratio": ratio(relay["relay_per_second"], relay["bare_per_second"]),
+            "target": ">= 0.7",
+        },
+        "end_to_end": {
+            **e2e,
+            "targets_ms": {"callback_to_sse_p99": 50, "create_to_queue_p99": 100},
+        },
     }
     return results
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench")
-    parser.add_argument("--smoke", action="store_true", help="seconds, not minutes: keeps the harness working")
+    parser.add_argument(
+        "--smoke", action="store_true", help="seconds, not minutes: keeps the harness working"
+    )
     args = parser.parse_args(argv)
     mode = SMOKE if args.smoke else FULL
     started = time.monotonic()

@@ -19,8 +19,13 @@ from creativeflow.services.aigeneration.core.security import create_dev_token
 from creativeflow.services.aigeneration.infrastructure.database.tables import outbox
 from creativeflow.services.aigeneration.infrastructure.messaging.outbox_relay import OutboxRelay
 from creativeflow.services.aigeneration.infrastructure.messaging.outbox_store import SqlaOutboxStore
-from creativeflow.services.aigeneration.infrastructure.messaging.rabbitmq_publisher import RabbitMqPublisher
-from creativeflow.services.aigeneration.infrastructure.messaging.rabbitmq_topology import RabbitMqTopology, declare
+from creativeflow.services.aigeneration.infrastructure.messaging.rabbitmq_publisher import (
+    RabbitMqPublisher,
+)
+from creativeflow.services.aigeneration.infrastructure.messaging.rabbitmq_topology import (
+    RabbitMqTopology,
+    declare,
+)
 from creativeflow.services.aigeneration.infrastructure.simulator.signing import CallbackSigner
 
 from . import fixtures
@@ -45,10 +50,23 @@ def topology(services: Services) -> RabbitMqTopology:
 
 
 def job_body(n: int) -> dict[str, Any]:
-    return {"schema_version": 1, "job_id": str(uuid.uuid4()), "job_type": "samples", "request_id": str(uuid.uuid4()),
-            "round": 1, "user_id": f"user-{n}", "project_id": "bench", "prompt": "A poster for a summer sale",
-            "format": "instagram_post", "width": 512, "height": 512, "num_samples": 4, "output_format": "png",
-            "model": "sdxl-turbo", "callback_urls": {"samples": "http://x/s", "final": "http://x/f", "error": "http://x/e"}}
+    return {
+        "schema_version": 1,
+        "job_id": str(uuid.uuid4()),
+        "job_type": "samples",
+        "request_id": str(uuid.uuid4()),
+        "round": 1,
+        "user_id": f"user-{n}",
+        "project_id": "bench",
+        "prompt": "A poster for a summer sale",
+        "format": "instagram_post",
+        "width": 512,
+        "height": 512,
+        "num_samples": 4,
+        "output_format": "png",
+        "model": "sdxl-turbo",
+        "callback_urls": {"samples": "http://x/s", "final": "http://x/f", "error": "http://x/e"},
+    }
 
 
 async def _purge(services: Services) -> None:
@@ -66,14 +84,28 @@ async def relay_rates(services: Services, messages: int, runs: int) -> dict[str,
     for _ in range(runs):
         await _purge(services)
         now = Tomorrow().now()
-        rows = [{"destination": "job", "message_key": b["job_id"], "payload": b, "headers": {"message_id": b["job_id"], "type": "generation.samples"},
-                 "created_at": now, "available_at": now} for b in bodies]
+        rows = [
+            {
+                "destination": "job",
+                "message_key": b["job_id"],
+                "payload": b,
+                "headers": {"message_id": b["job_id"], "type": "generation.samples"},
+                "created_at": now,
+                "available_at": now,
+            }
+            for b in bodies
+        ]
         async with services.engine.begin() as connection:
             for start in range(0, len(rows), 2000):
                 await connection.execute(insert(outbox), rows[start : start + 2000])
         publisher = RabbitMqPublisher(services.rabbitmq_url, topology(services))
         await publisher.ensure_connected()
-        relay = OutboxRelay(SqlaOutboxStore(services.engine, Tomorrow()), {"job": lambda row: publisher.dispatch(row.payload, row.headers)}, Tomorrow(), batch_size=BATCH)
+        relay = OutboxRelay(
+            SqlaOutboxStore(services.engine, Tomorrow()),
+            {"job": lambda row, p=publisher: p.dispatch(row.payload, row.headers)},
+            Tomorrow(),
+            batch_size=BATCH,
+        )
         started = time.perf_counter()
         await relay.drain(max_passes=messages)
         relay_rates_.append(messages / (time.perf_counter() - started))
@@ -86,25 +118,44 @@ async def relay_rates(services: Services, messages: int, runs: int) -> dict[str,
             exchange = (await declare(channel, topology(services))).jobs
             started = time.perf_counter()
             for start in range(0, messages, BATCH):
-                await asyncio.gather(*(
-                    exchange.publish(aio_pika.Message(json.dumps(b).encode(), delivery_mode=aio_pika.DeliveryMode.PERSISTENT, message_id=b["job_id"], content_type="application/json"),
-                                     routing_key="generation.job", mandatory=True)
-                    for b in bodies[start : start + BATCH]
-                ))
+                await asyncio.gather(
+                    *(
+                        exchange.publish(
+                            aio_pika.Message(
+                                json.dumps(b).encode(),
+                                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                                message_id=b["job_id"],
+                                content_type="application/json",
+                            ),
+                            routing_key="generation.job",
+                            mandatory=True,
+                        )
+                        for b in bodies[start : start + BATCH]
+                    )
+                )
             bare_rates.append(messages / (time.perf_counter() - started))
     await _purge(services)
-    return {"messages": messages, "relay_per_second": round(statistics.median(relay_rates_), 1), "bare_per_second": round(statistics.median(bare_rates), 1)}
+    return {
+        "messages": messages,
+        "relay_per_second": round(statistics.median(relay_rates_), 1),
+        "bare_per_second": round(statistics.median(bare_rates), 1),
+    }
 
 
 def _percentiles(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
+
     def at(q: float) -> float:
         return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
+
     return {"p50_ms": at(0.50), "p90_ms": at(0.90), "p99_ms": at(0.99), "samples": len(ordered)}
 
 
 async def e2e_latencies(services: Services, samples: int) -> dict[str, Any]:
-    return {"create_to_queue": await _create_to_queue(services, samples), "callback_to_sse": await _callback_to_sse(services, samples)}
+    return {
+        "create_to_queue": await _create_to_queue(services, samples),
+        "callback_to_sse": await _callback_to_sse(services, samples),
+    }
 
 
 async def _create_to_queue(services: Services, samples: int) -> dict[str, float]:
@@ -127,9 +178,14 @@ async def _create_to_queue(services: Services, samples: int) -> dict[str, float]
         await queue.consume(on_message)
         for _ in range(samples):
             started = time.perf_counter()
-            response = await http.post("/api/v1/generation-requests", content=fixtures.CREATE_BODY,
-                                       headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-            future = arrived.setdefault(response.json()["id"], asyncio.get_running_loop().create_future())
+            response = await http.post(
+                "/api/v1/generation-requests",
+                content=fixtures.CREATE_BODY,
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            )
+            future = arrived.setdefault(
+                response.json()["id"], asyncio.get_running_loop().create_future()
+            )
             latencies.append((await asyncio.wait_for(future, 10) - started) * 1000)
     return _percentiles(latencies)
 
@@ -143,12 +199,16 @@ async def _callback_to_sse(services: Services, samples: int) -> dict[str, float]
     latencies = []
     async with httpx.AsyncClient(base_url=services.api_url, timeout=10) as http:
         for request in requests:
-            async with aconnect_sse(http, "GET", f"/api/v1/generation-requests/{request.id}/events", headers=auth) as source:
+            async with aconnect_sse(
+                http, "GET", f"/api/v1/generation-requests/{request.id}/events", headers=auth
+            ) as source:
                 events = source.aiter_sse()
                 await anext(events)  # the current state
                 body, headers = fixtures.samples_callback(request, signer)
                 sent = time.perf_counter()
-                callback = asyncio.create_task(http.post("/api/v1/n8n-callbacks/samples", content=body, headers=headers))
+                callback = asyncio.create_task(
+                    http.post("/api/v1/n8n-callbacks/samples", content=body, headers=headers)
+                )
                 await anext(events)
                 latencies.append((time.perf_counter() - sent) * 1000)
                 assert (await callback).json()["result"] == "applied"

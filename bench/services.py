@@ -65,7 +65,11 @@ class Services:
 async def start_services(dsn: str, rabbitmq_url: str, suffix: str, folder: Path) -> Services:
     folder.mkdir(parents=True, exist_ok=True)
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "RABBITMQ", "AIGEN_"))},
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("DATABASE_URL", "RABBITMQ", "AIGEN_"))
+        },
         "DATABASE_URL": dsn,
         "RABBITMQ_URL": rabbitmq_url,
         "RABBITMQ_GENERATION_EXCHANGE": f"bench_jobs_{suffix}",
@@ -85,19 +89,44 @@ async def start_services(dsn: str, rabbitmq_url: str, suffix: str, folder: Path)
     api_port, floor_port = free_port(), free_port()
     env["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{api_port}"
     api = subprocess.Popen(
-        [AIGEN, "serve", "--port", str(api_port)], cwd=folder, env=env,
-        stdout=(folder / "api.log").open("wb"), stderr=subprocess.STDOUT,
+        [AIGEN, "serve", "--port", str(api_port)],
+        cwd=folder,
+        env=env,
+        stdout=(folder / "api.log").open("wb"),
+        stderr=subprocess.STDOUT,
     )
     floor_env = {**env, "FLOOR_DSN": dsn, "FLOOR_POOL": str(POOL)}
     floor = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench.floor_app:app", "--port", str(floor_port),
-         "--loop", "uvloop", "--http", "httptools", "--log-level", "warning", "--no-access-log"],
-        cwd=Path(__file__).resolve().parents[1], env=floor_env,
-        stdout=(folder / "floor.log").open("wb"), stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.floor_app:app",
+            "--port",
+            str(floor_port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=Path(__file__).resolve().parents[1],
+        env=floor_env,
+        stdout=(folder / "floor.log").open("wb"),
+        stderr=subprocess.STDOUT,
     )
     services = Services(
-        dsn, rabbitmq_url, env, settings, engine, f"http://127.0.0.1:{api_port}",
-        f"http://127.0.0.1:{floor_port}", folder, [api, floor],
+        dsn,
+        rabbitmq_url,
+        env,
+        settings,
+        engine,
+        f"http://127.0.0.1:{api_port}",
+        f"http://127.0.0.1:{floor_port}",
+        folder,
+        [api, floor],
     )
     try:
         for url in (f"{services.api_url}/healthz", f"{services.floor_url}/docs"):

@@ -37,14 +37,20 @@ class Workloads:
 
     def creates(self, run: int) -> Path:
         lines = [
-            ("POST", "/api/v1/generation-requests",
-             {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}, fixtures.CREATE_BODY)
+            (
+                "POST",
+                "/api/v1/generation-requests",
+                {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+                fixtures.CREATE_BODY,
+            )
             for token in self._tokens
         ]
         return self._file("creates", lines)
 
     def floor_inserts(self, run: int) -> Path:
-        lines = [("POST", "/insert", {"Content-Type": "application/json"}, fixtures.CREATE_BODY)] * 100
+        lines = [
+            ("POST", "/insert", {"Content-Type": "application/json"}, fixtures.CREATE_BODY)
+        ] * 100
         return self._file("floor-inserts", lines)
 
     def floor_updates(self, run: int) -> Path:
@@ -69,13 +75,23 @@ class Workloads:
     async def gets(self) -> Callable[[int], Path]:
         ids = await self._reader_ids()
         token = self._reader_token()
-        lines = [("GET", f"/api/v1/generation-requests/{i}", {"Authorization": f"Bearer {token}"}, "") for i in ids]
+        lines = [
+            ("GET", f"/api/v1/generation-requests/{i}", {"Authorization": f"Bearer {token}"}, "")
+            for i in ids
+        ]
         path = self._file("gets", lines)
         return lambda run: path
 
     async def lists(self) -> Callable[[int], Path]:
         token = self._reader_token()
-        lines = [("GET", "/api/v1/generation-requests?limit=20", {"Authorization": f"Bearer {token}"}, "")]
+        lines = [
+            (
+                "GET",
+                "/api/v1/generation-requests?limit=20",
+                {"Authorization": f"Bearer {token}"},
+                "",
+            )
+        ]
         path = self._file("lists", lines)
         return lambda run: path
 

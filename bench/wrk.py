@@ -31,8 +31,19 @@ class WrkResult:
 def run_wrk(base_url: str, requests_file: Path, connections: int, seconds: float) -> WrkResult:
     threads = min(THREADS, connections)
     command = [
-        "wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "--timeout", "10s",
-        "-s", str(SCRIPT), base_url, "--", str(requests_file), str(threads),
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--latency",
+        "--timeout",
+        "10s",
+        "-s",
+        str(SCRIPT),
+        base_url,
+        "--",
+        str(requests_file),
+        str(threads),
     ]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
@@ -47,7 +58,9 @@ def parse(output: str) -> WrkResult:
         for p, v, u in re.findall(r"^\s+(50|90|99)%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
     }
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
-    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    socket = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
     errors = int(non_2xx.group(1)) if non_2xx else 0
     if socket:
         errors += sum(int(n) for n in socket.groups())
