@@ -1,0 +1,371 @@
+"""The fault scenarios of issue 8 that the suite runs so far. Each breaks something in the
+middle of load, restores it, and counts what was sent against what arrived."""
+
+import asyncio
+import json
+import random
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import httpx
+
+from creativeflow.services.aigeneration.infrastructure.simulator.signing import CallbackSigner
+
+from .harness import (
+    CREATE,
+    RABBITMQ_URL,
+    SETTINGS,
+    create_load,
+    percentile,
+    postgres_restart_immediate,
+    queue_request_ids,
+    rabbitmq_stopped,
+    stack,
+    token,
+)
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    creates: int
+    load_seconds: float
+    outage_seconds: float
+    storm_requests: int
+
+
+SHORT = Mode("short", creates=300, load_seconds=20, outage_seconds=8, storm_requests=20)
+LONG = Mode("long", creates=2000, load_seconds=60, outage_seconds=15, storm_requests=100)
+
+
+@dataclass
+class Row:
+    scenario: str
+    done: str
+    figures: dict[str, Any]
+    expected: str
+    met: bool
+
+
+async def _wait_until(check: Any, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if await check():
+            return True
+        await asyncio.sleep(0.5)
+    return bool(await check())
+
+
+async def _metric(url: str, line_start: str) -> float:
+    text = httpx.get(f"{url}/metrics", timeout=5).text
+    return sum(
+        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(line_start)
+    )
+
+
+async def broker_stopped_during_creates(work: Path, mode: Mode) -> Row:
+    async with stack("broker", work) as world:
+        api = world.serve()
+        world.simulator()
+        load = asyncio.create_task(create_load([api], mode.creates, mode.load_seconds))
+        await asyncio.sleep(mode.load_seconds * 0.25)
+
+        def outage() -> None:
+            with rabbitmq_stopped():
+                time.sleep(mode.outage_seconds)
+
+        await asyncio.to_thread(outage)
+        result = await load
+        accepted = result.accepted
+
+        async def all_waiting() -> bool:
+            rows = await world.sql(
+                "SELECT count(*) AS n FROM generation_requests WHERE id = ANY($1::text[]) AND status = 'awaiting_selection'",
+                accepted,
+            )
+            return int(rows[0]["n"]) == len(accepted)
+
+        await _wait_until(all_waiting, 180)
+        applied = await _metric(api, 'aigen_n8n_callbacks_total{kind="samples",outcome="applied"}')
+        rows = await world.sql(
+            "SELECT id, status, created_at, jobs FROM generation_requests WHERE id = ANY($1::text[])",
+            accepted,
+        )
+        summary = world.stop("simulator")
+        stats = dict(re.findall(r"(consumed|distinct_jobs|redelivered|requeued)=(\d+)", summary))
+        reached = [r for r in rows if r["status"] == "awaiting_selection"]
+        lags = []
+        for row in reached:
+            job = json.loads(row["jobs"])[-1]
+            finished = job["finished_at"]
+            if finished:
+                from datetime import datetime
+
+                lags.append((datetime.fromisoformat(finished) - row["created_at"]).total_seconds())
+        consumed, distinct = int(stats.get("consumed", 0)), int(stats.get("distinct_jobs", 0))
+        figures = {
+            "created": len(accepted),
+            "create_errors": sum(n for s, n in result.statuses.items() if s != 202) + result.errors,
+            "jobs_consumed_distinct": distinct,
+            "duplicates_delivered": consumed - distinct,
+            "duplicates_applied": int(applied) - len(reached),
+            "lost": len(accepted) - len(reached),
+            "longest_lag_s": round(max(lags, default=0.0), 1),
+        }
+    met = (
+        figures["lost"] == 0
+        and figures["duplicates_applied"] == 0
+        and figures["jobs_consumed_distinct"] >= figures["created"]
+    )
+    return Row(
+        "1. RabbitMQ stopped during creates",
+        f"`rabbitmqctl stop_app` for {mode.outage_seconds:.0f} s, then `start_app`, during {mode.creates} creates over {mode.load_seconds:.0f} s; `aigen simulate-n8n` consuming",
+        figures,
+        "lost 0, duplicates applied 0",
+        met,
+    )
+
+
+async def postgres_restarted_during_creates(work: Path, mode: Mode) -> Row:
+    async with stack("postgres", work) as world:
+        api = world.serve()
+        load = asyncio.create_task(create_load([api], mode.creates, mode.load_seconds / 2))
+        await asyncio.sleep(mode.load_seconds / 6)
+        await asyncio.to_thread(postgres_restart_immediate)
+        result = await load
+
+        async def drained() -> bool:
+            try:
+                rows = await world.sql(
+                    "SELECT count(*) AS n FROM outbox WHERE delivered_at IS NULL AND dead_at IS NULL"
+                )
+            except Exception:
+                return False
+            return int(rows[0]["n"]) == 0
+
+        await _wait_until(drained, 60)
+        stored = {r["id"] for r in await world.sql("SELECT id FROM generation_requests")}
+        with_job = {
+            r["request_id"]
+            for r in await world.sql(
+                "SELECT payload->>'request_id' AS request_id FROM outbox WHERE destination = 'job'"
+            )
+        }
+        published = set(await queue_request_ids(world))
+        figures = {
+            "answered_202": result.statuses.get(202, 0),
+            "answered_503": result.statuses.get(503, 0),
+            "answered_500": result.statuses.get(500, 0),
+            "connection_errors": result.errors,
+            "orphans": len([r for r in result.accepted if r not in stored or r not in with_job]),
+            "published_for_rolled_back": len(published - stored),
+            "accepted_not_published": len(set(result.accepted) - published),
+        }
+    met = (
+        figures["answered_500"] == 0
+        and figures["orphans"] == 0
+        and figures["published_for_rolled_back"] == 0
+        and figures["accepted_not_published"] == 0
+    )
+    return Row(
+        "2. PostgreSQL restarted with -m immediate",
+        f"`pg_ctlcluster … restart -m immediate` during {mode.creates} creates",
+        figures,
+        "no 500; 0 orphans; nothing published for a rolled-back create",
+        met,
+    )
+
+
+async def listen_connection_terminated(work: Path, mode: Mode) -> Row:
+    # replica A runs the relay with a 30 s poll; replica B only takes creates, so only A's
+    # LISTEN (re-established after pg_terminate_backend) can wake A's relay promptly
+    async with stack("listen", work, OUTBOX_POLL_INTERVAL_SECONDS="30") as world:
+        world.serve("relay-replica")
+        creates = world.serve("api-replica", RUN_OUTBOX_RELAY="false")
+        await asyncio.sleep(2)
+        database = world.dsn.rsplit("/", 1)[1]
+        killed = await world.sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN%'",
+            database,
+        )
+        await asyncio.sleep(2)  # the listener reconnects after 1 s
+        started = time.monotonic()
+        result = await create_load([creates], 50, 2)
+
+        async def drained() -> bool:
+            rows = await world.sql("SELECT count(*) AS n FROM outbox WHERE delivered_at IS NULL")
+            return int(rows[0]["n"]) == 0
+
+        ok = await _wait_until(drained, 25)
+        seconds = round(time.monotonic() - started, 1)
+        listeners = await world.sql(
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN%'",
+            database,
+        )
+        stuck = await world.sql("SELECT count(*) AS n FROM outbox WHERE delivered_at IS NULL")
+        published = await queue_request_ids(world)
+        figures = {
+            "listen_connections_terminated": len(killed),
+            "listen_connections_after": int(listeners[0]["n"]),
+            "created": len(result.accepted),
+            "published": len(published),
+            "drained_in_s": seconds if ok else None,
+            "stuck_rows": int(stuck[0]["n"]),
+        }
+    met = figures["stuck_rows"] == 0 and figures["published"] == figures["created"] and ok
+    return Row(
+        "4. LISTEN connection terminated",
+        "`pg_terminate_backend` on the relay replica's LISTEN connection, then 50 creates through another replica (relay poll set to 30 s)",
+        figures,
+        "relay recovers (drained well before the 30 s poll); stuck rows 0",
+        met,
+    )
+
+
+async def callback_storm(work: Path, mode: Mode) -> Row:
+    async with stack("storm", work) as world:
+        api = world.serve()
+        signer = CallbackSigner(SETTINGS.n8n_callback_secret)
+        user = "storm-user"
+        auth = {"Authorization": f"Bearer {token(user)}"}
+        async with httpx.AsyncClient(base_url=api, timeout=20) as client:
+            ids = []
+            for _ in range(mode.storm_requests):
+                ids.append(
+                    (
+                        await client.post("/api/v1/generation-requests", json=CREATE, headers=auth)
+                    ).json()["id"]
+                )
+            jobs = await _jobs_on_queue(world, len(ids))
+
+            async def send(kind: str, body: dict[str, Any]) -> str:
+                text = json.dumps(body)
+                response = await client.post(
+                    f"/api/v1/n8n-callbacks/{kind}", content=text, headers=signer.headers(text)
+                )
+                return str(response.json().get("result", response.status_code))
+
+            def samples(job: dict[str, Any]) -> dict[str, Any]:
+                return {
+                    "request_id": job["request_id"],
+                    "job_id": job["job_id"],
+                    "samples": [
+                        {
+                            "asset_id": f"s{i}",
+                            "url": f"https://cdn.example/s{i}.png",
+                            "resolution": "512x512",
+                        }
+                        for i in range(4)
+                    ],
+                }
+
+            def error(job: dict[str, Any]) -> dict[str, Any]:
+                return {
+                    "request_id": job["request_id"],
+                    "job_id": job["job_id"],
+                    "error_code": "model_error",
+                    "error_message": "late",
+                    "retryable": True,
+                }
+
+            outcomes: list[str] = []
+            storm = [send("samples", samples(job)) for job in jobs for _ in range(5)]
+            random.shuffle(storm)
+            outcomes += await asyncio.gather(*storm)
+            outcomes += await asyncio.gather(
+                *(send("error", error(job)) for job in jobs)
+            )  # late errors for samples
+            for request_id in ids:
+                await client.post(
+                    f"/api/v1/generation-requests/{request_id}/select-sample",
+                    json={"selected_sample_id": "s1"},
+                    headers=auth,
+                )
+            finals = await _jobs_on_queue(world, len(ids))
+            storm = []
+            for job in finals:
+                final = {
+                    "request_id": job["request_id"],
+                    "job_id": job["job_id"],
+                    "asset": {
+                        "asset_id": "f",
+                        "url": "https://cdn.example/f.png",
+                        "resolution": "1080x1080",
+                    },
+                }
+                storm += [send("final", final) for _ in range(5)]
+            random.shuffle(storm)
+            outcomes += await asyncio.gather(*storm)
+            late = [
+                send("error", error(job)) for job in finals for _ in range(5)
+            ]  # after the final
+            outcomes += await asyncio.gather(*late)
+        statuses = await world.sql(
+            "SELECT status, count(*) AS n FROM generation_requests GROUP BY status"
+        )
+        refunds = await world.sql("SELECT count(*) AS n FROM outbox WHERE destination = 'refund'")
+        to_waiting = await _metric(
+            api,
+            'aigen_status_transitions_total{from_status="processing_samples",to_status="awaiting_selection"}',
+        )
+        to_done = await _metric(
+            api,
+            'aigen_status_transitions_total{from_status="processing_final",to_status="completed"}',
+        )
+        to_failed = await _metric(
+            api, 'aigen_status_transitions_total{from_status="processing_final",to_status="failed"}'
+        )
+        figures = {
+            "requests": len(ids),
+            "callbacks_sent": len(outcomes),
+            "applied": outcomes.count("applied"),
+            "duplicate": outcomes.count("duplicate"),
+            "ignored": outcomes.count("ignored"),
+            "samples_transitions": int(to_waiting),
+            "final_transitions": int(to_done + to_failed),
+            "refunds": int(refunds[0]["n"]),
+            "completed": sum(int(r["n"]) for r in statuses if r["status"] == "completed"),
+        }
+    n = figures["requests"]
+    met = (
+        figures["samples_transitions"] == n
+        and figures["final_transitions"] == n
+        and figures["applied"] == 2 * n
+        and figures["completed"] == n
+        and figures["refunds"] == 0
+    )
+    return Row(
+        "7. Every callback sent 5 times",
+        f"{mode.storm_requests} requests; samples ×5 concurrently and shuffled, then a late error per samples job; final ×5 concurrently and shuffled, then error ×5 after the final",
+        figures,
+        "one transition per job; every request completed; 0 refunds (late errors ignored)",
+        met,
+    )
+
+
+async def _jobs_on_queue(world: Any, count: int) -> list[dict[str, Any]]:
+    connection = await aio_pika.connect(RABBITMQ_URL, timeout=10)
+    jobs: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 30
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(world.queue, passive=True)
+        while len(jobs) < count and time.monotonic() < deadline:
+            message = await queue.get(no_ack=True, fail=False)
+            if message is None:
+                await asyncio.sleep(0.1)
+                continue
+            jobs.append(json.loads(message.body))
+    return jobs
+
+
+SCENARIOS = [
+    broker_stopped_during_creates,
+    postgres_restarted_during_creates,
+    listen_connection_terminated,
+    callback_storm,
+]
