@@ -3,18 +3,39 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ...application.errors import DependencyUnavailable
 
+# What a restarting or unreachable PostgreSQL raises through asyncpg (found by the fault
+# suite: "the database system is starting up", "connection was closed in the middle of
+# operation" arrive as plain DBAPIError and would otherwise be answered 500).
+_UNREACHABLE = (
+    asyncpg.exceptions.PostgresConnectionError,  # SQLSTATE class 08, and connection lost
+    asyncpg.exceptions.OperatorInterventionError,  # 57P: shutting down, starting up
+    OSError,
+)
+
 
 def unavailable(exc: BaseException) -> DependencyUnavailable | None:
     if isinstance(exc, OperationalError | InterfaceError | OSError):
         return DependencyUnavailable("The database cannot be reached.")
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+    if isinstance(exc, DBAPIError) and (exc.connection_invalidated or _caused_by_outage(exc)):
         return DependencyUnavailable("The database connection was lost.")
     return None
+
+
+def _caused_by_outage(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    for _ in range(5):  # DBAPIError → the adapter's Error → asyncpg's exception
+        if seen is None:
+            return False
+        if isinstance(seen, _UNREACHABLE):
+            return True
+        seen = seen.__cause__ or getattr(seen, "orig", None)
+    return False
 
 
 @asynccontextmanager
