@@ -17,8 +17,8 @@ run: install
 	$(BIN)/aigen serve
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench faults
+	$(BIN)/ruff format --check src tests bench faults
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
@@ -43,3 +43,10 @@ bench: install  # minutes: writes docs/PERFORMANCE.md and bench/results/
 bench-smoke: install  # seconds: keeps the harness working (CI)
 	@command -v wrk >/dev/null || { echo "make bench-smoke needs wrk (Debian: apt-get install wrk)"; exit 1; }
 	$(BIN)/python -m bench.run --smoke
+
+.PHONY: faults faults-short
+faults: install  # breaks RabbitMQ and PostgreSQL of this machine mid-load (restored after); writes docs/RELIABILITY.md
+	$(BIN)/python -m faults.run
+
+faults-short: install  # the same, bounded to a few minutes
+	$(BIN)/python -m faults.run --short

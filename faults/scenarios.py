@@ -20,7 +20,6 @@ from .harness import (
     RABBITMQ_URL,
     SETTINGS,
     create_load,
-    percentile,
     postgres_restart_immediate,
     queue_request_ids,
     rabbitmq_stopped,
@@ -61,7 +60,8 @@ async def _wait_until(check: Any, within: float) -> bool:
 
 
 async def _metric(url: str, line_start: str) -> float:
-    text = httpx.get(f"{url}/metrics", timeout=5).text
+    async with httpx.AsyncClient(timeout=5) as client:
+        text = (await client.get(f"{url}/metrics")).text
     return sum(
         float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(line_start)
     )
