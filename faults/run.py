@@ -20,7 +20,6 @@ NOT_YET = [
         "6. The credit service failing 30 %, slow, down during refunds",
         "not in the suite yet (outages: tests/integration/test_production_adapters.py)",
     ),
-    ("8. A poison job", "not in the suite yet"),
     ("9. Soak at 1,000 requests a minute", "not in the suite yet"),
 ]
 

@@ -347,10 +347,10 @@ async def callback_storm(work: Path, mode: Mode) -> Row:
     )
 
 
-async def _jobs_on_queue(world: Any, count: int) -> list[dict[str, Any]]:
+async def _jobs_on_queue(world: Any, count: int, within: float = 30) -> list[dict[str, Any]]:
     connection = await aio_pika.connect(RABBITMQ_URL, timeout=10)
     jobs: list[dict[str, Any]] = []
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + within
     async with connection:
         channel = await connection.channel()
         queue = await channel.declare_queue(world.queue, passive=True)
@@ -368,4 +368,146 @@ SCENARIOS = [
     postgres_restarted_during_creates,
     listen_connection_terminated,
     callback_storm,
+]
+
+
+async def replicas_share_one_database(work: Path, mode: Mode) -> Row:
+    figures: dict[str, Any] = {}
+    ok = True
+    for count in (2, 4):
+        async with stack(f"replicas{count}", work) as world:
+            urls = [world.serve(f"replica-{n}") for n in range(count)]
+            result = await create_load(urls, mode.storm_requests * 5, 5)
+            jobs = await _jobs_on_queue(world, len(result.accepted))
+            await asyncio.sleep(2)
+            # anything published twice would be left on the queue now
+            extra = [j["job_id"] for j in await _jobs_on_queue(world, 10**6, within=2)]
+            signer = CallbackSigner(SETTINGS.n8n_callback_secret)
+            async with httpx.AsyncClient(timeout=20) as client:
+                outcomes = [
+                    o for job in jobs for o in await _samples_to_all(client, urls, signer, job)
+                ]
+            waiting = await world.sql(
+                "SELECT count(*) AS n FROM generation_requests WHERE status = 'awaiting_selection'"
+            )
+            published = [j["job_id"] for j in jobs] + extra
+            figures[f"{count}_replicas"] = {
+                "created": len(result.accepted),
+                "published": len(published),
+                "published_twice": len(published) - len(set(published)),
+                "callbacks": len(outcomes),
+                "applied": outcomes.count("applied"),
+                "awaiting_selection": int(waiting[0]["n"]),
+            }
+            f = figures[f"{count}_replicas"]
+            ok = (
+                ok
+                and f["published_twice"] == 0
+                and f["published"] == f["created"]
+                and f["applied"] == f["created"] == f["awaiting_selection"]
+            )
+    return Row(
+        "5. Two and four replicas on one database",
+        f"{mode.storm_requests * 5} creates round-robin over 2, then 4 `aigen serve` processes (each with its relay); every samples callback sent to every replica at once",
+        figures,
+        "every outbox row published once; each callback applied once",
+        ok,
+    )
+
+
+async def _samples_to_all(
+    client: httpx.AsyncClient, urls: list[str], signer: CallbackSigner, job: dict[str, Any]
+) -> list[str]:
+    """The same samples callback to every replica at once (signed separately, as retries are)."""
+    samples = [
+        {"asset_id": f"s{i}", "url": f"https://cdn.example/s{i}.png", "resolution": "512x512"}
+        for i in range(4)
+    ]
+    body = json.dumps(
+        {"request_id": job["request_id"], "job_id": job["job_id"], "samples": samples}
+    )
+    answers = await asyncio.gather(
+        *(
+            client.post(
+                f"{url}/api/v1/n8n-callbacks/samples", content=body, headers=signer.headers(body)
+            )
+            for url in urls
+        )
+    )
+    return [a.json()["result"] for a in answers]
+
+
+async def poison_job(work: Path, mode: Mode) -> Row:
+    async with stack(
+        "poison",
+        work,
+        SAMPLE_JOB_DEADLINE_SECONDS="10",
+        SWEEP_INTERVAL_SECONDS="1",
+        RABBITMQ_JOB_DELIVERY_LIMIT="3",
+    ) as world:
+        api = world.serve()
+        world.simulator()
+        user = "poison-user"
+        auth = {"Authorization": f"Bearer {token(user)}"}
+        async with httpx.AsyncClient(base_url=api, timeout=20) as client:
+            body = {**CREATE, "prompt": "[simulate:crash] a job no worker survives"}
+            request_id = (
+                await client.post("/api/v1/generation-requests", json=body, headers=auth)
+            ).json()["id"]
+
+            async def failed() -> bool:
+                answer = (
+                    await client.get(f"/api/v1/generation-requests/{request_id}", headers=auth)
+                ).json()
+                return answer["status"] == "failed"
+
+            await _wait_until(failed, 60)
+            request = (
+                await client.get(f"/api/v1/generation-requests/{request_id}", headers=auth)
+            ).json()
+        await asyncio.sleep(3)  # the refund row's delivery
+        summary = world.stop("simulator")
+        refunds = await world.sql(
+            "SELECT count(*) AS n FROM credit_ledger_entries WHERE kind = 'refund'"
+        )
+        dead_letters = await _count_queue(f"{world.queue}.dead")
+        stats = dict(re.findall(r"(consumed|requeued)=(\d+)", summary))
+        figures = {
+            "status": request["status"],
+            "error_code": request["error_code"],
+            "deliveries_to_the_worker": int(stats.get("consumed", 0)),
+            "requeued": int(stats.get("requeued", 0)),
+            "dead_lettered": dead_letters,
+            "refunds": int(refunds[0]["n"]),
+        }
+    met = (
+        figures["status"] == "failed"
+        and figures["error_code"] == "timeout"
+        and figures["dead_lettered"] == 1
+        and figures["refunds"] == 1
+    )
+    return Row(
+        "8. A poison job",
+        "a job the worker crashes on every time (`[simulate:crash]`), quorum queue delivery limit 3, sample deadline 10 s",
+        figures,
+        "dead-lettered once; the request failed by the deadline sweep and refunded exactly once",
+        met,
+    )
+
+
+async def _count_queue(name: str) -> int:
+    connection = await aio_pika.connect(RABBITMQ_URL, timeout=10)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(name, passive=True)
+        return int(queue.declaration_result.message_count or 0)
+
+
+SCENARIOS = [
+    broker_stopped_during_creates,
+    postgres_restarted_during_creates,
+    listen_connection_terminated,
+    replicas_share_one_database,
+    callback_storm,
+    poison_job,
 ]

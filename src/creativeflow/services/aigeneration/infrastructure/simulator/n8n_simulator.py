@@ -2,7 +2,9 @@
 through the service's signed callback routes over HTTP, exactly as the n8n workflow does.
 
 Prompts can ask for a failure, so every path is easy to try by hand:
-`[simulate:content_policy]` is refused, `[simulate:error]` fails as a model error."""
+`[simulate:content_policy]` is refused, `[simulate:error]` fails as a model error, and
+`[simulate:crash]` never reports (a poison job: a queue consumer requeues it until the
+queue dead-letters it, and the deadline sweep fails the request)."""
 
 import asyncio
 import json
@@ -85,6 +87,8 @@ class N8nSimulator:
     async def _result(self, job: dict[str, Any], started: float) -> tuple[str, str]:
         prompt: str = job["prompt"]
         urls = job["callback_urls"]
+        if "[simulate:crash]" in prompt:
+            raise CallbackFailed("simulated crash while rendering")
         if "[simulate:content_policy]" in prompt:
             return urls["error"], _error(job, "content_policy_violation", "Prompt refused.", False)
         failing = random.random() < self._settings.failure_rate  # noqa: S311
