@@ -61,8 +61,8 @@ class Stack:
     def queue(self) -> str:
         return self.env["RABBITMQ_N8N_JOB_QUEUE"]
 
-    def serve(self, name: str = "api", **extra: str) -> str:
-        port = free_port()
+    def serve(self, name: str = "api", port: int | None = None, **extra: str) -> str:
+        port = port or free_port()
         env = {**self.env, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}", **extra}
         self._start(name, ["serve", "--port", str(port)], env)
         url = f"http://127.0.0.1:{port}"
@@ -72,6 +72,11 @@ class Stack:
 
     def simulator(self, **extra: str) -> None:
         self._start("simulator", ["simulate-n8n"], {**self.env, **extra})
+
+    def rss_mb(self, name: str) -> float:
+        status = Path(f"/proc/{self.processes[name].pid}/status").read_text()
+        kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS"))
+        return round(kb / 1024, 1)
 
     def stop(self, name: str, sig: int = signal.SIGTERM) -> str:
         process = self.processes.pop(name)

@@ -10,18 +10,7 @@ from pathlib import Path
 from .scenarios import LONG, SCENARIOS, SHORT, Mode, Row
 
 ROOT = Path(__file__).resolve().parents[1]
-NOT_YET = [
-    ("3. The service killed with SIGKILL mid-load, then restarted", "not in the suite yet"),
-    (
-        "5. Two and four replicas on one database",
-        "not in the suite yet (two relays: tests/integration; two replicas' streams: tests/e2e)",
-    ),
-    (
-        "6. The credit service failing 30 %, slow, down during refunds",
-        "not in the suite yet (outages: tests/integration/test_production_adapters.py)",
-    ),
-    ("9. Soak at 1,000 requests a minute", "not in the suite yet"),
-]
+NOT_YET: list[tuple[str, str]] = []
 
 
 async def run(mode: Mode, only: list[str]) -> list[Row]:

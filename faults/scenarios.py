@@ -5,8 +5,10 @@ import asyncio
 import json
 import random
 import re
+import signal
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,8 @@ from .harness import (
     RABBITMQ_URL,
     SETTINGS,
     create_load,
+    free_port,
+    percentile,
     postgres_restart_immediate,
     queue_request_ids,
     rabbitmq_stopped,
@@ -511,3 +515,238 @@ SCENARIOS = [
     callback_storm,
     poison_job,
 ]
+
+
+PROCESSING = ("validating_credits", "publishing_to_queue", "processing_samples", "processing_final")
+
+
+async def _money(world: Any) -> tuple[Decimal, Decimal]:
+    """Local ledger: debited and refunded, in credits."""
+    rows = await world.sql(
+        "SELECT kind, coalesce(sum(amount), 0) AS total FROM credit_ledger_entries GROUP BY kind"
+    )
+    totals = {r["kind"]: Decimal(r["total"]) / 10_000 for r in rows}
+    return totals.get("debit", Decimal(0)), totals.get("refund", Decimal(0))
+
+
+async def _delivered_price(world: Any) -> Decimal:
+    """What the steps that were delivered (or are still in flight) cost."""
+    total = Decimal(0)
+    for row in await world.sql("SELECT jobs FROM generation_requests"):
+        for job in json.loads(row["jobs"]):
+            if job["state"] in ("dispatched", "succeeded"):
+                total += Decimal(job["price"])
+    return total
+
+
+async def service_killed(work: Path, mode: Mode) -> Row:
+    async with stack(
+        "sigkill",
+        work,
+        SAMPLE_JOB_DEADLINE_SECONDS="15",
+        SWEEP_INTERVAL_SECONDS="1",
+        RECOVERY_GRACE_SECONDS="3",
+    ) as world:
+        port = free_port()
+        api = world.serve("api", port=port)
+        world.simulator()
+        load = asyncio.create_task(create_load([api], mode.creates, mode.load_seconds / 2))
+        await asyncio.sleep(mode.load_seconds / 6)
+        world.stop("api", signal.SIGKILL)
+        result = await load
+        world.serve("api-restarted", port=port)  # the callbacks' URL stays valid
+
+        async def settled() -> bool:
+            rows = await world.sql(
+                "SELECT count(*) AS n FROM generation_requests WHERE status = ANY($1::text[])",
+                list(PROCESSING),
+            )
+            return int(rows[0]["n"]) == 0
+
+        await _wait_until(settled, 60)
+        await asyncio.sleep(3)  # refund rows of the last timeouts
+        stuck = await world.sql(
+            "SELECT count(*) AS n FROM generation_requests WHERE status = ANY($1::text[]) AND updated_at < now() - interval '20 seconds'",
+            list(PROCESSING),
+        )
+        statuses = {
+            r["status"]: int(r["n"])
+            for r in await world.sql(
+                "SELECT status, count(*) AS n FROM generation_requests GROUP BY status"
+            )
+        }
+        debited, refunded = await _money(world)
+        delivered = await _delivered_price(world)
+        figures = {
+            "accepted": len(result.accepted),
+            "refused_while_down": result.errors,
+            "statuses": statuses,
+            "stuck_past_deadline": int(stuck[0]["n"]),
+            "debits_minus_refunds": str(debited - refunded),
+            "price_of_delivered_steps": str(delivered),
+        }
+    met = figures["stuck_past_deadline"] == 0 and debited - refunded == delivered
+    return Row(
+        "3. The service killed with SIGKILL mid-load",
+        f"SIGKILL of `aigen serve` during {mode.creates} creates, restarted on the same port; simulate-n8n consuming; sample deadline 15 s",
+        figures,
+        "nothing stuck past its deadline; debits − refunds = price of delivered steps",
+        met,
+    )
+
+
+async def credit_service_failing(work: Path, mode: Mode) -> Row:
+    from tests.stub_servers import CreditServiceStub
+
+    credits = CreditServiceStub()
+    credits.book.starting_balance = Decimal(1_000_000)
+    await credits.start()
+    credits.behaviour.status, credits.behaviour.failure_rate, credits.behaviour.delay = (
+        503,
+        0.3,
+        0.05,
+    )
+    try:
+        async with stack(
+            "credits", work, CREDIT_SERVICE_API_URL=credits.url, CREDIT_SERVICE_TIMEOUT_SECONDS="1"
+        ) as world:
+            api = world.serve()
+            world.simulator()
+            count = mode.creates // 2
+            body = {**CREATE, "prompt": "[simulate:error] every model run fails"}
+            async with httpx.AsyncClient(base_url=api, timeout=20) as client:
+                answers = await asyncio.gather(
+                    *(
+                        client.post(
+                            "/api/v1/generation-requests",
+                            json=body,
+                            headers={"Authorization": f"Bearer {token(f'c-{n % 20}')}"},
+                        )
+                        for n in range(count)
+                    )
+                )
+                await credits.stop()  # down while the refunds of those model errors are due
+                await asyncio.sleep(mode.outage_seconds)
+                await credits.start()
+                credits.behaviour.status = None
+
+            async def drained() -> bool:
+                rows = await world.sql(
+                    "SELECT count(*) AS n FROM outbox WHERE delivered_at IS NULL AND dead_at IS NULL"
+                )
+                return int(rows[0]["n"]) == 0
+
+            ok = await _wait_until(drained, 90)
+            refund_rows = await world.sql(
+                "SELECT count(*) AS n FROM outbox WHERE destination IN ('refund', 'settle')"
+            )
+        per_key: dict[str, int] = {}
+        for kind, call in credits.calls:
+            if kind in ("debit", "refund"):
+                per_key[call["idempotency_key"]] = per_key.get(call["idempotency_key"], 0) + 1
+        debited, refunded = credits.book.total("debit"), credits.book.total("refund")
+        figures = {
+            "creates": count,
+            "answered_202": sum(1 for a in answers if a.status_code == 202),
+            "answered_503": sum(1 for a in answers if a.status_code == 503),
+            "credit_calls_retried": sum(n - 1 for n in per_key.values()),
+            "debited": str(debited),
+            "refunded": str(refunded),
+            "net_charged": str(debited - refunded),
+            "refund_and_settle_rows": int(refund_rows[0]["n"]),
+            "undelivered_after_recovery": 0 if ok else "some",
+        }
+    finally:
+        await credits.stop()
+    # every step failed in the model, or was refused at the credit service: nothing may stay charged
+    met = ok and debited == refunded
+    return Row(
+        "6. The credit service failing 30 %, slow, and down during refunds",
+        f"{mode.creates // 2} creates whose model runs all fail; 30 % of credit calls answer 503 after 50 ms; the credit service stopped for {mode.outage_seconds:.0f} s while the refunds are due",
+        figures,
+        "net charged 0 (no double charge, no double refund); every refund delivered after recovery",
+        met,
+    )
+
+
+async def soak(work: Path, mode: Mode) -> Row:
+    minutes = 2 if mode is SHORT else 10
+    async with stack("soak", work, SIMULATOR_CONCURRENCY="8") as world:
+        api = world.serve()
+        world.simulator()
+        memory = [world.rss_mb("api")]
+        latencies: list[float] = []
+        errors = 0
+        completed = 0
+        per_second = 1000 / 60
+        started = time.monotonic()
+        async with httpx.AsyncClient(
+            base_url=api, timeout=30, limits=httpx.Limits(max_connections=200)
+        ) as client:
+
+            async def one(n: int) -> None:
+                nonlocal errors, completed
+                await asyncio.sleep(max(0.0, started + n / per_second - time.monotonic()))
+                auth = {"Authorization": f"Bearer {token(f'soak-{n % 200}')}"}
+                try:
+                    sent = time.monotonic()
+                    created = await client.post(
+                        "/api/v1/generation-requests", json=CREATE, headers=auth
+                    )
+                    latencies.append((time.monotonic() - sent) * 1000)
+                    request_id = created.json()["id"]
+                    for status in ("awaiting_selection", "completed"):
+                        for _ in range(60):
+                            sent = time.monotonic()
+                            state = (
+                                await client.get(
+                                    f"/api/v1/generation-requests/{request_id}", headers=auth
+                                )
+                            ).json()
+                            latencies.append((time.monotonic() - sent) * 1000)
+                            if state["status"] == status:
+                                break
+                            await asyncio.sleep(2)
+                        else:
+                            raise RuntimeError(f"{request_id} stuck in {state['status']}")
+                        if status == "awaiting_selection":
+                            sent = time.monotonic()
+                            await client.post(
+                                f"/api/v1/generation-requests/{request_id}/select-sample",
+                                json={"selected_sample_id": "r1-sample-0"},
+                                headers=auth,
+                            )
+                            latencies.append((time.monotonic() - sent) * 1000)
+                    completed += 1
+                except Exception:
+                    errors += 1
+
+            async def sample_memory() -> None:
+                while time.monotonic() - started < minutes * 60:
+                    await asyncio.sleep(15)
+                    memory.append(world.rss_mb("api"))
+
+            total = int(minutes * 1000)
+            await asyncio.gather(sample_memory(), *(one(n) for n in range(total)))
+        figures = {
+            "minutes": minutes,
+            "requests": total,
+            "completed": completed,
+            "errors": errors,
+            "api_p95_ms": percentile(latencies, 0.95),
+            "rss_mb_start_end": f"{memory[0]} → {memory[-1]}",
+            "rss_mb_samples": memory,
+        }
+    met = errors == 0 and completed == total
+    return Row(
+        "9. Soak at 1,000 requests a minute",
+        f"{minutes} min of 1,000 creates a minute, each followed to `completed` through simulate-n8n (select, final)",
+        figures,
+        "errors 0; memory without a growth trend",
+        met,
+    )
+
+
+SCENARIOS.insert(2, service_killed)
+SCENARIOS.insert(5, credit_service_failing)
+SCENARIOS.append(soak)

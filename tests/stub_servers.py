@@ -4,6 +4,7 @@ the notification service. They record every call and can be told to fail, be slo
 
 import asyncio
 import contextlib
+import random
 import socket
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -27,6 +28,7 @@ class Behaviour:
     status: int | None = None  # answer calls with this status (e.g. 500)
     delay: float = 0.0  # seconds before answering
     only: set[str] = field(default_factory=set)  # the kinds of call affected; empty = all
+    failure_rate: float = 1.0  # with `status`: the share of calls that fail
 
 
 class StubServer:
@@ -62,7 +64,8 @@ class StubServer:
             return None
         if self.behaviour.delay:
             await asyncio.sleep(self.behaviour.delay)
-        if self.behaviour.status is not None:
+        failing = random.random() < self.behaviour.failure_rate
+        if self.behaviour.status is not None and failing:
             return JSONResponse({"detail": "stub told to fail"}, status_code=self.behaviour.status)
         return None
 
