@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint unit format clean
+.PHONY: install run test lint unit format clean system-deps
 
 install: $(VENV)/.installed
 
@@ -25,7 +25,18 @@ lint: install
 unit: install
 	$(BIN)/pytest tests/unit -q
 
-test: lint
+# Debian packages the tests use: Chromium for the console's browser tests, promtool (package
+# prometheus) for the alert rules. Installed when missing (this needs root, as on our machines).
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+test: lint system-deps
 	$(BIN)/pytest
 
 format: install
