@@ -2,13 +2,10 @@
 no 5xx, and every response matches the documented schema. Bounded: 40 examples per
 operation (about 400 in all)."""
 
-import os
 import subprocess
-import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -22,7 +19,8 @@ from schemathesis.specs.openapi.checks import (
 from creativeflow.services.aigeneration.core.config import load_settings
 from creativeflow.services.aigeneration.core.security import create_dev_token
 
-from ..e2e.conftest import AIGEN, free_port
+from ..e2e.conftest import AIGEN
+from ..e2e.processes import ServiceProcess, service_env
 from ..figures import count
 
 CHECKS = [
@@ -36,35 +34,11 @@ CHECKS = [
 @pytest.fixture(scope="module")
 def served(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("schemathesis")
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": postgres_url,
-        "DATA_DIR": str(folder / "data"),
-        "SIMULATOR_RENDER_DELAY_SECONDS": "0",
-        "LOCAL_LEDGER_STARTING_BALANCE": "1000",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = service_env(postgres_url, folder, LOCAL_LEDGER_STARTING_BALANCE="1000")
     subprocess.run([AIGEN, "migrate"], cwd=folder, env=env, check=True, capture_output=True)
-    log = (folder / "serve.log").open("wb")
-    process = subprocess.Popen(
-        [AIGEN, "serve", "--port", str(port)], cwd=folder, env=env, stdout=log, stderr=log
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            pytest.fail((folder / "serve.log").read_text())
-        time.sleep(0.2)
-    yield base_url
-    process.terminate()
-    process.wait(timeout=15)
-    log.close()
+    service = ServiceProcess.serve("serve", env, folder)
+    yield service.base_url
+    service.stop()
 
 
 TOKEN = create_dev_token(load_settings(_env_file=None), "schemathesis-user")
