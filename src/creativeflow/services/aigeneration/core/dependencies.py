@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from standardwebhooks import Webhook
 
@@ -183,8 +182,7 @@ def orchestration_config(settings: Settings) -> OrchestrationConfig:
 
 
 def _asyncpg_dsn(engine: AsyncEngine) -> str:
-    url = make_url(engine.url.render_as_string(hide_password=False)).set(drivername="postgresql")
-    return url.render_as_string(hide_password=False)
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 # --- FastAPI dependencies --------------------------------------------------------------------

@@ -64,13 +64,17 @@ def _storable(value: Any) -> Any:
     return value
 
 
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+class WireModel(BaseModel):
+    """Every model that brings text in: only text PostgreSQL can store gets through."""
 
     @field_validator("*", mode="after")
     @classmethod
     def _text_is_storable(cls, value: Any) -> Any:
         return _storable(value)
+
+
+class StrictModel(WireModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class CustomDimensions(StrictModel):
@@ -122,13 +126,8 @@ class SampleSelection(StrictModel):
     output_format: OutputFormat = "png"
 
 
-class AssetInfoModel(BaseModel):
+class AssetInfoModel(WireModel):
     model_config = ConfigDict(extra="forbid")
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _text_is_storable(cls, value: Any) -> Any:
-        return _storable(value)
 
     asset_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
     url: HttpUrl
@@ -201,13 +200,8 @@ class FormatsRead(BaseModel):
 # --- n8n callbacks (contract §3). Extra fields are ignored: n8n may add its own. -------------
 
 
-class CallbackModel(BaseModel):
+class CallbackModel(WireModel):
     model_config = ConfigDict(extra="ignore")
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _text_is_storable(cls, value: Any) -> Any:
-        return _storable(value)
 
     request_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     job_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]

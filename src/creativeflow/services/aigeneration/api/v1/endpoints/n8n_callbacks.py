@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from standardwebhooks import Webhook
 
@@ -76,16 +77,12 @@ Answer = Annotated[Callable[[CallbackOutcome], CallbackResult], Depends(callback
 
 
 def _parse(model: type[M], body: bytes) -> M:
+    """The body is read raw (its signature covers the bytes), then validated here; errors
+    are rendered by the same handler as every other validation error."""
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:
-        details = [
-            {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]}
-            for e in exc.errors()
-        ]
-        raise ApiError(
-            422, "validation_error", "The callback body is malformed.", details
-        ) from None
+        raise RequestValidationError(exc.errors()) from None
 
 
 def _asset(model: AssetInfoModel) -> AssetInfo:
