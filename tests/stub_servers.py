@@ -16,6 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from creativeflow.services.aigeneration.infrastructure.simulator.renderer import render_plain
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -204,3 +206,60 @@ class NotificationServiceStub(StubServer):
             return failure
         self.calls.append(("notification", body))
         return JSONResponse({"id": len(self.calls)}, status_code=201)
+
+
+class ImageModelStub(StubServer):
+    """An image model speaking the OpenAI Images API, as the shipped n8n workflow calls it:
+    `POST /v1/images/generations` `{"model", "prompt", "n", "size": "WxH", "response_format":
+    "url"}` renders `n` real PNGs of that size and answers their URLs, served from here. A
+    prompt containing REFUSE is refused the way OpenAI refuses one (400,
+    `content_policy_violation`); one containing FAIL fails (500). The Bearer key must match."""
+
+    REFUSE = "[refuse]"
+    FAIL = "[model-fail]"
+
+    def __init__(self, api_key: str) -> None:
+        super().__init__(
+            [
+                Route("/v1/images/generations", self._generate, methods=["POST"]),
+                Route("/images/{name}", self._image, methods=["GET"]),
+            ]
+        )
+        self.api_key = api_key
+        self.images: dict[str, bytes] = {}
+
+    async def _generate(self, request: Request) -> Response:
+        if request.headers.get("authorization") != f"Bearer {self.api_key}":
+            return self._openai_error(401, "invalid_api_key", "Incorrect API key provided.")
+        body = await request.json()
+        self.calls.append(("generate", body))
+        prompt = str(body["prompt"])
+        if self.REFUSE in prompt:
+            return self._openai_error(
+                400,
+                "content_policy_violation",
+                "Your request was rejected as a result of our safety system.",
+            )
+        if self.FAIL in prompt:
+            return self._openai_error(500, None, "The server had an error processing your request.")
+        width, height = (int(edge) for edge in str(body["size"]).split("x"))
+        data = []
+        for _ in range(int(body.get("n", 1))):
+            name = f"img-{len(self.images)}.png"
+            self.images[name] = await asyncio.to_thread(
+                render_plain, f"{prompt}\x00{name}", width, height
+            )
+            data.append({"url": f"{self.url}/images/{name}", "revised_prompt": prompt})
+        return JSONResponse({"created": 0, "data": data})
+
+    async def _image(self, request: Request) -> Response:
+        data = self.images.get(request.path_params["name"])
+        if data is None:
+            return JSONResponse({"detail": "no such image"}, status_code=404)
+        return Response(data, media_type="image/png")
+
+    @staticmethod
+    def _openai_error(status: int, code: str | None, message: str) -> Response:
+        kind = "server_error" if status >= 500 else "invalid_request_error"
+        error = {"message": message, "type": kind, "param": None, "code": code}
+        return JSONResponse({"error": error}, status_code=status)

@@ -25,6 +25,7 @@ from sqlalchemy import text
 from creativeflow.services.aigeneration.core.config import load_settings
 from creativeflow.services.aigeneration.core.security import create_dev_token
 
+from ..contracts import assert_job_message
 from .conftest import AIGEN, free_port
 
 pytestmark = pytest.mark.e2e
@@ -227,6 +228,11 @@ async def _database_figures(url: str) -> dict[str, Any]:
                 )
             )
         ).one()
+        published = (
+            await connection.execute(text("SELECT payload FROM outbox WHERE destination = 'job'"))
+        ).scalars()
+        for payload in published:  # what went to the queue, as the relay published it
+            assert_job_message(json.loads(payload) if isinstance(payload, str) else payload)
         money = (
             await connection.execute(
                 text(

@@ -11,6 +11,7 @@ from creativeflow.services.aigeneration.infrastructure.database.migrate import u
 from creativeflow.services.aigeneration.infrastructure.database.tables import metadata
 from creativeflow.services.aigeneration.main import create_app
 
+from ..contracts import assert_job_message
 from .api_client import ApiDriver
 
 _migrated: set[str] = set()
@@ -64,4 +65,6 @@ async def api(empty_database: str, tmp_path: Path) -> AsyncIterator[ApiDriver]:
     app.state.container = container
     async with ApiDriver(app, container) as driver:
         yield driver
+        for job in await driver.jobs():  # every job a test made the service publish
+            assert_job_message(job)
     await container.aclose()

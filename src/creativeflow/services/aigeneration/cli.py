@@ -1,8 +1,10 @@
-"""`aigen`: serve, migrate, worker, dev-token (contract §5)."""
+"""`aigen`: serve, migrate, worker, simulate-n8n, dev-token, schemas, callback-secret
+(contract §5)."""
 
 import argparse
 import asyncio
 import os
+import secrets
 import signal
 import sys
 from collections.abc import Sequence
@@ -31,6 +33,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     token.add_argument("--user", required=True)
     token.add_argument("--days", type=int, default=7)
 
+    schemas = commands.add_parser(
+        "schemas", help="write the JSON Schemas of the job message and the n8n callbacks"
+    )
+    schemas.add_argument("--out", default="docs/contracts", help="folder to write them to")
+    schemas.add_argument(
+        "--check", action="store_true", help="only compare; exit 1 when a file differs"
+    )
+
+    commands.add_parser(
+        "callback-secret",
+        help="print a new callback signing key for n8n's Crypto credential and the matching "
+        "N8N_CALLBACK_SECRET",
+    )
+
     client_cli.add_commands(commands)
 
     args = parser.parse_args(argv)
@@ -46,6 +62,15 @@ def _run(args: argparse.Namespace) -> int:
         return client_cli.run(args)
     if args.command == "serve":
         return _serve(args.host, args.port, args.workers)
+    if args.command == "schemas":
+        return _schemas(args.out, args.check)
+    if args.command == "callback-secret":
+        from .infrastructure.simulator.signing import n8n_callback_secret
+
+        key = secrets.token_urlsafe(32)
+        print(f"n8n Crypto credential, HMAC secret: {key}")
+        print(f"service setting: N8N_CALLBACK_SECRET={n8n_callback_secret(key)}")
+        return 0
     settings = load_settings()
     if args.command == "migrate":
         asyncio.run(_migrate(settings.effective_database_url))
@@ -58,6 +83,21 @@ def _run(args: argparse.Namespace) -> int:
         asyncio.run(_worker())
     elif args.command == "simulate-n8n":
         asyncio.run(_simulate_n8n())
+    return 0
+
+
+def _schemas(out: str, check: bool) -> int:
+    from pathlib import Path
+
+    from .api import contract_schemas
+
+    if check:
+        differing = contract_schemas.stale(Path(out))
+        for name in differing:
+            print(f"{out}/{name} differs from the code; run `aigen schemas`", file=sys.stderr)
+        return 1 if differing else 0
+    for path in contract_schemas.write(Path(out)):
+        print(path)
     return 0
 
 

@@ -64,7 +64,7 @@ def _messages(
     for event in events:
         if isinstance(event, JobDispatched):
             body = job_message(request, event.job, config.callback_urls)
-            yield OutboxMessage(JOB, event.job.job_id, body, job_headers(request, event.job))
+            yield OutboxMessage(JOB, event.job.job_id, dict(body), job_headers(request, event.job))
             continue
         yield _event_message(request, event)
         if type(event) in _NOTIFICATIONS:

@@ -141,9 +141,10 @@ def build_simulator(settings: Settings, http: httpx.AsyncClient) -> N8nSimulator
         CallbackSigner(settings.n8n_callback_secret),
         LocalAssetStore(settings.assets_dir, settings.public_base_url),
         SimulatorSettings(
-            settings.simulator_render_delay_seconds,
-            settings.simulator_failure_rate,
-            settings.simulator_concurrency,
+            render_delay_seconds=settings.simulator_render_delay_seconds,
+            failure_rate=settings.simulator_failure_rate,
+            concurrency=settings.simulator_concurrency,
+            render_mode=settings.simulator_render_mode,
         ),
     )
 

@@ -3,7 +3,7 @@
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import quote
 
 from pydantic import (
@@ -211,6 +211,9 @@ class Settings(BaseSettings):
     simulator_render_delay_seconds: float = Field(0.5, ge=0, alias="SIMULATOR_RENDER_DELAY_SECONDS")
     simulator_failure_rate: float = Field(0.0, ge=0, le=1, alias="SIMULATOR_FAILURE_RATE")
     simulator_concurrency: int = Field(2, ge=1, le=64, alias="SIMULATOR_CONCURRENCY")
+    simulator_render_mode: Literal["picture", "plain"] = Field(
+        "picture", alias="SIMULATOR_RENDER_MODE"
+    )
 
     @field_validator(
         "cors_allow_origins", "prompt_blocklist", "webhook_allowed_hosts", mode="before"

@@ -1,5 +1,7 @@
-"""Standard Webhooks signing of the callbacks the simulator (or a test) sends."""
+"""Standard Webhooks signing of the callbacks the simulator (or a test) sends, and the secret
+that makes n8n's own signing agree with the service."""
 
+import base64
 import uuid
 from datetime import UTC, datetime
 
@@ -19,3 +21,10 @@ class CallbackSigner:
             "webhook-signature": self._webhook.sign(message_id, now, body),
             "content-type": "application/json",
         }
+
+
+def n8n_callback_secret(printable_key: str) -> str:
+    """The N8N_CALLBACK_SECRET that verifies what n8n's Crypto node signs with `printable_key`.
+    The node keys its HMAC with the UTF-8 bytes of its secret, while a Standard Webhooks secret
+    is `whsec_` + the base64 of the key bytes: the same key, base64-encoded."""
+    return "whsec_" + base64.b64encode(printable_key.encode()).decode()
