@@ -213,7 +213,8 @@ class ImageModelStub(StubServer):
     `POST /v1/images/generations` `{"model", "prompt", "n", "size": "WxH", "response_format":
     "url"}` renders `n` real PNGs of that size and answers their URLs, served from here. A
     prompt containing REFUSE is refused the way OpenAI refuses one (400,
-    `content_policy_violation`); one containing FAIL fails (500). The Bearer key must match."""
+    `content_policy_violation`) and flagged by `POST /v1/moderations`; one containing FAIL
+    fails (500). The Bearer key must match."""
 
     REFUSE = "[refuse]"
     FAIL = "[model-fail]"
@@ -222,6 +223,7 @@ class ImageModelStub(StubServer):
         super().__init__(
             [
                 Route("/v1/images/generations", self._generate, methods=["POST"]),
+                Route("/v1/moderations", self._moderate, methods=["POST"]),
                 Route("/images/{name}", self._image, methods=["GET"]),
             ]
         )
@@ -251,6 +253,15 @@ class ImageModelStub(StubServer):
             )
             data.append({"url": f"{self.url}/images/{name}", "revised_prompt": prompt})
         return JSONResponse({"created": 0, "data": data})
+
+    async def _moderate(self, request: Request) -> Response:
+        if request.headers.get("authorization") != f"Bearer {self.api_key}":
+            return self._openai_error(401, "invalid_api_key", "Incorrect API key provided.")
+        body = await request.json()
+        self.calls.append(("moderate", body))
+        flagged = self.REFUSE in str(body["input"])
+        result = {"flagged": flagged, "categories": {"violence": flagged}}
+        return JSONResponse({"id": "modr-stub", "model": body.get("model"), "results": [result]})
 
     async def _image(self, request: Request) -> Response:
         data = self.images.get(request.path_params["name"])

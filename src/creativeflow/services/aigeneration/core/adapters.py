@@ -103,6 +103,7 @@ def build_adapters(settings: Settings, engine: AsyncEngine, clock: Clock) -> Ada
         assert settings.effective_rabbitmq_url is not None
         publisher = RabbitMqPublisher(settings.effective_rabbitmq_url, rabbitmq_topology(settings))
         jobs = events = publisher
+        background.append(publisher.declare_when_reachable)
         closers.append(publisher.close)
     else:
         http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=3.0))

@@ -71,6 +71,14 @@ class RabbitMqPublisher:
             return False
         return self.is_connected
 
+    async def declare_when_reachable(self, max_delay: float = 30.0) -> None:
+        """Background task at startup: declare the exchanges and the job queue as soon as the
+        broker answers, so n8n can attach to the queue before the first job is published."""
+        delay = 1.0
+        while not await self.ensure_connected():
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_delay)
+
     async def _ready(self) -> DeclaredTopology:
         if self._declared is not None and self._channel is not None and not self._channel.is_closed:
             return self._declared

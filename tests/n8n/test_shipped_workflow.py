@@ -1,0 +1,325 @@
+"""The shipped workflow n8n/creative_generation.workflow.json, imported into a fresh n8n 2.8
+with the n8n CLI and published, takes this service's jobs from RabbitMQ, calls an image model
+(a small OpenAI-compatible server on 127.0.0.1 that renders real PNGs) and reports back with
+signed callbacks: create → samples → select → final → completed; a refused prompt →
+content_rejected; a failing model → failed and refunded.
+
+Its own CI step (`make test-n8n`): installing n8n takes minutes the first time (cached outside
+the clone afterwards) and starting it tens of seconds."""
+
+import asyncio
+import io
+import json
+import re
+import secrets
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import asyncpg
+import httpx
+import pytest
+from PIL import Image
+
+from creativeflow.services.aigeneration.infrastructure.simulator.signing import (
+    n8n_callback_secret,
+)
+
+from ..contracts import assert_job_message
+from ..e2e.conftest import AIGEN
+from ..e2e.processes import ServiceProcess, service_env
+from ..e2e.test_distributed_flow import token
+from ..stub_servers import ImageModelStub
+from .n8n_runtime import WORKFLOW, N8n, install
+
+pytestmark = pytest.mark.n8n
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+QUEUE = "n8n_generation_jobs"  # the queue the shipped workflow's trigger reads (the default)
+
+
+@dataclass
+class Stack:
+    api: str
+    database_url: str
+    model: ImageModelStub
+    n8n: N8n
+    timings: dict[str, float]
+
+
+def _rabbitmqctl(*args: str) -> None:
+    if shutil.which("rabbitmqctl") is None:
+        pytest.fail("rabbitmqctl is needed to give this test a RabbitMQ vhost of its own")
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+async def stack(
+    postgres_url: str, rabbitmq_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+    installed = await asyncio.to_thread(install)
+    timings["install_s"] = round(time.monotonic() - started, 1)
+
+    folder = tmp_path_factory.mktemp("n8n")
+    # A vhost of its own: the workflow reads the default queue name, untouched, and nothing
+    # else on this broker can take its jobs.
+    vhost = f"aigen_n8n_{uuid.uuid4().hex[:8]}"
+    _rabbitmqctl("add_vhost", vhost)
+    _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    broker = f"{rabbitmq_url.rstrip('/')}/{vhost}"
+
+    signing_key = secrets.token_urlsafe(32)  # what an operator puts in n8n's Crypto credential
+    model = ImageModelStub(api_key=f"sk-test-{secrets.token_hex(8)}")
+    await model.start()
+    env = service_env(
+        postgres_url,
+        folder,
+        RABBITMQ_URL=broker,
+        N8N_CALLBACK_SECRET=n8n_callback_secret(signing_key),
+        SAMPLE_JOB_DEADLINE_SECONDS="180",
+        FINAL_JOB_DEADLINE_SECONDS="180",
+    )
+    migrate = [AIGEN, "migrate"]
+    await asyncio.to_thread(subprocess.run, migrate, env=env, cwd=folder, check=True)
+    service = await asyncio.to_thread(ServiceProcess.serve, "serve", env, folder)
+
+    n8n = N8n(installed, folder / "n8n-home")
+    n8n.folder.mkdir()
+    try:
+        started = time.monotonic()
+        await asyncio.to_thread(
+            n8n.import_credentials,
+            [
+                {
+                    "id": "cfRabbitMq000001",
+                    "name": "CreativeFlow RabbitMQ",
+                    "type": "rabbitmq",
+                    "data": {
+                        "hostname": "127.0.0.1",
+                        "port": 5672,
+                        "username": "guest",
+                        "password": "guest",
+                        "vhost": vhost,
+                        "ssl": False,
+                    },
+                },
+                {
+                    "id": "cfImageModel0001",
+                    "name": "CreativeFlow image model",
+                    "type": "openAiApi",
+                    "data": {"apiKey": model.api_key, "url": f"{model.url}/v1", "header": False},
+                },
+                {
+                    "id": "cfCallbackKey001",
+                    "name": "CreativeFlow callback signing key",
+                    "type": "crypto",
+                    "data": {"hmacSecret": signing_key},
+                },
+            ],
+        )
+        await asyncio.to_thread(n8n.import_and_publish, WORKFLOW)
+        await asyncio.to_thread(n8n.start)
+        await _wait_for_consumer(broker)
+        timings["n8n_start_s"] = round(time.monotonic() - started, 1)
+        yield Stack(service.base_url, postgres_url, model, n8n, timings)
+    finally:
+        n8n.stop()
+        service.stop()
+        await model.stop()
+        _rabbitmqctl("delete_vhost", vhost)
+
+
+async def _wait_for_consumer(broker: str, within: float = 60) -> None:
+    """The published workflow's trigger is listening once the job queue has a consumer."""
+    connection = await aio_pika.connect(broker)
+    async with connection:
+        channel = await connection.channel()
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            queue = await channel.declare_queue(QUEUE, passive=True)
+            if queue.declaration_result.consumer_count > 0:
+                return
+            await asyncio.sleep(0.5)
+    raise AssertionError(f"n8n's RabbitMQ trigger never consumed {QUEUE}")
+
+
+class Api:
+    def __init__(self, http: httpx.AsyncClient, user: str) -> None:
+        self.http, self.headers = http, {"Authorization": f"Bearer {token(user)}"}
+
+    async def create(self, prompt: str) -> str:
+        body = {
+            "project_id": "n8n-e2e",
+            "prompt": prompt,
+            "format": "instagram_post",
+            "style_guidance": "flat illustration",
+            "brand_elements": {"colors": ["#FF5733", "#1A1A2E"]},
+        }
+        response = await self.http.post(
+            "/api/v1/generation-requests", json=body, headers=self.headers
+        )
+        assert response.status_code == 202, response.text
+        return str(response.json()["id"])
+
+    async def wait_for(self, request_id: str, status: str, within: float = 120) -> dict[str, Any]:
+        deadline = time.monotonic() + within
+        seen: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            response = await self.http.get(
+                f"/api/v1/generation-requests/{request_id}", headers=self.headers
+            )
+            seen = response.json()
+            if seen["status"] == status:
+                return seen
+            await asyncio.sleep(0.5)
+        raise AssertionError(f"{request_id} is {seen.get('status')}, not {status}: {seen}")
+
+    async def select(self, request_id: str, sample_id: str, resolution: str) -> None:
+        response = await self.http.post(
+            f"/api/v1/generation-requests/{request_id}/select-sample",
+            json={"selected_sample_id": sample_id, "resolution": resolution},
+            headers=self.headers,
+        )
+        assert response.status_code == 202, response.text
+
+
+async def _png_size(http: httpx.AsyncClient, url: str) -> tuple[int, int]:
+    response = await http.get(url)
+    assert response.status_code == 200, url
+    image = Image.open(io.BytesIO(response.content))
+    assert image.format == "PNG"
+    return image.size
+
+
+async def test_a_request_goes_from_create_to_completed_through_n8n(stack: Stack) -> None:
+    started = time.monotonic()
+    async with httpx.AsyncClient(base_url=stack.api, timeout=30) as http:
+        api = Api(http, "n8n-happy")
+        request_id = await api.create("A poster for a summer sale")
+        waiting = await api.wait_for(request_id, "awaiting_selection")
+        stack.timings["create_to_samples_s"] = round(time.monotonic() - started, 1)
+        samples = waiting["sample_asset_infos"]
+        assert len(samples) == 4
+        for sample in samples:
+            assert sample["resolution"] == "512x512"
+            assert await _png_size(http, sample["url"]) == (512, 512)
+
+        chosen = samples[2]["asset_id"]
+        await api.select(request_id, chosen, "high")
+        done = await api.wait_for(request_id, "completed")
+        stack.timings["create_to_completed_s"] = round(time.monotonic() - started, 1)
+
+        final = done["final_asset_info"]
+        assert done["selected_sample_id"] == chosen
+        assert final["resolution"] == "3840x3840"
+        assert await _png_size(http, final["url"]) == (3840, 3840)
+    # the model got the job's prompt with its style and brand colours, at the job's sizes
+    prompts = [call["prompt"] for kind, call in stack.model.calls if kind == "generate"]
+    assert any("flat illustration" in p and "#FF5733" in p for p in prompts)
+    sizes = [call["size"] for kind, call in stack.model.calls if kind == "generate"]
+    assert "512x512" in sizes and "3840x3840" in sizes
+
+
+async def test_a_refused_prompt_ends_content_rejected_without_a_refund(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.api, timeout=30) as http:
+        api = Api(http, "n8n-refused")
+        request_id = await api.create(f"Something the model refuses {ImageModelStub.REFUSE}")
+        rejected = await api.wait_for(request_id, "content_rejected")
+    assert rejected["error_code"] == "content_policy_violation"
+    assert rejected["retryable"] is False
+    assert await _ledger(stack.database_url, "n8n-refused") == {"debit": Decimal("0.25")}
+
+
+async def test_a_failing_model_ends_failed_and_refunded(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.api, timeout=30) as http:
+        api = Api(http, "n8n-failing")
+        request_id = await api.create(f"The model breaks on this {ImageModelStub.FAIL}")
+        failed = await api.wait_for(request_id, "failed")
+    assert failed["error_code"] == "model_error"
+    assert failed["retryable"] is True
+    assert await _ledger(stack.database_url, "n8n-failing") == {
+        "debit": Decimal("0.25"),
+        "refund": Decimal("0.25"),
+    }
+
+
+async def test_every_job_was_published_once_to_the_contract_and_answered(stack: Stack) -> None:
+    """Runs last: the counts of the whole module's run, written to test-artifacts/."""
+    connection = await asyncpg.connect(_asyncpg_dsn(stack.database_url))
+    try:
+        jobs = await connection.fetch(
+            "SELECT message_key, payload, delivered_at FROM outbox WHERE destination = 'job'"
+        )
+        statuses = dict(
+            await connection.fetch(
+                "SELECT status, count(*) FROM generation_requests GROUP BY status"
+            )
+        )
+    finally:
+        await connection.close()
+    for job in jobs:
+        payload = job["payload"]
+        assert_job_message(json.loads(payload) if isinstance(payload, str) else payload)
+    assert all(job["delivered_at"] is not None for job in jobs)
+    assert len({job["message_key"] for job in jobs}) == len(jobs) == 4
+
+    callbacks = await _callback_counts(stack.api)
+    figures = {
+        **stack.timings,
+        "jobs_published": len(jobs),
+        "model_calls": sum(1 for kind, _ in stack.model.calls if kind == "generate"),
+        "images_rendered": len(stack.model.images),
+        "requests_by_status": statuses,
+        "callbacks": callbacks,
+    }
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "n8n_flow.json").write_text(json.dumps(figures, indent=2))
+    print("\nn8n flow:", json.dumps(figures))
+    assert statuses == {"completed": 1, "content_rejected": 1, "failed": 1}
+    # one signed callback per job, each applied: none refused for its signature (401)
+    assert callbacks == {
+        "samples applied": 1,
+        "final applied": 1,
+        "error applied": 2,
+    }, callbacks
+
+
+async def _callback_counts(api: str) -> dict[str, int]:
+    """From the service's /metrics: callbacks by kind and outcome, and any answered 401."""
+    async with httpx.AsyncClient(base_url=api) as http:
+        text = (await http.get("/metrics")).text
+    counts: dict[str, int] = {}
+    for line in text.splitlines():
+        if line.startswith("aigen_n8n_callbacks_total{"):
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
+            counts[f"{labels['kind']} {labels['outcome']}"] = int(float(line.rsplit(" ", 1)[1]))
+        elif line.startswith("aigen_http_request_duration_seconds_count{") and (
+            "n8n-callbacks" in line and 'status="401"' in line
+        ):
+            counts["answered 401"] = counts.get("answered 401", 0) + int(float(line.split()[-1]))
+    return counts
+
+
+async def _ledger(database_url: str, user: str) -> dict[str, Decimal]:
+    connection = await asyncpg.connect(_asyncpg_dsn(database_url))
+    try:
+        rows = await connection.fetch(
+            "SELECT kind, sum(amount) AS total FROM credit_ledger_entries"
+            " WHERE user_id = $1 GROUP BY kind",
+            user,
+        )
+    finally:
+        await connection.close()
+    return {row["kind"]: Decimal(row["total"]) / 10_000 for row in rows}
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
