@@ -2,6 +2,7 @@
 what n8n sends back in tests."""
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -29,3 +30,12 @@ def contract_errors(validator: Draft202012Validator, body: Any) -> list[str]:
 def assert_job_message(body: Any) -> None:
     errors = contract_errors(JOB_MESSAGE, body)
     assert not errors, f"job {body.get('job_id')} breaks docs/contracts/job-message: {errors}"
+
+
+def assert_jobs_in_sqlite(database: Path) -> int:
+    """Every job a service on this SQLite file published; returns how many there were."""
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute("SELECT payload FROM outbox WHERE destination = 'job'").fetchall()
+    for (payload,) in rows:
+        assert_job_message(json.loads(payload))
+    return len(rows)

@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ..contracts import assert_jobs_in_sqlite
+
 AIGEN = shutil.which("aigen", path=str(Path(sys.executable).parent)) or "aigen"
 
 
@@ -69,3 +71,4 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+    assert_jobs_in_sqlite(folder / "data" / "aigen.db")  # every job of the module's tests
