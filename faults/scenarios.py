@@ -672,9 +672,8 @@ async def credit_service_failing(work: Path, mode: Mode) -> Row:
 async def soak(work: Path, mode: Mode) -> Row:
     minutes = 2 if mode is SHORT else 10
     # Plain renders: a real model runs on other hosts; here Pillow's full pictures (≈130 ms of
-    # CPU a request) would take the two cores from the service under test. 32 jobs at once at
-    # 0.5 s each is room for 64 jobs a second; the rate needs 33 (a samples and a final job
-    # per request).
+    # CPU a request) would take the two cores from the service under test. The rate needs 33
+    # jobs a second (a samples and a final job per request); 32 at once keep the queue short.
     async with stack(
         "soak", work, SIMULATOR_CONCURRENCY="32", SIMULATOR_RENDER_MODE="plain"
     ) as world:

@@ -8,12 +8,13 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
-from ..contracts import assert_jobs_in_sqlite
+from ..contracts import assert_published_jobs
 
 AIGEN = shutil.which("aigen", path=str(Path(sys.executable).parent)) or "aigen"
 
@@ -40,6 +41,7 @@ class RunningService:
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
     folder = tmp_path_factory.mktemp("service")
+    started = datetime.now(UTC)
     port = free_port()
     env = {
         key: value
@@ -71,4 +73,5 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
-    assert_jobs_in_sqlite(folder / "data" / "aigen.db")  # every job of the module's tests
+    # every job the module's tests made the service publish
+    assert_published_jobs(f"sqlite:///{folder / 'data' / 'aigen.db'}", started)

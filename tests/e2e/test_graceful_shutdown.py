@@ -9,6 +9,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from creativeflow.services.aigeneration.core.config import load_settings
 from creativeflow.services.aigeneration.core.security import create_dev_token
 
+from ..contracts import assert_published_jobs
 from .conftest import AIGEN
 from .processes import ServiceProcess, service_env
 
@@ -103,6 +105,7 @@ def test_sigterm_under_load_loses_no_request_and_no_job(
 ) -> None:
     env = service_env(postgres_url, tmp_path, MAX_ACTIVE_REQUESTS_PER_USER="1000", **broker_names)
     subprocess.run([AIGEN, "migrate"], cwd=tmp_path, env=env, check=True, capture_output=True)
+    started = datetime.now(UTC)
     service = ServiceProcess.serve("sigterm", env, tmp_path)
 
     async def scenario() -> tuple[list[str], int]:
@@ -124,6 +127,7 @@ def test_sigterm_under_load_loses_no_request_and_no_job(
         time.sleep(0.2)
     worker.stop()
     published = asyncio.run(_queue_job_ids(broker_names))
+    assert assert_published_jobs(postgres_url, started) == len(accepted)
     figures: dict[str, Any] = {
         "accepted": len(accepted),
         "published": len(published),

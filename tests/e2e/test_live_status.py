@@ -5,6 +5,7 @@ after the terminal status."""
 import asyncio
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from creativeflow.services.aigeneration.core.config import load_settings
 from creativeflow.services.aigeneration.core.security import create_dev_token
 
+from ..contracts import assert_published_jobs
 from .processes import ServiceProcess, service_env
 
 pytestmark = pytest.mark.e2e
@@ -31,11 +33,13 @@ def two_replicas(
 
     env = service_env(postgres_url, tmp_path)
     subprocess.run([AIGEN, "migrate"], cwd=tmp_path, env=env, check=True, capture_output=True)
+    started = datetime.now(UTC)
     first = ServiceProcess.serve("replica-a", env, tmp_path)
     second = ServiceProcess.serve("replica-b", env, tmp_path)
     yield first, second
     for replica in (first, second):
         replica.stop()
+    assert_published_jobs(postgres_url, started)
 
 
 async def read_events(

@@ -4,6 +4,7 @@ operation (about 400 in all)."""
 
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from schemathesis.specs.openapi.checks import (
 from creativeflow.services.aigeneration.core.config import load_settings
 from creativeflow.services.aigeneration.core.security import create_dev_token
 
+from ..contracts import assert_published_jobs
 from ..e2e.conftest import AIGEN
 from ..e2e.processes import ServiceProcess, service_env
 from ..figures import count
@@ -36,9 +38,11 @@ def served(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     folder = tmp_path_factory.mktemp("schemathesis")
     env = service_env(postgres_url, folder, LOCAL_LEDGER_STARTING_BALANCE="1000")
     subprocess.run([AIGEN, "migrate"], cwd=folder, env=env, check=True, capture_output=True)
+    started = datetime.now(UTC)
     service = ServiceProcess.serve("serve", env, folder)
     yield service.base_url
     service.stop()
+    assert_published_jobs(postgres_url, started)
 
 
 TOKEN = create_dev_token(load_settings(_env_file=None), "schemathesis-user")
