@@ -4,6 +4,7 @@ load, and count. Writes docs/RELIABILITY.md. `--short` is the bounded mode (abou
 import argparse
 import asyncio
 import sys
+import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,7 +21,11 @@ async def run(mode: Mode, only: list[str]) -> list[Row]:
         if only and not any(o in scenario.__name__ for o in only):
             continue
         print(f"{scenario.__name__} …", flush=True)
-        row = await scenario(work, mode)
+        try:
+            row = await scenario(work, mode)
+        except Exception as exc:  # a broken scenario is a row that is not met, not the end
+            traceback.print_exc()
+            row = Row(scenario.__name__, "crashed", {"error": repr(exc)}, "to finish", False)
         print(f"  {'met' if row.met else 'NOT MET'}: {row.figures}", flush=True)
         rows.append(row)
     return rows

@@ -614,17 +614,21 @@ async def credit_service_failing(work: Path, mode: Mode) -> Row:
             world.simulator()
             count = mode.creates // 2
             body = {**CREATE, "prompt": "[simulate:error] every model run fails"}
+            limit = asyncio.Semaphore(50)  # like 50 clients: the rest wait their turn here
             async with httpx.AsyncClient(base_url=api, timeout=20) as client:
-                answers = await asyncio.gather(
-                    *(
-                        client.post(
-                            "/api/v1/generation-requests",
-                            json=body,
-                            headers={"Authorization": f"Bearer {token(f'c-{n % 20}')}"},
-                        )
-                        for n in range(count)
-                    )
-                )
+
+                async def create(n: int) -> int:
+                    auth = {"Authorization": f"Bearer {token(f'c-{n % 20}')}"}
+                    async with limit:
+                        try:
+                            answer = await client.post(
+                                "/api/v1/generation-requests", json=body, headers=auth
+                            )
+                        except httpx.HTTPError:
+                            return 0  # counted as a connection error
+                    return answer.status_code
+
+                answers = await asyncio.gather(*(create(n) for n in range(count)))
                 await credits.stop()  # down while the refunds of those model errors are due
                 await asyncio.sleep(mode.outage_seconds)
                 await credits.start()
@@ -647,8 +651,9 @@ async def credit_service_failing(work: Path, mode: Mode) -> Row:
         debited, refunded = credits.book.total("debit"), credits.book.total("refund")
         figures = {
             "creates": count,
-            "answered_202": sum(1 for a in answers if a.status_code == 202),
-            "answered_503": sum(1 for a in answers if a.status_code == 503),
+            "answered_202": answers.count(202),
+            "answered_503": answers.count(503),
+            "other_answers_or_errors": len(answers) - answers.count(202) - answers.count(503),
             "credit_calls_retried": sum(n - 1 for n in per_key.values()),
             "debited": str(debited),
             "refunded": str(refunded),

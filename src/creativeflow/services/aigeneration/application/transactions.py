@@ -63,7 +63,8 @@ class RequestTransactions:
             applied.append(request)
             return outcome
 
-        outcome = await self._run(request_id, apply_and_keep, None, _applied, webhook_id=webhook_id)
+        receipt = (webhook_id, CallbackOutcome.DUPLICATE) if webhook_id is not None else None
+        outcome = await self._run(request_id, apply_and_keep, None, _applied, receipt=receipt)
         job = applied[-1].find_job(job_id) if outcome is CallbackOutcome.APPLIED else None
         if job is not None and job.duration_ms is not None:
             self._metrics.job_round_trip(job.job_type, job.duration_ms / 1000)
@@ -80,7 +81,7 @@ class RequestTransactions:
         user_id: str | None,
         commit_if: Callable[[T], bool],
         *,
-        webhook_id: str | None = None,
+        receipt: tuple[str, T] | None = None,  # a webhook-id, and what a replay of it returns
         within: Within | None = None,
     ) -> T:
         for attempt in range(MAX_OPTIMISTIC_RETRIES):
@@ -89,15 +90,15 @@ class RequestTransactions:
                     request = await uow.requests.get_for_update(request_id)
                     if request is None or (user_id is not None and request.user_id != user_id):
                         raise NotFound("No generation request with this id.")
-                    if webhook_id is not None and await uow.receipts.seen(webhook_id):
-                        return CallbackOutcome.DUPLICATE  # type: ignore[return-value]
+                    if receipt is not None and await uow.receipts.seen(receipt[0]):
+                        return receipt[1]
                     before = request.status
                     result = work(request)
                     if within is not None:
                         await within(uow, request)
                     if commit_if(result):
-                        if webhook_id is not None:
-                            await uow.receipts.add(webhook_id)
+                        if receipt is not None:
+                            await uow.receipts.add(receipt[0])
                         self.stage(uow, request)
                         await uow.requests.save(request)
                         await uow.commit()

@@ -81,7 +81,7 @@ class LedgerBook:
             "created_at": self._clock.now(),
         }
         dialect = self._connection.dialect.name
-        await self._connection.execute(insert_ignoring_duplicates(accounts, dialect, values))
+        await self._connection.execute(insert_ignoring_duplicates(accounts, dialect), values)
 
     async def _record(self, key: str, move: Debit | Refund, kind: str) -> bool:
         """Insert the ledger entry; False when the key was seen before (nothing to do)."""
@@ -96,7 +96,7 @@ class LedgerBook:
         }
         dialect = self._connection.dialect.name
         result = await self._connection.execute(
-            insert_ignoring_duplicates(entries, dialect, values)
+            insert_ignoring_duplicates(entries, dialect), values
         )
         return result.rowcount == 1
 

@@ -1,11 +1,13 @@
-from typing import Any
+from functools import cache
 
 from sqlalchemy import Insert, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 
-def insert_ignoring_duplicates(table: Table, dialect_name: str, values: dict[str, Any]) -> Insert:
-    """INSERT ... ON CONFLICT DO NOTHING on both of our dialects."""
+@cache
+def insert_ignoring_duplicates(table: Table, dialect_name: str) -> Insert:
+    """INSERT ... ON CONFLICT DO NOTHING on both of our dialects, built once per table: run it
+    with the row as the execute() parameters."""
     if dialect_name == "postgresql":
-        return postgresql.insert(table).values(values).on_conflict_do_nothing()
-    return sqlite.insert(table).values(values).on_conflict_do_nothing()
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()

@@ -25,7 +25,7 @@ class SqlaIdempotencyStore:
         mine = (t.c.user_id == user_id, t.c.key == key)
         async with transaction(self._engine) as connection:
             inserted = await connection.execute(
-                insert_ignoring_duplicates(t, self._engine.dialect.name, values)
+                insert_ignoring_duplicates(t, self._engine.dialect.name), values
             )
             if inserted.rowcount == 1:
                 return None
