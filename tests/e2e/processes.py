@@ -10,6 +10,9 @@ from pathlib import Path
 
 import httpx
 
+from creativeflow.services.aigeneration.core.config import load_settings
+from creativeflow.services.aigeneration.core.security import create_dev_token
+
 from .conftest import AIGEN, free_port
 
 
@@ -80,3 +83,8 @@ class ServiceProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             return self.process.wait()
+
+
+def token(user: str) -> str:
+    """The same as `aigen dev-token --user U` with the default development secret."""
+    return create_dev_token(load_settings(_env_file=None), user)

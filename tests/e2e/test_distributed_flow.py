@@ -22,11 +22,9 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from creativeflow.services.aigeneration.core.config import load_settings
-from creativeflow.services.aigeneration.core.security import create_dev_token
-
 from ..contracts import assert_job_message
 from .conftest import AIGEN, free_port
+from .processes import token
 
 pytestmark = pytest.mark.e2e
 COMPLETING, FAILING, HIGH = 100, 10, 20
@@ -112,11 +110,6 @@ async def _delete_topology(url: str, env: dict[str, str]) -> None:
             await channel.queue_delete(name)
         for name in (exchange, f"{exchange}.dead"):
             await channel.exchange_delete(name)
-
-
-def token(user: str) -> str:
-    # the same as `aigen dev-token --user U` with the default development secret
-    return create_dev_token(load_settings(_env_file=None), user)
 
 
 async def _drive(base_url: str, tokens: dict[str, str]) -> dict[str, str]:

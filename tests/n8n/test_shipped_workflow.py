@@ -34,8 +34,7 @@ from creativeflow.services.aigeneration.infrastructure.simulator.signing import 
 
 from ..contracts import assert_job_message
 from ..e2e.conftest import AIGEN
-from ..e2e.processes import ServiceProcess, service_env
-from ..e2e.test_distributed_flow import token
+from ..e2e.processes import ServiceProcess, service_env, token
 from ..stub_servers import ImageModelStub
 from .n8n_runtime import WORKFLOW, N8n, install
 
@@ -73,58 +72,28 @@ async def stack(
     # else on this broker can take its jobs.
     vhost = f"aigen_n8n_{uuid.uuid4().hex[:8]}"
     _rabbitmqctl("add_vhost", vhost)
-    _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
     broker = f"{rabbitmq_url.rstrip('/')}/{vhost}"
-
     signing_key = secrets.token_urlsafe(32)  # what an operator puts in n8n's Crypto credential
     model = ImageModelStub(api_key=f"sk-test-{secrets.token_hex(8)}")
-    await model.start()
-    env = service_env(
-        postgres_url,
-        folder,
-        RABBITMQ_URL=broker,
-        N8N_CALLBACK_SECRET=n8n_callback_secret(signing_key),
-        SAMPLE_JOB_DEADLINE_SECONDS="180",
-        FINAL_JOB_DEADLINE_SECONDS="180",
-    )
-    migrate = [AIGEN, "migrate"]
-    await asyncio.to_thread(subprocess.run, migrate, env=env, cwd=folder, check=True)
-    service = await asyncio.to_thread(ServiceProcess.serve, "serve", env, folder)
-
     n8n = N8n(installed, folder / "n8n-home")
-    n8n.folder.mkdir()
+    service: ServiceProcess | None = None
     try:
-        started = time.monotonic()
-        await asyncio.to_thread(
-            n8n.import_credentials,
-            [
-                {
-                    "id": "cfRabbitMq000001",
-                    "name": "CreativeFlow RabbitMQ",
-                    "type": "rabbitmq",
-                    "data": {
-                        "hostname": "127.0.0.1",
-                        "port": 5672,
-                        "username": "guest",
-                        "password": "guest",
-                        "vhost": vhost,
-                        "ssl": False,
-                    },
-                },
-                {
-                    "id": "cfImageModel0001",
-                    "name": "CreativeFlow image model",
-                    "type": "openAiApi",
-                    "data": {"apiKey": model.api_key, "url": f"{model.url}/v1", "header": False},
-                },
-                {
-                    "id": "cfCallbackKey001",
-                    "name": "CreativeFlow callback signing key",
-                    "type": "crypto",
-                    "data": {"hmacSecret": signing_key},
-                },
-            ],
+        _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        await model.start()
+        env = service_env(
+            postgres_url,
+            folder,
+            RABBITMQ_URL=broker,
+            N8N_CALLBACK_SECRET=n8n_callback_secret(signing_key),
         )
+        migrate = [AIGEN, "migrate"]
+        await asyncio.to_thread(subprocess.run, migrate, env=env, cwd=folder, check=True)
+        # first: the service declares the job queue, which the workflow's trigger only checks
+        service = await asyncio.to_thread(ServiceProcess.serve, "serve", env, folder)
+
+        started = time.monotonic()
+        n8n.folder.mkdir()
+        await asyncio.to_thread(n8n.import_credentials, _credentials(vhost, model, signing_key))
         await asyncio.to_thread(n8n.import_and_publish, WORKFLOW)
         await asyncio.to_thread(n8n.start)
         await _wait_for_consumer(broker)
@@ -132,9 +101,43 @@ async def stack(
         yield Stack(service.base_url, postgres_url, model, n8n, timings)
     finally:
         n8n.stop()
-        service.stop()
+        if service is not None:
+            service.stop()
         await model.stop()
         _rabbitmqctl("delete_vhost", vhost)
+
+
+def _credentials(vhost: str, model: ImageModelStub, signing_key: str) -> list[dict[str, Any]]:
+    """The three credentials n8n/README.md tells an operator to create, with the ids and
+    names the workflow file refers to."""
+    rabbitmq = {
+        "hostname": "127.0.0.1",
+        "port": 5672,
+        "username": "guest",
+        "password": "guest",
+        "vhost": vhost,
+        "ssl": False,
+    }
+    return [
+        {
+            "id": "cfRabbitMq000001",
+            "name": "CreativeFlow RabbitMQ",
+            "type": "rabbitmq",
+            "data": rabbitmq,
+        },
+        {
+            "id": "cfImageModel0001",
+            "name": "CreativeFlow image model",
+            "type": "openAiApi",
+            "data": {"apiKey": model.api_key, "url": f"{model.url}/v1", "header": False},
+        },
+        {
+            "id": "cfCallbackKey001",
+            "name": "CreativeFlow callback signing key",
+            "type": "crypto",
+            "data": {"hmacSecret": signing_key},
+        },
+    ]
 
 
 async def _wait_for_consumer(broker: str, within: float = 60) -> None:
