@@ -214,10 +214,12 @@ class ImageModelStub(StubServer):
     "url"}` renders `n` real PNGs of that size and answers their URLs, served from here. A
     prompt containing REFUSE is refused the way OpenAI refuses one (400,
     `content_policy_violation`) and flagged by `POST /v1/moderations`; one containing FAIL
-    fails (500). The Bearer key must match."""
+    fails (500); the first call with SLOW takes a while. The Bearer key must match."""
 
     REFUSE = "[refuse]"
     FAIL = "[model-fail]"
+    SLOW = "[slow-once]"  # the first call with it takes SLOW_SECONDS
+    SLOW_SECONDS = 15.0
 
     def __init__(self, api_key: str) -> None:
         super().__init__(
@@ -229,6 +231,11 @@ class ImageModelStub(StubServer):
         )
         self.api_key = api_key
         self.images: dict[str, bytes] = {}
+        self._slowed: set[str] = set()
+
+    def prompts(self) -> list[str]:
+        """The prompt of every image generation asked for, in order."""
+        return [str(call["prompt"]) for kind, call in self.calls if kind == "generate"]
 
     async def _generate(self, request: Request) -> Response:
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
@@ -244,6 +251,9 @@ class ImageModelStub(StubServer):
             )
         if self.FAIL in prompt:
             return self._openai_error(500, None, "The server had an error processing your request.")
+        if self.SLOW in prompt and prompt not in self._slowed:
+            self._slowed.add(prompt)
+            await asyncio.sleep(self.SLOW_SECONDS)
         width, height = (int(edge) for edge in str(body["size"]).split("x"))
         data = []
         for _ in range(int(body.get("n", 1))):

@@ -107,6 +107,7 @@ class N8n:
             env=self.env(),
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its task runner too is ended by kill()
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -130,6 +131,12 @@ class N8n:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        """SIGKILL to n8n and its task runner, as a crashed host would end them."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

@@ -46,6 +46,7 @@ QUEUE = "n8n_generation_jobs"  # the queue the shipped workflow's trigger reads 
 @dataclass
 class Stack:
     api: str
+    broker: str
     database_url: str
     model: ImageModelStub
     n8n: N8n
@@ -98,7 +99,7 @@ async def stack(
         await asyncio.to_thread(n8n.start)
         await _wait_for_consumer(broker)
         timings["n8n_start_s"] = round(time.monotonic() - started, 1)
-        yield Stack(service.base_url, postgres_url, model, n8n, timings)
+        yield Stack(service.base_url, broker, postgres_url, model, n8n, timings)
     finally:
         n8n.stop()
         if service is not None:
@@ -225,8 +226,7 @@ async def test_a_request_goes_from_create_to_completed_through_n8n(stack: Stack)
         assert final["resolution"] == "3840x3840"
         assert await _png_size(http, final["url"]) == (3840, 3840)
     # the model got the job's prompt with its style and brand colours, at the job's sizes
-    prompts = [call["prompt"] for kind, call in stack.model.calls if kind == "generate"]
-    assert any("flat illustration" in p and "#FF5733" in p for p in prompts)
+    assert any("flat illustration" in p and "#FF5733" in p for p in stack.model.prompts())
     sizes = [call["size"] for kind, call in stack.model.calls if kind == "generate"]
     assert "512x512" in sizes and "3840x3840" in sizes
 
@@ -254,6 +254,30 @@ async def test_a_failing_model_ends_failed_and_refunded(stack: Stack) -> None:
     }
 
 
+async def test_a_job_in_flight_when_n8n_dies_is_redelivered_and_applied_once(
+    stack: Stack,
+) -> None:
+    """What *When Execution Finishes Successfully* buys: the trigger had not acked the job when
+    n8n was killed mid-run, so RabbitMQ hands it to the restarted n8n (with *Immediately* it
+    would be gone, and the request would wait for its deadline)."""
+    async with httpx.AsyncClient(base_url=stack.api, timeout=30) as http:
+        api = Api(http, "n8n-killed")
+        request_id = await api.create(f"Rendered while n8n dies {ImageModelStub.SLOW}")
+        deadline = time.monotonic() + 30
+        while not any(ImageModelStub.SLOW in prompt for prompt in stack.model.prompts()):
+            assert time.monotonic() < deadline, "the job never reached the model"
+            await asyncio.sleep(0.2)
+        started = time.monotonic()
+        await asyncio.to_thread(stack.n8n.kill)
+        await asyncio.to_thread(stack.n8n.start)
+        await _wait_for_consumer(stack.broker)
+        waiting = await api.wait_for(request_id, "awaiting_selection")
+        stack.timings["killed_to_samples_s"] = round(time.monotonic() - started, 1)
+    assert len(waiting["sample_asset_infos"]) == 4
+    slow_calls = [prompt for prompt in stack.model.prompts() if ImageModelStub.SLOW in prompt]
+    assert len(slow_calls) == 2  # the killed run's, then the redelivered job's
+
+
 async def test_every_job_was_published_once_to_the_contract_and_answered(stack: Stack) -> None:
     """Runs last: the counts of the whole module's run, written to test-artifacts/."""
     connection = await asyncpg.connect(_asyncpg_dsn(stack.database_url))
@@ -272,13 +296,13 @@ async def test_every_job_was_published_once_to_the_contract_and_answered(stack: 
         payload = job["payload"]
         assert_job_message(json.loads(payload) if isinstance(payload, str) else payload)
     assert all(job["delivered_at"] is not None for job in jobs)
-    assert len({job["message_key"] for job in jobs}) == len(jobs) == 4
+    assert len({job["message_key"] for job in jobs}) == len(jobs) == 5
 
     callbacks = await _callback_counts(stack.api)
     figures = {
         **stack.timings,
         "jobs_published": len(jobs),
-        "model_calls": sum(1 for kind, _ in stack.model.calls if kind == "generate"),
+        "model_calls": len(stack.model.prompts()),
         "images_rendered": len(stack.model.images),
         "requests_by_status": statuses,
         "callbacks": callbacks,
@@ -286,10 +310,15 @@ async def test_every_job_was_published_once_to_the_contract_and_answered(stack: 
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "n8n_flow.json").write_text(json.dumps(figures, indent=2))
     print("\nn8n flow:", json.dumps(figures))
-    assert statuses == {"completed": 1, "content_rejected": 1, "failed": 1}
+    assert statuses == {
+        "completed": 1,
+        "content_rejected": 1,
+        "failed": 1,
+        "awaiting_selection": 1,
+    }
     # one signed callback per job, each applied: none refused for its signature (401)
     assert callbacks == {
-        "samples applied": 1,
+        "samples applied": 2,
         "final applied": 1,
         "error applied": 2,
     }, callbacks
