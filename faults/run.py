@@ -1,5 +1,5 @@
 """`make faults`: break RabbitMQ, PostgreSQL, the service and its dependencies in the middle of
-load, and count. Writes docs/RELIABILITY.md. `--short` is the bounded mode (about 8 minutes)."""
+load, and count. Writes docs/RELIABILITY.md. `--short` is the bounded mode (about 5 minutes; the long mode about 16)."""
 
 import argparse
 import asyncio
