@@ -2,7 +2,8 @@
 with the n8n CLI and published, takes this service's jobs from RabbitMQ, calls an image model
 (a small OpenAI-compatible server on 127.0.0.1 that renders real PNGs) and reports back with
 signed callbacks: create → samples → select → final → completed; a refused prompt →
-content_rejected; a failing model → failed and refunded.
+content_rejected; a failing model → failed and refunded; n8n killed mid-run → the job is
+redelivered and applied once. Driven with the service's own async client.
 
 Its own CI step (`make test-n8n`): installing n8n takes minutes the first time (cached outside
 the clone afterwards) and starting it tens of seconds."""
@@ -28,6 +29,10 @@ import httpx
 import pytest
 from PIL import Image
 
+from creativeflow.services.aigeneration.client import (
+    AsyncGenerationClient,
+    GenerationRequestRead,
+)
 from creativeflow.services.aigeneration.infrastructure.simulator.signing import (
     n8n_callback_secret,
 )
@@ -155,44 +160,28 @@ async def _wait_for_consumer(broker: str, within: float = 60) -> None:
     raise AssertionError(f"n8n's RabbitMQ trigger never consumed {QUEUE}")
 
 
-class Api:
-    def __init__(self, http: httpx.AsyncClient, user: str) -> None:
-        self.http, self.headers = http, {"Authorization": f"Bearer {token(user)}"}
+def _client(stack: Stack, user: str) -> AsyncGenerationClient:
+    return AsyncGenerationClient(stack.api, token(user))
 
-    async def create(self, prompt: str) -> str:
-        body = {
-            "project_id": "n8n-e2e",
-            "prompt": prompt,
-            "format": "instagram_post",
-            "style_guidance": "flat illustration",
-            "brand_elements": {"colors": ["#FF5733", "#1A1A2E"]},
-        }
-        response = await self.http.post(
-            "/api/v1/generation-requests", json=body, headers=self.headers
-        )
-        assert response.status_code == 202, response.text
-        return str(response.json()["id"])
 
-    async def wait_for(self, request_id: str, status: str, within: float = 120) -> dict[str, Any]:
-        deadline = time.monotonic() + within
-        seen: dict[str, Any] = {}
-        while time.monotonic() < deadline:
-            response = await self.http.get(
-                f"/api/v1/generation-requests/{request_id}", headers=self.headers
-            )
-            seen = response.json()
-            if seen["status"] == status:
-                return seen
-            await asyncio.sleep(0.5)
-        raise AssertionError(f"{request_id} is {seen.get('status')}, not {status}: {seen}")
+async def _create(client: AsyncGenerationClient, prompt: str) -> str:
+    created = await client.create(
+        prompt,
+        "instagram_post",
+        "n8n-e2e",
+        style_guidance="flat illustration",
+        brand_elements={"colors": ["#FF5733", "#1A1A2E"]},
+    )
+    return created.id
 
-    async def select(self, request_id: str, sample_id: str, resolution: str) -> None:
-        response = await self.http.post(
-            f"/api/v1/generation-requests/{request_id}/select-sample",
-            json={"selected_sample_id": sample_id, "resolution": resolution},
-            headers=self.headers,
-        )
-        assert response.status_code == 202, response.text
+
+async def _reach(
+    client: AsyncGenerationClient, request_id: str, status: str, within: float = 120
+) -> GenerationRequestRead:
+    """The request once it is in `status`, followed over its event stream."""
+    request = await asyncio.wait_for(client.wait_for(request_id, {status}), within)
+    assert request.status == status, request
+    return request
 
 
 async def _png_size(http: httpx.AsyncClient, url: str) -> tuple[int, int]:
@@ -205,26 +194,25 @@ async def _png_size(http: httpx.AsyncClient, url: str) -> tuple[int, int]:
 
 async def test_a_request_goes_from_create_to_completed_through_n8n(stack: Stack) -> None:
     started = time.monotonic()
-    async with httpx.AsyncClient(base_url=stack.api, timeout=30) as http:
-        api = Api(http, "n8n-happy")
-        request_id = await api.create("A poster for a summer sale")
-        waiting = await api.wait_for(request_id, "awaiting_selection")
+    async with _client(stack, "n8n-happy") as client, httpx.AsyncClient() as http:
+        request_id = await _create(client, "A poster for a summer sale")
+        waiting = await _reach(client, request_id, "awaiting_selection")
         stack.timings["create_to_samples_s"] = round(time.monotonic() - started, 1)
-        samples = waiting["sample_asset_infos"]
+        samples = waiting.sample_asset_infos
         assert len(samples) == 4
         for sample in samples:
-            assert sample["resolution"] == "512x512"
-            assert await _png_size(http, sample["url"]) == (512, 512)
+            assert sample.resolution == "512x512"
+            assert await _png_size(http, sample.url) == (512, 512)
 
-        chosen = samples[2]["asset_id"]
-        await api.select(request_id, chosen, "high")
-        done = await api.wait_for(request_id, "completed")
+        chosen = samples[2].asset_id
+        await client.select_sample(request_id, chosen, "high")
+        done = await _reach(client, request_id, "completed")
         stack.timings["create_to_completed_s"] = round(time.monotonic() - started, 1)
 
-        final = done["final_asset_info"]
-        assert done["selected_sample_id"] == chosen
-        assert final["resolution"] == "3840x3840"
-        assert await _png_size(http, final["url"]) == (3840, 3840)
+        assert done.selected_sample_id == chosen
+        assert done.final_asset_info is not None
+        assert done.final_asset_info.resolution == "3840x3840"
+        assert await _png_size(http, done.final_asset_info.url) == (3840, 3840)
     # the model got the job's prompt with its style and brand colours, at the job's sizes
     assert any("flat illustration" in p and "#FF5733" in p for p in stack.model.prompts())
     sizes = [call["size"] for kind, call in stack.model.calls if kind == "generate"]
@@ -232,26 +220,26 @@ async def test_a_request_goes_from_create_to_completed_through_n8n(stack: Stack)
 
 
 async def test_a_refused_prompt_ends_content_rejected_without_a_refund(stack: Stack) -> None:
-    async with httpx.AsyncClient(base_url=stack.api, timeout=30) as http:
-        api = Api(http, "n8n-refused")
-        request_id = await api.create(f"Something the model refuses {ImageModelStub.REFUSE}")
-        rejected = await api.wait_for(request_id, "content_rejected")
-    assert rejected["error_code"] == "content_policy_violation"
-    assert rejected["retryable"] is False
+    async with _client(stack, "n8n-refused") as client:
+        request_id = await _create(client, f"Something the model refuses {ImageModelStub.REFUSE}")
+        rejected = await _reach(client, request_id, "content_rejected")
+    assert rejected.error_code == "content_policy_violation"
+    assert rejected.retryable is False
     assert await _ledger(stack.database_url, "n8n-refused") == {"debit": Decimal("0.25")}
 
 
 async def test_a_failing_model_ends_failed_and_refunded(stack: Stack) -> None:
-    async with httpx.AsyncClient(base_url=stack.api, timeout=30) as http:
-        api = Api(http, "n8n-failing")
-        request_id = await api.create(f"The model breaks on this {ImageModelStub.FAIL}")
-        failed = await api.wait_for(request_id, "failed")
-    assert failed["error_code"] == "model_error"
-    assert failed["retryable"] is True
-    assert await _ledger(stack.database_url, "n8n-failing") == {
-        "debit": Decimal("0.25"),
-        "refund": Decimal("0.25"),
-    }
+    async with _client(stack, "n8n-failing") as client:
+        request_id = await _create(client, f"The model breaks on this {ImageModelStub.FAIL}")
+        failed = await _reach(client, request_id, "failed")
+    assert failed.error_code == "model_error"
+    assert failed.retryable is True
+    # the refund leaves through the outbox just after the failure commits: give it a moment
+    refunded = {"debit": Decimal("0.25"), "refund": Decimal("0.25")}
+    deadline = time.monotonic() + 15
+    while (ledger := await _ledger(stack.database_url, "n8n-failing")) != refunded:
+        assert time.monotonic() < deadline, ledger
+        await asyncio.sleep(0.2)
 
 
 async def test_a_job_in_flight_when_n8n_dies_is_redelivered_and_applied_once(
@@ -260,9 +248,8 @@ async def test_a_job_in_flight_when_n8n_dies_is_redelivered_and_applied_once(
     """What *When Execution Finishes Successfully* buys: the trigger had not acked the job when
     n8n was killed mid-run, so RabbitMQ hands it to the restarted n8n (with *Immediately* it
     would be gone, and the request would wait for its deadline)."""
-    async with httpx.AsyncClient(base_url=stack.api, timeout=30) as http:
-        api = Api(http, "n8n-killed")
-        request_id = await api.create(f"Rendered while n8n dies {ImageModelStub.SLOW}")
+    async with _client(stack, "n8n-killed") as client:
+        request_id = await _create(client, f"Rendered while n8n dies {ImageModelStub.SLOW}")
         deadline = time.monotonic() + 30
         while not any(ImageModelStub.SLOW in prompt for prompt in stack.model.prompts()):
             assert time.monotonic() < deadline, "the job never reached the model"
@@ -271,9 +258,9 @@ async def test_a_job_in_flight_when_n8n_dies_is_redelivered_and_applied_once(
         await asyncio.to_thread(stack.n8n.kill)
         await asyncio.to_thread(stack.n8n.start)
         await _wait_for_consumer(stack.broker)
-        waiting = await api.wait_for(request_id, "awaiting_selection")
+        waiting = await _reach(client, request_id, "awaiting_selection")
         stack.timings["killed_to_samples_s"] = round(time.monotonic() - started, 1)
-    assert len(waiting["sample_asset_infos"]) == 4
+    assert len(waiting.sample_asset_infos) == 4
     slow_calls = [prompt for prompt in stack.model.prompts() if ImageModelStub.SLOW in prompt]
     assert len(slow_calls) == 2  # the killed run's, then the redelivered job's
 
@@ -282,6 +269,12 @@ async def test_every_job_was_published_once_to_the_contract_and_answered(stack: 
     """Runs last: the counts of the whole module's run, written to test-artifacts/."""
     connection = await asyncpg.connect(_asyncpg_dsn(stack.database_url))
     try:
+        deadline = time.monotonic() + 15  # every job, event, refund and notification sent
+        while await connection.fetchval(
+            "SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND dead_at IS NULL"
+        ):
+            assert time.monotonic() < deadline, "the outbox did not drain"
+            await asyncio.sleep(0.2)
         jobs = await connection.fetch(
             "SELECT message_key, payload, delivered_at FROM outbox WHERE destination = 'job'"
         )
@@ -310,6 +303,8 @@ async def test_every_job_was_published_once_to_the_contract_and_answered(stack: 
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "n8n_flow.json").write_text(json.dumps(figures, indent=2))
     print("\nn8n flow:", json.dumps(figures))
+    # nothing refunded the refused prompt later either (content refusals are the user's)
+    assert await _ledger(stack.database_url, "n8n-refused") == {"debit": Decimal("0.25")}
     assert statuses == {
         "completed": 1,
         "content_rejected": 1,
