@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Installs the n8n pinned in package.json (next to this script) outside the clone, once per
-# version of that file, and prints the folder it is in. A clone starts fresh each time in CI;
-# the cache does not: ~2.5 GB and several minutes the first time, a second afterwards.
+# Installs the n8n pinned in package.json and package-lock.json (next to this script) outside
+# the clone, once per version of those files, and prints the folder it is in. A clone starts
+# fresh each time in CI; the cache does not: ~2.5 GB and several minutes the first time, a
+# second afterwards.
 #   CREATIVEFLOW_N8N_CACHE  where installs are kept (default: the user's cache folder)
+# After changing package.json, renew the lock file here with
+#   npm install --package-lock-only --omit-lockfile-registry-resolved
+# (the lock then names versions and integrity hashes, not download addresses).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache=${CREATIVEFLOW_N8N_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/creativeflow/n8n}
-key=$(sha256sum "$here/package.json" | cut -c1-16)
+key=$(cat "$here/package.json" "$here/package-lock.json" | sha256sum | cut -c1-16)
 target=$cache/$key
 
 if [[ -f $target/.installed ]]; then
@@ -29,9 +33,9 @@ command -v make >/dev/null && command -v g++ >/dev/null || fail "make and g++ ar
 mkdir -p "$cache"
 rm -rf "$target.partial"
 mkdir "$target.partial"
-cp "$here/package.json" "$target.partial/"
+cp "$here/package.json" "$here/package-lock.json" "$target.partial/"
 echo "installing n8n into $target (several minutes the first time)…" >&2
-if ! (cd "$target.partial" && npm install --no-audit --no-fund --omit=dev --no-package-lock --loglevel=error >&2); then
+if ! (cd "$target.partial" && npm ci --no-audit --no-fund --omit=dev --loglevel=error >&2); then
     fail "npm install failed (see above); the npm registry must be reachable"
 fi
 "$target.partial/node_modules/.bin/n8n" --version >/dev/null || fail "the installed n8n does not start"
