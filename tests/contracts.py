@@ -11,6 +11,8 @@ from typing import Any
 import asyncpg
 from jsonschema import Draft202012Validator
 
+from .conftest import asyncpg_dsn
+
 CONTRACTS = Path(__file__).resolve().parents[1] / "docs" / "contracts"
 
 
@@ -54,8 +56,7 @@ def assert_published_jobs(database_url: str, since: datetime) -> int:
 
 
 async def _postgres_jobs(database_url: str, since: datetime) -> list[Any]:
-    dsn = database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
-    connection = await asyncpg.connect(dsn)
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         rows = await connection.fetch(
             "SELECT payload FROM outbox WHERE destination = 'job' AND created_at >= $1", since

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import aio_pika
 import httpx
 
 from creativeflow.services.aigeneration.core.config import load_settings
@@ -88,3 +89,15 @@ class ServiceProcess:
 def token(user: str) -> str:
     """The same as `aigen dev-token --user U` with the default development secret."""
     return create_dev_token(load_settings(_env_file=None), user)
+
+
+async def delete_job_topology(env: dict[str, str]) -> None:
+    """The job queue and exchange a test named in `env`, with their dead-letter twins."""
+    connection = await aio_pika.connect(env["RABBITMQ_URL"])
+    async with connection:
+        channel = await connection.channel()
+        queue, exchange = env["RABBITMQ_N8N_JOB_QUEUE"], env["RABBITMQ_GENERATION_EXCHANGE"]
+        for name in (queue, f"{queue}.dead"):
+            await channel.queue_delete(name)
+        for name in (exchange, f"{exchange}.dead"):
+            await channel.exchange_delete(name)

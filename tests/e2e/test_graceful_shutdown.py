@@ -24,7 +24,7 @@ from creativeflow.services.aigeneration.core.security import create_dev_token
 
 from ..contracts import assert_published_jobs
 from .conftest import AIGEN
-from .processes import ServiceProcess, service_env
+from .processes import ServiceProcess, delete_job_topology, service_env
 
 pytestmark = pytest.mark.e2e
 
@@ -38,18 +38,7 @@ def broker_names(rabbitmq_url: str) -> Iterator[dict[str, str]]:
         "RABBITMQ_N8N_JOB_QUEUE": f"sigterm_jobs_q_{suffix}",
     }
     yield names
-    asyncio.run(_delete(names))
-
-
-async def _delete(names: dict[str, str]) -> None:
-    connection = await aio_pika.connect(names["RABBITMQ_URL"])
-    async with connection:
-        channel = await connection.channel()
-        queue, exchange = names["RABBITMQ_N8N_JOB_QUEUE"], names["RABBITMQ_GENERATION_EXCHANGE"]
-        for name in (queue, f"{queue}.dead"):
-            await channel.queue_delete(name)
-        for name in (exchange, f"{exchange}.dead"):
-            await channel.exchange_delete(name)
+    asyncio.run(delete_job_topology(names))
 
 
 async def _load(base_url: str, seconds: float) -> list[str]:

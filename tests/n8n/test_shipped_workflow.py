@@ -37,6 +37,7 @@ from creativeflow.services.aigeneration.infrastructure.simulator.signing import 
     n8n_callback_secret,
 )
 
+from ..conftest import asyncpg_dsn
 from ..contracts import assert_job_message
 from ..e2e.conftest import AIGEN
 from ..e2e.processes import ServiceProcess, service_env, token
@@ -267,7 +268,7 @@ async def test_a_job_in_flight_when_n8n_dies_is_redelivered_and_applied_once(
 
 async def test_every_job_was_published_once_to_the_contract_and_answered(stack: Stack) -> None:
     """Runs last: the counts of the whole module's run, written to test-artifacts/."""
-    connection = await asyncpg.connect(_asyncpg_dsn(stack.database_url))
+    connection = await asyncpg.connect(asyncpg_dsn(stack.database_url))
     try:
         deadline = time.monotonic() + 15  # every job, event, refund and notification sent
         while await connection.fetchval(
@@ -336,7 +337,7 @@ async def _callback_counts(api: str) -> dict[str, int]:
 
 
 async def _ledger(database_url: str, user: str) -> dict[str, Decimal]:
-    connection = await asyncpg.connect(_asyncpg_dsn(database_url))
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         rows = await connection.fetch(
             "SELECT kind, sum(amount) AS total FROM credit_ledger_entries"
@@ -346,7 +347,3 @@ async def _ledger(database_url: str, user: str) -> dict[str, Decimal]:
     finally:
         await connection.close()
     return {row["kind"]: Decimal(row["total"]) / 10_000 for row in rows}
-
-
-def _asyncpg_dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)

@@ -70,27 +70,18 @@ class SqlaOutboxStore:
             )
 
     async def reschedule(self, row_id: int, error: str, available_at: datetime) -> None:
-        async with self._engine.begin() as connection:
-            await connection.execute(
-                update(outbox)
-                .where(outbox.c.id == row_id)
-                .values(
-                    attempts=outbox.c.attempts + 1,
-                    last_error=error[:2000],
-                    available_at=available_at,
-                )
-            )
+        await self._failed(row_id, error, available_at=available_at)
 
     async def give_up(self, row_id: int, error: str) -> None:
+        await self._failed(row_id, error, dead_at=self._clock.now())
+
+    async def _failed(self, row_id: int, error: str, **then: datetime) -> None:
+        """Count a failed attempt, keep its error, and set when (or that no more) to try."""
         async with self._engine.begin() as connection:
             await connection.execute(
                 update(outbox)
                 .where(outbox.c.id == row_id)
-                .values(
-                    attempts=outbox.c.attempts + 1,
-                    last_error=error[:2000],
-                    dead_at=self._clock.now(),
-                )
+                .values(attempts=outbox.c.attempts + 1, last_error=error[:2000], **then)
             )
 
     async def pending_count(self) -> int:

@@ -44,11 +44,7 @@ def render(
     image = Image.alpha_composite(image.convert("RGBA"), overlay)
     _caption(image, prompt, unit)
 
-    buffer = io.BytesIO()
-    pil_format = PIL_FORMATS[output_format]
-    options = {"compress_level": 1} if pil_format == "PNG" else {"quality": 90}
-    image.convert("RGB").save(buffer, pil_format, **options)
-    return buffer.getvalue()
+    return _encode(image.convert("RGB"), output_format)
 
 
 def render_plain(variant: str, width: int, height: int, output_format: str = "png") -> bytes:
@@ -58,6 +54,12 @@ def render_plain(variant: str, width: int, height: int, output_format: str = "pn
     seed = hashlib.sha256(variant.encode()).digest()
     image = Image.new("P", (width, height), 0)
     image.putpalette(seed[:3])  # one-entry palette: PNG stores it as one byte a pixel
+    return _encode(image, output_format)
+
+
+def _encode(image: Image.Image, output_format: str) -> bytes:
+    """PNG as the image is (fast zlib level: these are throwaway pictures); JPEG and WebP,
+    which take no palette, in RGB."""
     buffer = io.BytesIO()
     pil_format = PIL_FORMATS[output_format]
     if pil_format == "PNG":
