@@ -28,8 +28,8 @@ def samples(round_: int = 1, count: int = 4) -> list[AssetInfo]:
     ]
 
 
-def final_asset() -> AssetInfo:
-    return AssetInfo("final", "https://cdn.example/final.png", "1080x1080")
+def final_asset(resolution: str = "1080x1080") -> AssetInfo:
+    return AssetInfo("final", "https://cdn.example/final.png", resolution)
 
 
 def pending() -> GenerationRequest:

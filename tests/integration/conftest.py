@@ -1,4 +1,5 @@
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -52,11 +53,21 @@ async def pg(postgres_url: str) -> str:
 
 @pytest.fixture
 async def api(empty_database: str, tmp_path: Path) -> AsyncIterator[ApiDriver]:
+    async with api_driver(empty_database, tmp_path) as driver:
+        yield driver
+
+
+@asynccontextmanager
+async def api_driver(
+    database_url: str, tmp_path: Path, **overrides: object
+) -> AsyncIterator[ApiDriver]:
+    """The app on `database_url`, with `overrides` over the tests' default settings."""
     settings = load_settings(
-        DATABASE_URL=empty_database,
+        DATABASE_URL=database_url,
         DATA_DIR=tmp_path / "data",
         AUTO_MIGRATE=False,
         LOG_LEVEL="WARNING",
+        **overrides,
     )
     app = create_app(settings)
     # No background tasks: tests deliver the outbox themselves (api.deliver_outbox) and play

@@ -64,7 +64,11 @@ CREATE_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("unknown webhook event", {"webhook_events": ["exploded"]}, "webhook_events.0"),
     ("unknown field", {"colour": "blue"}, "colour"),
     ("NUL in a string (found by schemathesis)", {"industry": "tech\u0000"}, "industry"),
-    ("NUL in a list item", {"brand_elements": {"fonts": ["Inter\u0000"]}}, "brand_elements.fonts"),
+    (
+        "NUL in a list item",
+        {"brand_elements": {"fonts": ["Inter\u0000"]}},
+        "brand_elements.fonts.0",
+    ),
 ]
 
 
@@ -270,3 +274,117 @@ async def test_a_final_callback_for_a_sample_job_is_422(api: ApiDriver) -> None:
     response = await api.callback("final", payload)
     assert response.status_code == 422
     assert await api.snapshot() == before
+
+
+# --- every door, not only JSON bodies (the cases the every-door sweep generates in bulk) ---
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/generation-requests/%00",
+        "/generation-requests/abc%00def/cancel",
+        "/generation-requests/%00/events",
+        "/generation-requests?project_id=p%00",
+        "/generation-requests/%ED%A0%80",  # a lone surrogate, percent-encoded
+        "/generation-requests/" + "x" * 400,  # longer than any id column
+    ],
+)
+async def test_hostile_text_in_a_path_or_query_is_422_on_both_databases(
+    api: ApiDriver, path: str
+) -> None:
+    request_id = await api.until_awaiting_selection()
+    before = await api.snapshot()
+    method = "POST" if path.endswith("/cancel") else "GET"
+    response = await api.http.request(method, f"{API}{path}", headers=api.auth())
+    assert (response.status_code, response.json()["error"]["code"]) == (422, "validation_error")
+    assert await api.snapshot() == before
+    assert (await api.get(request_id)).json()["status"] == "awaiting_selection"
+
+
+async def test_a_signed_token_whose_subject_holds_nul_is_401(api: ApiDriver) -> None:
+    import jwt
+
+    token = jwt.encode(
+        {"sub": "alice\x00", "exp": 4102444800}, api.container.settings.jwt_secret, "HS256"
+    )
+    response = await api.http.get(
+        f"{API}/generation-requests", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert (response.status_code, response.json()["error"]["code"]) == (401, "unauthenticated")
+
+
+async def test_a_signed_callback_with_an_overlong_webhook_id_is_422(api: ApiDriver) -> None:
+    request_id = (await api.created())["id"]
+    payload = await api.samples_payload(request_id)
+    before = await api.snapshot()
+    response = await api.callback("samples", payload, message_id="m" * 400)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"][0]["field"] == "webhook-id"
+    assert await api.snapshot() == before
+
+
+async def test_a_callback_url_with_a_line_break_is_422_and_never_stored(api: ApiDriver) -> None:
+    request_id = (await api.created())["id"]
+    payload = await api.samples_payload(request_id)
+    payload["samples"][0]["url"] = "https://cdn.example/a.png\r\nX-Injected: yes"
+    before = await api.snapshot()
+    response = await api.callback("samples", payload)
+    assert response.status_code == 422, response.text
+    assert await api.snapshot() == before
+
+
+async def test_samples_of_another_size_than_the_job_asked_are_invalid_output(
+    api: ApiDriver,
+) -> None:
+    request_id = (await api.created())["id"]
+    payload = await api.samples_payload(request_id)
+    for sample in payload["samples"]:
+        sample["resolution"] = "4096x4096"  # the job asked for 512x512
+    before = await api.snapshot()
+    refused = await api.callback("samples", payload, message_id="msg_same_id")
+    assert refused.status_code == 422, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "invalid_output"
+    assert {d["asset_id"] for d in error["details"]} == {s["asset_id"] for s in payload["samples"]}
+    assert await api.snapshot() == before
+    # nothing was recorded, the webhook-id included: n8n's retry with the right images applies
+    applied = await api.callback(
+        "samples", await api.samples_payload(request_id), message_id="msg_same_id"
+    )
+    assert applied.json() == {"result": "applied"}
+
+
+@pytest.mark.parametrize("prompt", ["\u200b\u200d\ufeff", " \u00a0\u2028\t", "\u202e"])
+async def test_a_prompt_without_visible_text_is_422_and_charges_nothing(
+    api: ApiDriver, prompt: str
+) -> None:
+    before = await api.snapshot()
+    response = await api.create(prompt=prompt)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"][0]["field"] == "prompt"
+    assert await api.snapshot() == before
+
+
+async def test_a_prompt_is_stored_trimmed_of_invisible_ends(api: ApiDriver) -> None:
+    created = await api.created(prompt="\u200b A red fox \ufeff\n")
+    assert created["input_prompt"] == "A red fox"
+
+
+async def test_an_unexpected_error_is_500_with_the_request_id(api: ApiDriver) -> None:
+    app = api.http._transport.app  # type: ignore[attr-defined]
+
+    async def broken() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/broken-for-a-test", broken)
+    response = await api.http.get("/broken-for-a-test", headers={"X-Request-ID": "req-500-test"})
+    assert response.status_code == 500
+    assert response.json()["error"] == {
+        "code": "internal_error",
+        "message": "Something went wrong on our side.",
+        "details": [],
+        "request_id": "req-500-test",
+    }
+    assert response.headers["x-request-id"] == "req-500-test"
+    assert "a bug" not in response.text

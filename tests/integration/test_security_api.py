@@ -311,6 +311,14 @@ async def test_huge_headers_are_431(api: ApiDriver) -> None:
         "http://100.100.100.200/hook",
         "http://0.0.0.0/hook",
         "http://unresolvable.invalid/hook",
+        # IPv6 forms that carry a loopback, private or metadata IPv4 address inside
+        "http://[::ffff:127.0.0.1]/hook",
+        "http://[::7f00:1]/hook",
+        "http://[64:ff9b::7f00:1]/hook",
+        "http://[64:ff9b::a9fe:a9fe]/latest/meta-data/",
+        "http://[64:ff9b:1::a00:1]/hook",
+        "http://[2002:c0a8:101::1]/hook",
+        "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/hook",
     ],
 )
 async def test_webhook_urls_into_our_own_network_are_refused(api: ApiDriver, url: str) -> None:

@@ -153,10 +153,15 @@ class GenerationMachine(RuleBasedStateMachine):
     @rule(data=st.data(), pick=st.integers(0, 5), replay=st.booleans())
     def final_arrives(self, data: st.DataObject, pick: int, replay: bool) -> None:
         request_id = data.draw(st.sampled_from(self.request_ids()))
+        job_id = self.job_of(request_id, pick)
+        request = self.db.requests[request_id]
+        job = request.find_job(job_id)
+        # the size the job asked for (a mismatch is refused; the bad-input tests cover that)
+        size = str(request.output_size(job)) if job is not None else "1080x1080"
         result = FinalResult(
             request_id,
-            self.job_of(request_id, pick),
-            final_asset(),
+            job_id,
+            final_asset(size),
             webhook_id=self.webhook_id(replay),
         )
         self.run(self.service.process_n8n_final_asset_callback(result))

@@ -106,7 +106,7 @@ async def test_the_whole_flow_charges_each_step_once(world: World) -> None:
     assert (final_job["width"], final_job["height"]) == (3840, 3840)
     assert final_job["selected_sample"]["asset_id"] == "r1-s1"
     outcome = await world.service.process_n8n_final_asset_callback(
-        FinalResult(request_id, world.job_id(request_id), final_asset(), "m2")
+        FinalResult(request_id, world.job_id(request_id), final_asset("3840x3840"), "m2")
     )
     assert outcome is CallbackOutcome.APPLIED
     assert world.db.requests[request_id].status == "completed"

@@ -2,16 +2,23 @@
 security headers and the header size limit."""
 
 import json
+import logging
 import re
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..application.correlation import request_id_var
+from ..domain.text import text_problem
+
+log = logging.getLogger(__name__)
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_ASCII_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")  # all but tab
 
 
 class RequestIdMiddleware:
@@ -34,8 +41,22 @@ class RequestIdMiddleware:
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
 
+        started = False
+
+        async def send_noting_start(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send_with_id(message)
+
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive, send_noting_start)
+        except Exception:
+            # Here, not in Starlette's outermost error middleware: that one runs after this
+            # context is gone, and its 500 would carry neither the id nor its header.
+            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            if started:
+                raise
+            await _refuse(send_with_id, 500, "internal_error", "Something went wrong on our side.")
         finally:
             request_id_var.reset(token)
 
@@ -88,6 +109,10 @@ class SecurityMiddleware:
         if declared.isdigit() and int(declared) > self.max_body_bytes:
             await _refuse(send, 413, "payload_too_large", "The request body is too large.")
             return
+        if problems := _text_problems(scope):
+            fields = ", ".join(problem["field"] for problem in problems)
+            await _refuse(send, 422, "validation_error", f"Invalid input: {fields}.", problems)
+            return
         path = scope["path"]
         csp = None if path.startswith(self.docs_prefix) else API_CSP
         if path.startswith("/console"):
@@ -118,11 +143,63 @@ class SecurityMiddleware:
                 await _refuse(send, 413, "payload_too_large", "The request body is too large.")
 
 
-async def _refuse(send: Send, status: int, code: str, message: str) -> None:
+def _text_problems(scope: Scope) -> list[dict[str, str]]:
+    """Every string that arrives outside a JSON body, checked once for what no parameter may
+    hold: bytes that are not UTF-8 (a percent-encoded lone surrogate, say), NUL and control
+    characters, in the path, each query name and value and each header value. Lengths are
+    the parameters' own business (their declarations in the routes)."""
+    found = []
+    raw_path = scope.get("raw_path") or scope["path"].encode()
+    if problem := _decoded_problem(raw_path.split(b"?", 1)[0]):
+        found.append({"field": "path", "message": problem})
+    for pair in scope.get("query_string", b"").split(b"&"):
+        name, _, value = pair.partition(b"=")
+        if problem := _decoded_problem(name) or _decoded_problem(value):
+            label = unquote_to_bytes(name.replace(b"+", b" ")).decode("utf-8", "replace")
+            found.append({"field": f"query.{_printable(label)}", "message": problem})
+    for name, raw in scope["headers"]:
+        if problem := _header_problem(raw):
+            found.append(
+                {"field": f"header.{_printable(name.decode('latin-1'))}", "message": problem}
+            )
+    return found
+
+
+def _header_problem(raw: bytes) -> str | None:
+    """A header value may hold a tab (RFC 9110 field-value) and UTF-8 text some clients send;
+    never bytes that are not UTF-8, NUL or another control character."""
+    if raw.isascii():  # nearly every header: one C-level scan
+        return "must not contain control characters" if _ASCII_CONTROL.search(raw) else None
+    try:
+        return text_problem(raw.decode("utf-8").replace("\t", " "))
+    except UnicodeDecodeError:
+        return "must be valid UTF-8 text"
+
+
+def _decoded_problem(encoded: bytes) -> str | None:
+    """What is wrong with a percent-encoded piece of the URL once decoded, if anything."""
+    try:
+        text = unquote_to_bytes(encoded.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        return "must be valid UTF-8 text"
+    return text_problem(text)
+
+
+def _printable(name: str) -> str:
+    return "".join(char if char.isprintable() else "?" for char in name)[:64]
+
+
+async def _refuse(
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+) -> None:
     error: dict[str, object] = {
         "code": code,
         "message": message,
-        "details": [],
+        "details": details or [],
         "request_id": request_id_var.get(),
     }
     await send(

@@ -16,6 +16,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from ..domain.text import normalized_http_url
+
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"  # noqa: S105
 DEV_CALLBACK_SECRET = "whsec_ZGV2LW9ubHktbjhuLWNhbGxiYWNrLXNlY3JldC0wMTIzNDU2Nzg5"  # noqa: S105
 DEV_WEBHOOK_SECRET = "whsec_ZGV2LW9ubHktb3V0Ym91bmQtd2ViaG9vay1zZWNyZXQtMDEyMzQ1"  # noqa: S105
@@ -214,6 +216,20 @@ class Settings(BaseSettings):
     simulator_render_mode: Literal["picture", "plain"] = Field(
         "picture", alias="SIMULATOR_RENDER_MODE"
     )
+
+    @field_validator(
+        "public_base_url",
+        "n8n_callback_base_url",
+        "credit_service_api_url",
+        "notification_service_api_url",
+        "odoo_url",
+        "jwt_jwks_url",
+    )
+    @classmethod
+    def _clean_url(cls, value: str | None) -> str | None:
+        """URLs the service calls or hands on (callback URLs go into every job) are parsed and
+        written out again, never copied raw."""
+        return None if value is None else normalized_http_url(value).rstrip("/")
 
     @field_validator(
         "cors_allow_origins", "prompt_blocklist", "webhook_allowed_hosts", mode="before"

@@ -1,6 +1,5 @@
 """One table from our errors to HTTP, one body shape (contract §1 "Errors"), no stack traces."""
 
-import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,11 +16,15 @@ from ..application.errors import (
     NotFound,
     TooManyActiveRequests,
 )
-from ..domain.errors import InvalidStateTransition, InvalidValue, JobKindMismatch, UnknownJob
+from ..domain.errors import (
+    InvalidOutput,
+    InvalidStateTransition,
+    InvalidValue,
+    JobKindMismatch,
+    UnknownJob,
+)
 from .errors import ApiError
 from .security import Unauthenticated
-
-log = logging.getLogger(__name__)
 
 _STATUS: dict[type[Exception], tuple[int, str]] = {
     NotFound: (404, "not_found"),
@@ -33,6 +36,7 @@ _STATUS: dict[type[Exception], tuple[int, str]] = {
     TooManyActiveRequests: (429, "too_many_active_requests"),
     InvalidValue: (422, "validation_error"),
     JobKindMismatch: (422, "validation_error"),
+    InvalidOutput: (422, "invalid_output"),
 }
 _HTTP_CODES = {
     400: "bad_request",
@@ -74,6 +78,8 @@ async def _domain_or_application_error(request: Request, exc: Exception) -> JSON
         headers = {"Retry-After": str(exc.retry_after_seconds)}
     if isinstance(exc, InvalidValue):
         details = [{"field": exc.field, "message": exc.message}]
+    if isinstance(exc, InvalidOutput):
+        details = [{"asset_id": asset, "message": why} for asset, why in exc.problems.items()]
     message = exc.message if isinstance(exc, ApplicationError) else str(exc)
     return error_response(status, code, _sentence(message), details, headers)
 
@@ -111,11 +117,6 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
     return error_response(exc.status_code, code, _sentence(str(exc.detail)), headers=headers)
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(500, "internal_error", "Something went wrong on our side.")
-
-
 def _sentence(message: str) -> str:
     message = message.strip() or "Request failed"
     message = message[0].upper() + message[1:]
@@ -133,6 +134,8 @@ def register_error_handlers(app: FastAPI) -> None:
         InvalidValue,
         UnknownJob,
         JobKindMismatch,
+        InvalidOutput,
     ):
         app.add_exception_handler(kind, _domain_or_application_error)
-    app.add_exception_handler(Exception, _unexpected)
+    # an unexpected exception becomes a 500 in api/middleware.py (RequestIdMiddleware), where
+    # the request id is still known

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import jwt
 
+from ..domain.text import text_problem
 from .config import Settings
 
 
@@ -97,7 +98,7 @@ class TokenVerifier:
         except jwt.PyJWTError:
             raise Unauthenticated("The token is not valid.") from None
         subject = claims.get("sub")
-        if not isinstance(subject, str) or not 1 <= len(subject) <= 128:
+        if not isinstance(subject, str) or not 1 <= len(subject) <= 128 or text_problem(subject):
             raise Unauthenticated("The token has no usable subject.")
         return subject
 

@@ -31,3 +31,12 @@ class JobKindMismatch(DomainError):
     def __init__(self, job_id: str, expected: str, actual: str) -> None:
         super().__init__(f"job {job_id} is a {actual} job, not a {expected} job")
         self.job_id = job_id
+
+
+class InvalidOutput(DomainError):
+    """A callback names images that are not what its job asked for: nothing is applied, and
+    n8n may call back again with the right ones before the job's deadline."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{asset}: {reason}" for asset, reason in problems.items()))
+        self.problems = problems  # asset id -> what is wrong with it

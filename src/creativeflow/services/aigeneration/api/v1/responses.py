@@ -22,7 +22,7 @@ class ErrorBody(BaseModel):
     code: str
     message: str
     details: list[dict[str, Any]]
-    request_id: str | None
+    request_id: str
 
 
 class ErrorResponse(BaseModel):

@@ -2,7 +2,6 @@
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -17,6 +16,7 @@ from pydantic import (
 from ...application.views import request_view
 from ...domain.formats import CUSTOM_FORMAT, FORMAT_NAMES
 from ...domain.models import GenerationRequest
+from ...domain.text import normalized_http_url, text_problem, trim_invisible
 
 FormatName = Literal[
     "instagram_post",
@@ -39,33 +39,56 @@ OutputFormat = Literal["png", "jpg", "webp"]
 
 
 def _http_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an http(s) URL")
+    return normalized_http_url(value)
+
+
+def _single_line(value: str) -> str:
+    if problem := text_problem(value):
+        raise ValueError(problem)
     return value
 
 
+def _visible_text(max_length: int) -> AfterValidator:
+    """Free text that must say something: trimmed of invisible characters at its ends
+    (separators, controls, zero-width and direction marks), then 1..max_length long."""
+
+    def check(value: str) -> str:
+        if problem := text_problem(value, multiline=True):
+            raise ValueError(problem)  # refused, not trimmed away: it was never meant
+        trimmed = trim_invisible(value)
+        if not trimmed:
+            raise ValueError("must contain visible text")
+        if len(trimmed) > max_length:
+            raise ValueError(f"must be at most {max_length} characters")
+        return trimmed
+
+    return AfterValidator(check)
+
+
+# A value on one line: no control character at all (identifiers, names, codes).
+SingleLine = AfterValidator(_single_line)
 HttpUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_http_url)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True)]
 
 
 def _storable(value: Any) -> Any:
-    """Text PostgreSQL can store: no NUL characters, no lone surrogates (found by schemathesis)."""
+    """Text both databases store alike, anywhere in the value: no NUL, no lone surrogates,
+    no control characters but tab and line breaks (found by schemathesis and the every-door
+    sweep). Single-line fields are held to the stricter rule by `SingleLine`."""
     if isinstance(value, str):
-        if "\x00" in value:
-            raise ValueError("must not contain NUL characters")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError("must be valid Unicode text") from None
-    elif isinstance(value, list):
+        if problem := text_problem(value, multiline=True):
+            raise ValueError(problem)
+    elif isinstance(value, list | tuple):
         for item in value:
+            _storable(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _storable(key)
             _storable(item)
     return value
 
 
 class WireModel(BaseModel):
-    """Every model that brings text in: only text PostgreSQL can store gets through."""
+    """Every model that brings text in: only text both databases can store gets through."""
 
     @field_validator("*", mode="after")
     @classmethod
@@ -86,21 +109,21 @@ class BrandElementsIn(StrictModel):
     colors: list[Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")]] = Field(
         default_factory=list, max_length=10
     )
-    fonts: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
+    fonts: list[Annotated[str, StringConstraints(min_length=1, max_length=64), SingleLine]] = Field(
         default_factory=list, max_length=5
     )
     logo_urls: list[HttpUrl] = Field(default_factory=list, max_length=3)
 
 
 class GenerationRequestCreate(StrictModel):
-    project_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    prompt: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    project_id: Annotated[str, StringConstraints(min_length=1, max_length=64), SingleLine]
+    prompt: Annotated[str, _visible_text(2000)]
     format: FormatName
     custom_dimensions: CustomDimensions | None = None
     style_guidance: Annotated[str, StringConstraints(max_length=1000)] | None = None
     tone: Tone | None = None
-    industry: Annotated[str, StringConstraints(max_length=64)] | None = None
-    template_id: Annotated[str, StringConstraints(max_length=64)] | None = None
+    industry: Annotated[str, StringConstraints(max_length=64), SingleLine] | None = None
+    template_id: Annotated[str, StringConstraints(max_length=64), SingleLine] | None = None
     locale: (
         Annotated[
             str,
@@ -121,7 +144,7 @@ class GenerationRequestCreate(StrictModel):
 
 
 class SampleSelection(StrictModel):
-    selected_sample_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    selected_sample_id: Annotated[str, StringConstraints(min_length=1, max_length=128), SingleLine]
     resolution: Literal["standard", "high"] = "standard"
     output_format: OutputFormat = "png"
 
@@ -129,7 +152,7 @@ class SampleSelection(StrictModel):
 class AssetInfoModel(WireModel):
     model_config = ConfigDict(extra="forbid")
 
-    asset_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    asset_id: Annotated[str, StringConstraints(min_length=1, max_length=128), SingleLine]
     url: HttpUrl
     resolution: Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,4}x[1-9][0-9]{0,4}$")]
     format: OutputFormat = "png"
@@ -203,24 +226,24 @@ class FormatsRead(BaseModel):
 class CallbackModel(WireModel):
     model_config = ConfigDict(extra="ignore")
 
-    request_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    job_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    request_id: Annotated[str, StringConstraints(min_length=1, max_length=64), SingleLine]
+    job_id: Annotated[str, StringConstraints(min_length=1, max_length=64), SingleLine]
 
 
 class N8NSampleResultPayload(CallbackModel):
     samples: list[AssetInfoModel] = Field(min_length=1, max_length=8)
-    ai_model_used: Annotated[str, StringConstraints(max_length=128)] | None = None
+    ai_model_used: Annotated[str, StringConstraints(max_length=128), SingleLine] | None = None
     processing_time_ms: int | None = Field(default=None, ge=0)
 
 
 class N8NFinalResultPayload(CallbackModel):
     asset: AssetInfoModel
-    ai_model_used: Annotated[str, StringConstraints(max_length=128)] | None = None
+    ai_model_used: Annotated[str, StringConstraints(max_length=128), SingleLine] | None = None
     processing_time_ms: int | None = Field(default=None, ge=0)
 
 
 class N8NErrorPayload(CallbackModel):
-    error_code: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    error_code: Annotated[str, StringConstraints(min_length=1, max_length=64), SingleLine]
     error_message: Annotated[str, StringConstraints(max_length=2000)] = ""
     retryable: bool = True
     details: dict[str, Any] = Field(default_factory=dict)

@@ -9,7 +9,13 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from ..errors import InvalidStateTransition, InvalidValue, JobKindMismatch, UnknownJob
+from ..errors import (
+    InvalidOutput,
+    InvalidStateTransition,
+    InvalidValue,
+    JobKindMismatch,
+    UnknownJob,
+)
 from ..events import (
     ContentRejected,
     DomainEvent,
@@ -20,7 +26,7 @@ from ..events import (
     JobDispatched,
     SamplesReady,
 )
-from ..formats import Resolution
+from ..formats import Dimensions, Resolution, final_size, sample_size
 from .asset_info import AssetInfo
 from .generation_parameters import GenerationParameters
 from .generation_status import GenerationStatus as S
@@ -210,6 +216,7 @@ class GenerationRequest:
             raise InvalidValue("samples", f"must hold 1..{MAX_SAMPLES_PER_ROUND} assets")
         if len({sample.asset_id for sample in samples}) != len(samples):
             raise InvalidValue("samples", "asset ids must be distinct")
+        self._ensure_output_fits(samples)
         self.samples = tuple(samples)
         self.ai_model_used = ai_model_used or self._active_job().model
         self._finish_job(JobState.SUCCEEDED, now)
@@ -224,6 +231,7 @@ class GenerationRequest:
         outcome = self._callback_outcome(job_id, JobType.FINAL, S.PROCESSING_FINAL)
         if outcome is not CallbackOutcome.APPLIED:
             return outcome
+        self._ensure_output_fits([asset])
         self.final_asset = asset
         self.ai_model_used = ai_model_used or self._active_job().model
         self._finish_job(JobState.SUCCEEDED, now)
@@ -293,6 +301,13 @@ class GenerationRequest:
         job_id = job.job_id if job is not None else None
         self.events.append(GenerationCancelled(self.id, self.user_id, refundable, job_id))
 
+    def output_size(self, job: Job) -> Dimensions:
+        """The exact pixel size `job` must deliver."""
+        native = self.parameters.dimensions
+        if job.job_type is JobType.SAMPLES:
+            return sample_size(native)
+        return final_size(native, job.resolution or Resolution.STANDARD)
+
     def pull_events(self) -> list[DomainEvent]:
         events, self.events = self.events, []
         return events
@@ -318,6 +333,22 @@ class GenerationRequest:
         if expected is not None and job.job_type is not expected:
             raise JobKindMismatch(job_id, expected, job.job_type)
         return job
+
+    def _ensure_output_fits(self, assets: Sequence[AssetInfo]) -> None:
+        """Invalid output is the system's failure, never applied: the size and format must be
+        exactly the job's (a 4096x4096 "sample" of a 512x512 job is refused)."""
+        job = self._active_job()
+        size = str(self.output_size(job))
+        problems = {}
+        for asset in assets:
+            if asset.resolution != size:
+                problems[asset.asset_id] = f"is {asset.resolution}, the job asked for {size}"
+            elif asset.format != job.output_format:
+                problems[asset.asset_id] = (
+                    f"is {asset.format}, the job asked for {job.output_format}"
+                )
+        if problems:
+            raise InvalidOutput(problems)
 
     def _active_job(self) -> Job:
         job = self.current_job

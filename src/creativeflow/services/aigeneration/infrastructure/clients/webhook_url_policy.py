@@ -1,6 +1,8 @@
 """Refuses webhook URLs that would make the service call into its own network (SSRF):
 loopback, private, link-local (cloud metadata at 169.254.169.254), shared, reserved and
-multicast addresses, whether written as an IP or reached through a name."""
+multicast addresses, whether written as an IP or reached through a name, and IPv6 addresses
+that carry one of those inside (IPv4-mapped and -compatible, NAT64, 6to4, Teredo). Checked
+at creation and again before every delivery; redirects are not followed."""
 
 import asyncio
 import ipaddress
@@ -13,10 +15,36 @@ from ...domain.errors import InvalidValue
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052 well-known prefix
+NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215: local use, never public
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d
+
+
 def is_public(address: IpAddress) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """Globally reachable, and so is every IPv4 address it carries inside."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in NAT64_LOCAL:
+            return False
+        embedded = embedded_ipv4(address)
+        if embedded:
+            return all(is_public(inner) for inner in embedded)
     return address.is_global and not address.is_multicast
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses a transition address routes to (a packet sent to it reaches them)."""
+    if address.ipv4_mapped is not None:
+        return [address.ipv4_mapped]
+    if address.sixtofour is not None:
+        return [address.sixtofour]
+    if address.teredo is not None:
+        return list(address.teredo)  # (server, client): both are reached
+    low32 = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address in NAT64:
+        return [low32]
+    if address in IPV4_COMPATIBLE and int(address) > 1:  # not :: and ::1 (judged as they are)
+        return [low32]
+    return []
 
 
 class PublicWebhookUrlPolicy:

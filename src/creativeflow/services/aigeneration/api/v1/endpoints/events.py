@@ -13,6 +13,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from ....application.views import request_view
 from ....core.dependencies import ContainerDep, CurrentUser
+from ..params import RequestIdPath
 from ..responses import errors
 
 router = APIRouter(prefix="/generation-requests", tags=["generation requests"])
@@ -24,7 +25,7 @@ router = APIRouter(prefix="/generation-requests", tags=["generation requests"])
     responses={200: {"content": {"text/event-stream": {}}}, **errors(401, 404, 503)},
 )
 async def stream_generation_request_events(
-    request_id: str,
+    request_id: RequestIdPath,
     user: CurrentUser,
     container: ContainerDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)] = None,

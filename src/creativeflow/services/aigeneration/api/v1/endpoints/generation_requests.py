@@ -13,6 +13,7 @@ from ....core.errors import ApiError
 from ....domain.formats import Dimensions, Resolution, native_size
 from ....domain.models import BrandElements, GenerationParameters, GenerationStatus
 from ..idempotency import idempotent
+from ..params import RequestIdPath
 from ..responses import errors
 from ..schemas import (
     GenerationRequestCreate,
@@ -80,7 +81,7 @@ async def list_generation_requests_endpoint(
 
 @router.get("/{request_id}", response_model=GenerationRequestRead, responses=ERROR_RESPONSES)
 async def get_generation_request_status_endpoint(
-    request_id: str, user: CurrentUser, service: ServiceDep
+    request_id: RequestIdPath, user: CurrentUser, service: ServiceDep
 ) -> GenerationRequestRead:
     return GenerationRequestRead.from_domain(await service.get_generation_status(request_id, user))
 
@@ -92,7 +93,7 @@ async def get_generation_request_status_endpoint(
     responses=ERROR_RESPONSES,
 )
 async def select_sample_for_final_generation_endpoint(
-    request_id: str, selection: SampleSelection, user: CurrentUser, service: ServiceDep
+    request_id: RequestIdPath, selection: SampleSelection, user: CurrentUser, service: ServiceDep
 ) -> GenerationRequestRead:
     request = await service.select_sample_and_initiate_final(
         SelectSample(
@@ -113,7 +114,7 @@ async def select_sample_for_final_generation_endpoint(
     responses=ERROR_RESPONSES,
 )
 async def trigger_sample_regeneration_endpoint(
-    request_id: str, user: CurrentUser, service: ServiceDep
+    request_id: RequestIdPath, user: CurrentUser, service: ServiceDep
 ) -> GenerationRequestRead:
     request = await service.trigger_sample_regeneration(request_id, user)
     return GenerationRequestRead.from_domain(request)
@@ -126,7 +127,7 @@ async def trigger_sample_regeneration_endpoint(
     responses=ERROR_RESPONSES,
 )
 async def cancel_generation_request_endpoint(
-    request_id: str, user: CurrentUser, service: ServiceDep
+    request_id: RequestIdPath, user: CurrentUser, service: ServiceDep
 ) -> GenerationRequestRead:
     return GenerationRequestRead.from_domain(await service.cancel(request_id, user))
 

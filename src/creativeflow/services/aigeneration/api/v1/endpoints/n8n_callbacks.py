@@ -3,7 +3,7 @@
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
@@ -14,6 +14,7 @@ from ....application.dtos import FinalResult, JobError, SamplesResult
 from ....core.dependencies import ContainerDep, ServiceDep
 from ....core.errors import ApiError
 from ....domain.models import AssetInfo, CallbackOutcome
+from ....domain.text import text_problem
 from ..responses import errors
 from ..schemas import (
     AssetInfoModel,
@@ -26,7 +27,8 @@ from ..schemas import (
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/n8n-callbacks", tags=["n8n callbacks"])
 M = TypeVar("M", bound=BaseModel)
-RESPONSES = errors(401, 404, 503)
+RESPONSES = errors(401, 404, 422, 503)
+MAX_WEBHOOK_ID = 255  # the receipts table's column
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,20 @@ async def verified_callback(request: Request, container: ContainerDep) -> Signed
         raise ApiError(
             401, "unauthenticated", "The callback signature is missing or wrong."
         ) from None
-    return SignedCallback(body, request.headers["webhook-id"])
+    webhook_id = request.headers["webhook-id"]
+    if len(webhook_id) > MAX_WEBHOOK_ID or text_problem(webhook_id):
+        raise ApiError(
+            422,
+            "validation_error",
+            "Invalid input: webhook-id.",
+            [
+                {
+                    "field": "webhook-id",
+                    "message": f"must be 1..{MAX_WEBHOOK_ID} printable characters",
+                }
+            ],
+        )
+    return SignedCallback(body, webhook_id)
 
 
 VerifiedBody = Annotated[SignedCallback, Depends(verified_callback)]
@@ -85,11 +100,41 @@ def _parse(model: type[M], body: bytes) -> M:
         raise RequestValidationError(exc.errors()) from None
 
 
+def signed_body(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI description of a callback, whose body is read raw (its signature covers the
+    bytes) rather than declared as a parameter: the body's schema and the signature headers."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)  # AssetInfoModel, already among the document's components
+    headers = [
+        ("webhook-id", "the message id, the same on every retry of one callback (1..255)"),
+        ("webhook-timestamp", "Unix seconds; more than 5 minutes off is refused"),
+        ("webhook-signature", "`v1,<base64 HMAC-SHA256>` over `{id}.{timestamp}.{body}`"),
+    ]
+    return {
+        "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}},
+        "parameters": [
+            {
+                "name": name,
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string"},
+                "description": text,
+            }
+            for name, text in headers
+        ],
+    }
+
+
 def _asset(model: AssetInfoModel) -> AssetInfo:
     return AssetInfo(model.asset_id, model.url, model.resolution, model.format)
 
 
-@router.post("/samples", response_model=CallbackResult, responses=RESPONSES)
+@router.post(
+    "/samples",
+    response_model=CallbackResult,
+    responses=RESPONSES,
+    openapi_extra=signed_body(N8NSampleResultPayload),
+)
 async def samples_ready(answer: Answer, body: VerifiedBody, service: ServiceDep) -> CallbackResult:
     payload = _parse(N8NSampleResultPayload, body.body)
     outcome = await service.process_n8n_sample_callback(
@@ -105,7 +150,12 @@ async def samples_ready(answer: Answer, body: VerifiedBody, service: ServiceDep)
     return answer(outcome)
 
 
-@router.post("/final", response_model=CallbackResult, responses=RESPONSES)
+@router.post(
+    "/final",
+    response_model=CallbackResult,
+    responses=RESPONSES,
+    openapi_extra=signed_body(N8NFinalResultPayload),
+)
 async def final_asset_ready(
     answer: Answer, body: VerifiedBody, service: ServiceDep
 ) -> CallbackResult:
@@ -123,21 +173,26 @@ async def final_asset_ready(
     return answer(outcome)
 
 
-@router.post("/error", response_model=CallbackResult, responses=RESPONSES)
+@router.post(
+    "/error",
+    response_model=CallbackResult,
+    responses=RESPONSES,
+    openapi_extra=signed_body(N8NErrorPayload),
+)
 async def generation_error(
     answer: Answer, body: VerifiedBody, service: ServiceDep, container: ContainerDep
 ) -> CallbackResult:
     payload = _parse(N8NErrorPayload, body.body)
     if container.settings.enable_detailed_n8n_error_logging:
         log.warning(
-            "n8n error for request %s job %s: %s",
+            "n8n error for request %s job %s: %r",
             payload.request_id,
             payload.job_id,
             payload.model_dump(),
         )
     else:
-        log.warning(
-            "n8n error for request %s: %s %s",
+        log.warning(  # %r: the message is n8n's text, and may hold line breaks
+            "n8n error for request %s: %s %r",
             payload.request_id,
             payload.error_code,
             payload.error_message[:200],
