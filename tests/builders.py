@@ -21,15 +21,14 @@ def parameters(format: str = "instagram_post") -> GenerationParameters:
     )
 
 
-def samples(round_: int = 1, count: int = 4) -> list[AssetInfo]:
-    return [
-        AssetInfo(f"r{round_}-s{i}", f"https://cdn.example/r{round_}-s{i}.png", "512x512")
-        for i in range(count)
-    ]
+def samples(job_id: str = "job-1", count: int = 4) -> list[AssetInfo]:
+    """The images a samples job delivers: its output ids, at the sample size."""
+    return [AssetInfo(f"{job_id}-{i}", 512, 512, "png", 1000, "ab" * 32) for i in range(count)]
 
 
-def final_asset(resolution: str = "1080x1080") -> AssetInfo:
-    return AssetInfo("final", "https://cdn.example/final.png", resolution)
+def final_asset(resolution: str = "1080x1080", job_id: str = "job-2") -> AssetInfo:
+    width, height = (int(edge) for edge in resolution.split("x"))
+    return AssetInfo(f"{job_id}-0", width, height, "png", 5000, "cd" * 32)
 
 
 def pending() -> GenerationRequest:
@@ -64,7 +63,7 @@ def awaiting_selection() -> GenerationRequest:
 
 def processing_final(resolution: Resolution = Resolution.STANDARD) -> GenerationRequest:
     request = awaiting_selection()
-    request.select_sample("r1-s2", resolution, "png", "job-2", FINAL_PRICE, T0)
+    request.select_sample("job-1-2", resolution, "png", "job-2", FINAL_PRICE, T0)
     request.credits_charged(T0)
     request.job_dispatched(T0 + timedelta(seconds=6), T0 + timedelta(minutes=10))
     return request

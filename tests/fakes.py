@@ -1,6 +1,8 @@
 """In-memory fakes of our ports (not mocks): they behave like the real adapters."""
 
 import copy
+import hashlib
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -10,12 +12,15 @@ from typing import Self
 from creativeflow.services.aigeneration.application.errors import (
     CreditsDeclined,
     DependencyUnavailable,
+    Unfetchable,
 )
 from creativeflow.services.aigeneration.application.ports import (
+    AssetRecord,
     CreditAccount,
     Debit,
     OutboxMessage,
     Refund,
+    StoredObject,
 )
 from creativeflow.services.aigeneration.domain.models import GenerationRequest, GenerationStatus
 from creativeflow.services.aigeneration.domain.pricing import SubscriptionTier
@@ -24,6 +29,7 @@ from creativeflow.services.aigeneration.domain.repositories import (
     GenerationRequestRepository,
     ListQuery,
 )
+from creativeflow.services.aigeneration.infrastructure.storage.image_probe import probe
 
 from .builders import T0
 
@@ -44,6 +50,7 @@ class FakeDatabase:
     requests: dict[str, GenerationRequest] = field(default_factory=dict)
     outbox: list[OutboxMessage] = field(default_factory=list)
     receipts: set[str] = field(default_factory=set)
+    assets: dict[str, AssetRecord] = field(default_factory=dict)
     commits: int = 0
 
 
@@ -113,6 +120,81 @@ class FakeReceipts:
         self.pending.add(webhook_id)
 
 
+class FakeAssets:
+    def __init__(self, db: FakeDatabase) -> None:
+        self._db = db
+        self.pending: list[AssetRecord] = []
+
+    def add(self, record: AssetRecord) -> None:
+        self.pending.append(record)
+
+    async def get(self, asset_id: str) -> AssetRecord | None:
+        return self._db.assets.get(asset_id)
+
+    async def owned(self, user_id: str, asset_ids: Sequence[str]) -> list[AssetRecord]:
+        found = [self._db.assets.get(asset_id) for asset_id in asset_ids]
+        return [r for r in found if r is not None and r.user_id == user_id]
+
+
+class FakeAssetStorage:
+    """An object store in memory that reads what it holds like the real adapter does: the
+    image type and size from the bytes' header, the length and the SHA-256."""
+
+    redirects = True
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+        self.down = False
+
+    async def put(self, key: str, data: bytes, media_type: str) -> None:
+        self._check_up()
+        self.objects[key] = data
+
+    async def inspect(self, key: str, max_bytes: int) -> StoredObject | None:
+        self._check_up()
+        data = self.objects.get(key)
+        if data is None:
+            return None
+        if len(data) > max_bytes:
+            return StoredObject(None, 0, 0, len(data), "")
+        header = probe(data[: 256 * 1024])
+        digest = hashlib.sha256(data).hexdigest()
+        if header is None:
+            return StoredObject(None, 0, 0, len(data), digest)
+        return StoredObject(header.format, header.width, header.height, len(data), digest)
+
+    async def read(self, key: str) -> AsyncIterator[bytes]:
+        self._check_up()
+        yield self.objects[key]
+
+    async def delete(self, key: str) -> None:
+        self._check_up()
+        self.objects.pop(key, None)
+
+    def download_link(self, asset_id: str, key: str, expires_at: datetime) -> str:
+        return f"https://storage.test/{key}?expires={int(expires_at.timestamp())}"
+
+    def upload_link(self, asset_id: str, key: str, media_type: str, expires_at: datetime) -> str:
+        return f"https://storage.test/{key}?upload&expires={int(expires_at.timestamp())}"
+
+    async def check(self) -> bool:
+        return not self.down
+
+    def _check_up(self) -> None:
+        if self.down:
+            raise DependencyUnavailable("storage down")
+
+
+class FakeRemoteImages:
+    def __init__(self) -> None:
+        self.images: dict[str, bytes] = {}
+
+    async def fetch(self, url: str, max_bytes: int) -> bytes:
+        if url not in self.images:
+            raise Unfetchable("answered 404")
+        return self.images[url]
+
+
 class FakeOutbox:
     def __init__(self) -> None:
         self.messages: list[OutboxMessage] = []
@@ -152,6 +234,7 @@ class FakeUnitOfWork:
         self.requests = FakeRepository(self._db)
         self.outbox = FakeOutbox()
         self.receipts = FakeReceipts(self._db)
+        self.assets = FakeAssets(self._db)
         # with local credits the use cases charge inside the transaction; else the saga
         self.ledger = FakeLedgerInTransaction(self._local_credits) if self._local_credits else None
         return self
@@ -172,9 +255,11 @@ class FakeUnitOfWork:
             self._db.requests[request.id] = copy.deepcopy(request)
         self._db.outbox.extend(self.outbox.messages)
         self._db.receipts |= self.receipts.pending
+        self._db.assets.update({r.info.asset_id: r for r in self.assets.pending})
         self._db.commits += 1
         self.requests.pending.clear()
         self.outbox.messages = []
+        self.assets.pending = []
 
 
 class FakeCreditGateway:

@@ -69,7 +69,9 @@ def test_the_whole_flow_by_clicks(page: Page) -> None:
     expect(final).to_be_visible()
     expect(final).to_have_js_property("naturalWidth", 2160, timeout=30_000)
     download = page.get_by_role("link", name="Download the final image (2160x3840)")
-    assert (download.get_attribute("href") or "").endswith(".png")
+    href = download.get_attribute("href") or ""
+    assert "/content?expires=" in href  # a signed link of its own, no token needed
+    assert page.request.get(href).headers["content-type"] == "image/png"
     page.screenshot(path=str(ARTIFACTS / "console-final.png"), full_page=True)
     expect(page.locator("#recent li").first).to_contain_text("completed")
 

@@ -1,12 +1,12 @@
 """The README's run command, driven like a client: create → 4 samples → select → final PNG."""
 
+import io
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops, ImageStat
 
 from .conftest import RunningService
 
@@ -26,9 +26,19 @@ def wait_for(
         time.sleep(0.1)
 
 
-def local_file(service: RunningService, url: str) -> Path:
-    path = url.split("/assets/", 1)[1]
-    return service.folder / "data" / "assets" / path
+def fetched(url: str) -> Image.Image:
+    """An asset link works as it is: no token, no header (it carries its own signature)."""
+    response = httpx.get(url, timeout=30)
+    assert response.status_code == 200, response.text
+    image = Image.open(io.BytesIO(response.content))
+    image.load()
+    return image
+
+
+def difference(a: Image.Image, b: Image.Image) -> float:
+    """Mean absolute pixel difference, 0..255, after bringing `a` to `b`'s size."""
+    diff = ImageChops.difference(a.convert("RGB").resize(b.size), b.convert("RGB"))
+    return sum(ImageStat.Stat(diff).mean) / 3
 
 
 def client(service: RunningService, user: str) -> httpx.Client:
@@ -66,11 +76,12 @@ def test_a_request_goes_from_prompt_to_final_png(
         waiting = wait_for(http, request_id, "awaiting_selection")
         samples = waiting["sample_asset_infos"]
         assert len(samples) == 4
+        pictures = []
         for sample in samples:
-            with Image.open(local_file(service, sample["url"])) as image:
-                assert (image.format, image.size) == ("PNG", sample_size)
-            served = http.get(sample["url"].replace(service.base_url, ""))
-            assert (served.status_code, served.headers["content-type"]) == (200, "image/png")
+            image = fetched(sample["url"])
+            assert (image.format, image.size) == ("PNG", sample_size)
+            assert (sample["width"], sample["height"]) == sample_size
+            pictures.append(image)
 
         chosen = samples[2]["asset_id"]
         selected = http.post(
@@ -82,9 +93,30 @@ def test_a_request_goes_from_prompt_to_final_png(
         done = wait_for(http, request_id, "completed")
         final = done["final_asset_info"]
         assert final["resolution"] == f"{final_size[0]}x{final_size[1]}"
-        with Image.open(local_file(service, final["url"])) as image:
-            assert (image.format, image.size) == ("PNG", final_size)
+        image = fetched(final["url"])
+        assert (image.format, image.size) == ("PNG", final_size)
         assert done["metrics"]["samples_ms"] > 0 and done["metrics"]["final_ms"] > 0
+        # the final is the chosen sample, upscaled: nearest to it by far, not to the others
+        distances = [difference(image, picture) for picture in pictures]
+        assert distances.index(min(distances)) == 2, distances
+        assert min(distances) * 3 < sorted(distances)[1], distances
+
+
+def test_an_image_is_served_only_behind_a_token_or_a_signed_link(service: RunningService) -> None:
+    with client(service, "linker") as http:
+        request_id = http.post(
+            API, json={"project_id": "p", "prompt": "A lighthouse", "format": "facebook_ad"}
+        ).json()["id"]
+        sample = wait_for(http, request_id, "awaiting_selection")["sample_asset_infos"][0]
+        content = f"/api/v1/assets/{sample['asset_id']}/content"
+        assert http.get(content).status_code == 200  # the owner's bearer token
+        with client(service, "someone-else") as other:
+            assert other.get(content).status_code == 404
+        assert httpx.get(f"{service.base_url}{content}").status_code == 401
+        tampered = sample["url"].replace("signature=", "signature=x")
+        forged = httpx.get(tampered)
+        assert (forged.status_code, forged.json()["error"]["code"]) == (403, "forbidden")
+        assert httpx.get(f"{service.base_url}/assets/{sample['asset_id']}").status_code == 404
 
 
 def test_samples_differ_from_each_other(service: RunningService) -> None:
@@ -93,8 +125,8 @@ def test_samples_differ_from_each_other(service: RunningService) -> None:
             API, json={"project_id": "p", "prompt": "Four different cats", "format": "facebook_ad"}
         ).json()["id"]
         samples = wait_for(http, request_id, "awaiting_selection")["sample_asset_infos"]
-        pictures = {local_file(service, s["url"]).read_bytes() for s in samples}
-        assert len(pictures) == 4
+        assert len({s["sha256"] for s in samples}) == 4
+        assert len({fetched(s["url"]).tobytes() for s in samples}) == 4
 
 
 def test_a_refused_prompt_ends_content_rejected(service: RunningService) -> None:

@@ -1,11 +1,12 @@
 """Drives the app over HTTP (httpx, in process) and reads its database to check outcomes."""
 
+import io
 import json
-import uuid
 from decimal import Decimal
 from typing import Any, Self
 
 import httpx
+from PIL import Image
 from sqlalchemy import func, select
 
 from creativeflow.services.aigeneration.core.dependencies import Container
@@ -19,6 +20,17 @@ from creativeflow.services.aigeneration.infrastructure.database.tables import (
 from creativeflow.services.aigeneration.infrastructure.simulator.signing import CallbackSigner
 
 API = "/api/v1"
+PIL_FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP"}
+
+
+def image_bytes(
+    width: int, height: int, fmt: str = "png", colour: tuple[int, int, int] = (200, 40, 90)
+) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(buffer, PIL_FORMATS[fmt])
+    return buffer.getvalue()
+
+
 VALID_CREATE: dict[str, Any] = {
     "project_id": "p1",
     "prompt": "A red fox in a neon city",
@@ -91,37 +103,63 @@ class ApiDriver:
     async def last_job(self, request_id: str) -> dict[str, Any]:
         return [j for j in await self.jobs() if j["request_id"] == request_id][-1]
 
-    async def samples_payload(self, request_id: str) -> dict[str, Any]:
+    async def upload(
+        self, target: dict[str, Any], data: bytes, content_type: str = "image/png"
+    ) -> httpx.Response:
+        """A worker's PUT to an upload target of the job: the service's own on the local store
+        (in process), a presigned URL of the S3 server otherwise (over the network)."""
+        return await self.fetch("PUT", target["upload_url"], data, content_type)
+
+    async def fetch(
+        self, method: str, url: str, data: bytes | None = None, content_type: str = "image/png"
+    ) -> httpx.Response:
+        """A link as a browser or a worker uses it: no token."""
+        headers = {"Content-Type": content_type} if data is not None else {}
+        if url.startswith(self.container.settings.public_base_url):
+            return await self.http.request(method, url, content=data, headers=headers)
+        async with httpx.AsyncClient() as network:
+            return await network.request(method, url, content=data, headers=headers)
+
+    async def upload_outputs(
+        self, job: dict[str, Any], size: tuple[int, int] | None = None, count: int | None = None
+    ) -> list[str]:
+        """n8n's part: an image of the job's exact size (or `size`) at each upload target."""
+        width, height = size or (job["width"], job["height"])
+        targets = job["outputs"][: count or len(job["outputs"])]
+        for index, target in enumerate(targets):
+            data = image_bytes(width, height, job["output_format"], (index * 60 % 256, 80, 140))
+            response = await self.upload(target, data, target["headers"]["Content-Type"])
+            assert response.status_code in (200, 204), response.text
+        return [target["asset_id"] for target in targets]
+
+    async def samples_payload(self, request_id: str, **upload: Any) -> dict[str, Any]:
         job = await self.last_job(request_id)
+        ids = await self.upload_outputs(job, **upload)
         return {
             "request_id": request_id,
             "job_id": job["job_id"],
-            "samples": [
-                {
-                    "asset_id": f"r{job['round']}-s{i}",
-                    "url": f"https://cdn.example/{request_id}/r{job['round']}-s{i}.png",
-                    "resolution": f"{job['width']}x{job['height']}",
-                    "format": "png",
-                }
-                for i in range(4)
-            ],
+            "samples": [{"asset_id": asset_id, "seed": 7 + i} for i, asset_id in enumerate(ids)],
             "ai_model_used": "model-a",
             "processing_time_ms": 1200,
         }
 
-    async def final_payload(self, request_id: str) -> dict[str, Any]:
+    async def final_payload(self, request_id: str, **upload: Any) -> dict[str, Any]:
         job = await self.last_job(request_id)
+        asset_id = (await self.upload_outputs(job, count=1, **upload))[0]
         return {
             "request_id": request_id,
             "job_id": job["job_id"],
-            "asset": {
-                "asset_id": f"final-{uuid.uuid4().hex[:6]}",
-                "url": f"https://cdn.example/{request_id}/final.png",
-                "resolution": f"{job['width']}x{job['height']}",
-                "format": job["output_format"],
-            },
+            "asset": {"asset_id": asset_id},
             "ai_model_used": "model-b",
         }
+
+    async def sample_id(self, request_id: str, index: int = 0, user: str = "alice") -> str:
+        """The id of a sample the request shows (the newest round's), or else of an output of
+        its newest job (a sample that has not arrived)."""
+        body = (await self.get(request_id, user)).json()
+        if body["sample_asset_infos"]:
+            return str(body["sample_asset_infos"][index]["asset_id"])
+        return str((await self.last_job(request_id))["outputs"][index]["asset_id"])
 
     async def until_awaiting_selection(self, user: str = "alice") -> str:
         request_id: str = (await self.created(user))["id"]

@@ -148,7 +148,10 @@ async def test_another_users_request_is_404_on_every_route(api: ApiDriver) -> No
     responses = [
         await api.get(request_id, user="mallory"),
         await api.action(
-            request_id, "select-sample", {"selected_sample_id": "r1-s0"}, user="mallory"
+            request_id,
+            "select-sample",
+            {"selected_sample_id": await api.sample_id(request_id, 0)},
+            user="mallory",
         ),
         await api.action(request_id, "regenerate-samples", user="mallory"),
         await api.action(request_id, "cancel", user="mallory"),
@@ -165,7 +168,9 @@ async def test_moves_from_the_wrong_status_are_409(api: ApiDriver) -> None:
     request_id = (await api.created())["id"]
     before = await api.snapshot()
     for response in (
-        await api.action(request_id, "select-sample", {"selected_sample_id": "r1-s0"}),
+        await api.action(
+            request_id, "select-sample", {"selected_sample_id": await api.sample_id(request_id, 0)}
+        ),
         await api.action(request_id, "regenerate-samples"),
     ):
         assert response.status_code == 409
@@ -181,16 +186,18 @@ async def test_moves_from_the_wrong_status_are_409(api: ApiDriver) -> None:
     ("body", "field"),
     [
         ({"selected_sample_id": "r9-s9"}, "selected_sample_id"),
-        ({"selected_sample_id": "r1-s0", "resolution": "8k"}, "resolution"),
-        ({"selected_sample_id": "r1-s0", "output_format": "gif"}, "output_format"),
+        ({"selected_sample_id": "SAMPLE", "resolution": "8k"}, "resolution"),
+        ({"selected_sample_id": "SAMPLE", "output_format": "gif"}, "output_format"),
         ({}, "selected_sample_id"),
-        ({"selected_sample_id": "r1-s0", "extra": 1}, "extra"),
+        ({"selected_sample_id": "SAMPLE", "extra": 1}, "extra"),
     ],
 )
 async def test_a_bad_selection_is_422_and_charges_nothing(
     api: ApiDriver, body: dict[str, Any], field: str
 ) -> None:
     request_id = await api.until_awaiting_selection()
+    if body.get("selected_sample_id") == "SAMPLE":  # a real sample, with something else wrong
+        body = {**body, "selected_sample_id": await api.sample_id(request_id)}
     before = await api.snapshot()
     response = await api.action(request_id, "select-sample", body)
     assert response.status_code == 422, response.text
@@ -327,7 +334,11 @@ async def test_a_signed_callback_with_an_overlong_webhook_id_is_422(api: ApiDriv
 async def test_a_callback_url_with_a_line_break_is_422_and_never_stored(api: ApiDriver) -> None:
     request_id = (await api.created())["id"]
     payload = await api.samples_payload(request_id)
-    payload["samples"][0]["url"] = "https://cdn.example/a.png\r\nX-Injected: yes"
+    payload["samples"][0] = {  # a v1 item, which names its image by URL
+        "asset_id": "s0",
+        "url": "https://cdn.example/a.png\r\nX-Injected: yes",
+        "resolution": "512x512",
+    }
     before = await api.snapshot()
     response = await api.callback("samples", payload)
     assert response.status_code == 422, response.text
@@ -338,9 +349,7 @@ async def test_samples_of_another_size_than_the_job_asked_are_invalid_output(
     api: ApiDriver,
 ) -> None:
     request_id = (await api.created())["id"]
-    payload = await api.samples_payload(request_id)
-    for sample in payload["samples"]:
-        sample["resolution"] = "4096x4096"  # the job asked for 512x512
+    payload = await api.samples_payload(request_id, size=(4096, 4096))  # the job asked for 512
     before = await api.snapshot()
     refused = await api.callback("samples", payload, message_id="msg_same_id")
     assert refused.status_code == 422, refused.text

@@ -24,7 +24,7 @@ import jwt
 import pytest
 
 from ..figures import count
-from .api_client import API, VALID_CREATE, ApiDriver
+from .api_client import API, VALID_CREATE, ApiDriver, image_bytes
 from .conftest import api_driver
 
 HOSTILE: dict[str, str] = {
@@ -55,6 +55,7 @@ ALWAYS_REFUSED = {"nul", "control", "escape", "lone_surrogate"}
 FREE_TEXT_FIELDS = {"prompt", "style_guidance", "error_message"}
 LINE_BREAKS = {"crlf"}
 ID = "{request_id}"
+ASSET_ID = "{asset_id}"
 
 
 @dataclass
@@ -104,13 +105,17 @@ async def test_no_door_takes_a_hostile_string_or_fails_on_one(
     request_id = await api.until_awaiting_selection()
     valid_bodies = await _valid_bodies(api, request_id)
     assert (await api.action(request_id, "cancel")).status_code == 202  # a request at rest
+    uploaded = await api.http.post(
+        f"{API}/assets", files={"file": ("a.png", image_bytes(64, 64))}, headers=api.auth()
+    )
+    ids = {ID: request_id, ASSET_ID: uploaded.json()["asset_id"]}
     document = (await api.http.get(f"{API}/openapi.json")).json()
 
     statuses: dict[str, int] = {}
     problems: list[str] = []
     for case in _cases(document):
         before = await api.snapshot()
-        response = await _send(api, case, document, valid_bodies, request_id)
+        response = await _send(api, case, valid_bodies, ids)
         after = await api.snapshot()
         statuses[case.name] = response.status_code
         RESULTS.tally["cases"] += 1
@@ -159,12 +164,10 @@ def _cases(document: dict[str, Any]) -> Iterator[Case]:
                 for parameter in operation.get("parameters", [])
             ]
             targets.append(("header", "X-Request-ID"))  # read by the middleware on every route
-            body = operation.get("requestBody")
-            if body is not None:
-                schema = body["content"]["application/json"]["schema"]
-                targets += [
-                    ("body", ".".join(map(str, p))) for p in _string_fields(schema, document)
-                ]
+            for media_type, content in operation.get("requestBody", {}).get("content", {}).items():
+                door = "form" if media_type == "multipart/form-data" else "body"
+                fields = _string_fields(content["schema"], document)
+                targets += [(door, ".".join(map(str, p))) for p in fields]
             for door, target in targets:
                 for hostile in HOSTILE:
                     yield Case(door, method, route, target, hostile)
@@ -221,15 +224,13 @@ def _raw(value: str) -> bytes:
 
 
 async def _send(
-    api: ApiDriver,
-    case: Case,
-    document: dict[str, Any],
-    valid_bodies: dict[str, dict[str, Any]],
-    request_id: str,
+    api: ApiDriver, case: Case, valid_bodies: dict[str, dict[str, Any]], ids: dict[str, str]
 ) -> httpx.Response:
     hostile = HOSTILE[case.hostile]
-    path_id = quote(_raw(hostile), safe="") if case.door == "path" else request_id
-    url = case.route.replace(ID, path_id)
+    url = case.route
+    for placeholder, valid in ids.items():
+        hostile_here = case.door == "path" and placeholder == f"{{{case.target}}}"
+        url = url.replace(placeholder, quote(_raw(hostile), safe="") if hostile_here else valid)
     if case.door == "query":
         url += f"?{quote(case.target)}={quote(_raw(hostile), safe='')}"
     headers: dict[str, Any] = {**api.auth()}
@@ -255,6 +256,12 @@ async def _send(
     if case.door == "header":
         headers = {k: v for k, v in headers.items() if k.lower() != case.target.lower()}
         headers[case.target] = _raw(hostile)
+    if case.route.endswith("/assets") and case.method == "post":  # multipart: a file and a field
+        form = {"purpose": _raw(hostile)} if (case.door, case.target) == ("form", "purpose") else {}
+        files = {"file": ("a.png", image_bytes(64, 64))}
+        if case.door == "form" and case.target == "file":
+            files = {"file": ("a.png", _raw(hostile))}
+        return await api.http.post(url, data=form, files=files, headers=headers)
     request = api.http.build_request(case.method.upper(), url, content=content, headers=headers)
     return await api.http.send(request)
 

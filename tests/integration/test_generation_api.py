@@ -23,7 +23,9 @@ async def test_the_whole_flow_over_http(api: ApiDriver) -> None:
     assert [s["resolution"] for s in body["sample_asset_infos"]] == ["512x512"] * 4
 
     response = await api.action(
-        request_id, "select-sample", {"selected_sample_id": "r1-s3", "resolution": "high"}
+        request_id,
+        "select-sample",
+        {"selected_sample_id": await api.sample_id(request_id, 3), "resolution": "high"},
     )
     assert response.status_code == 202, response.text
     assert response.json()["status"] == "processing_final"
@@ -124,7 +126,9 @@ async def test_cancel_refunds_the_step_in_flight_and_later_results_are_ignored(
     api: ApiDriver,
 ) -> None:
     request_id = await api.until_awaiting_selection()
-    await api.action(request_id, "select-sample", {"selected_sample_id": "r1-s0"})
+    await api.action(
+        request_id, "select-sample", {"selected_sample_id": await api.sample_id(request_id, 0)}
+    )
     assert await api.balance() == Decimal("8.75")
     response = await api.action(request_id, "cancel")
     assert (response.status_code, response.json()["status"]) == (202, "cancelled")
@@ -147,7 +151,8 @@ async def test_a_regeneration_makes_the_old_round_stale(api: ApiDriver) -> None:
     assert (await api.callback("samples", fresh)).json() == {"result": "applied"}
     body = (await api.get(request_id)).json()
     assert body["sample_round"] == 2
-    assert body["sample_asset_infos"][0]["asset_id"] == "r2-s0"
+    round_two = await api.last_job(request_id)
+    assert body["sample_asset_infos"][0]["asset_id"] == round_two["outputs"][0]["asset_id"]
 
 
 async def test_formats_lists_every_preset_with_sizes_and_prices(api: ApiDriver) -> None:

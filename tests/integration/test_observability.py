@@ -11,7 +11,9 @@ async def test_metrics_after_a_flow_carry_every_name_and_label(api: ApiDriver) -
     request_id = await api.until_awaiting_selection()
     await api.callback("samples", await api.samples_payload(request_id))  # a duplicate
     await api.callback("samples", {"request_id": request_id}, sign=False)  # rejected
-    await api.action(request_id, "select-sample", {"selected_sample_id": "r1-s0"})
+    await api.action(
+        request_id, "select-sample", {"selected_sample_id": await api.sample_id(request_id, 0)}
+    )
     await api.callback("final", await api.final_payload(request_id))
     await api.http.get(f"/api/v1/generation-requests/{request_id}", headers=api.auth())
 
@@ -42,7 +44,7 @@ async def test_health_and_readiness_answer_in_milliseconds(api: ApiDriver) -> No
         assert response.status_code == 200, response.text
         assert time.perf_counter() - started < 0.5
     body = (await api.http.get("/readyz")).json()
-    assert body == {"status": "ready", "checks": {"database": True}}
+    assert body == {"status": "ready", "checks": {"database": True, "storage": True}}
 
 
 async def test_readiness_fails_when_the_database_is_gone(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import aio_pika
 import pytest
 
+from creativeflow.services.aigeneration.application.assets import OutputCheck
 from creativeflow.services.aigeneration.application.clock import SystemClock
 from creativeflow.services.aigeneration.application.dtos import CreateGeneration
 from creativeflow.services.aigeneration.application.orchestration_service import (
@@ -37,6 +38,7 @@ from creativeflow.services.aigeneration.infrastructure.repositories.sqla_unit_of
 )
 
 from ..builders import parameters
+from ..fakes import FakeRemoteImages
 from ..stub_servers import CreditServiceStub, NotificationServiceStub
 from ..tcp_proxy import TcpProxy
 from .production import Broker, eventually, job_ids, production_service
@@ -96,7 +98,9 @@ async def test_the_whole_flow_publishes_jobs_and_events_to_rabbitmq(
         assert job.correlation_id  # the create call's X-Request-ID
 
         await api.callback("samples", await api.samples_payload(request_id))
-        await api.action(request_id, "select-sample", {"selected_sample_id": "r1-s1"})
+        await api.action(
+            request_id, "select-sample", {"selected_sample_id": await api.sample_id(request_id, 1)}
+        )
         await api.callback("final", await api.final_payload(request_id))
         await eventually(lambda: drained(container))
         metrics = (await api.http.get("/metrics")).text
@@ -285,6 +289,8 @@ async def test_a_crash_between_debit_and_commit_is_recovered_with_exactly_one_de
             CrashAfterDebit(container.credits),  # type: ignore[arg-type]
             container.clock,
             orchestration_config(settings),
+            container.links,
+            OutputCheck(container.storage, FakeRemoteImages(), settings.max_asset_bytes),
         )
         with pytest.raises(SystemExit):
             await crashing.initiate_generation(CreateGeneration("alice", "p1", parameters()))
@@ -313,7 +319,9 @@ async def test_notifications_wait_out_an_outage_and_callbacks_never_fail(
     ):
         await notifications.stop()
         request_id = await api.until_awaiting_selection()
-        await api.action(request_id, "select-sample", {"selected_sample_id": "r1-s0"})
+        await api.action(
+            request_id, "select-sample", {"selected_sample_id": await api.sample_id(request_id, 0)}
+        )
         response = await api.callback("final", await api.final_payload(request_id))
         assert (response.status_code, response.json()) == (200, {"result": "applied"})
         await asyncio.sleep(1.0)
@@ -334,11 +342,15 @@ async def test_the_tier_from_the_credit_service_sets_the_price(
         pg, broker, tmp_path, credits=credits, ENABLE_ADVANCED_MODEL_SELECTOR=True
     ) as (api, _container):
         request_id = await api.until_awaiting_selection()
-        await api.action(request_id, "select-sample", {"selected_sample_id": "r1-s0"})
+        await api.action(
+            request_id, "select-sample", {"selected_sample_id": await api.sample_id(request_id, 0)}
+        )
         await api.callback("final", await api.final_payload(request_id))
         request_id = await api.until_awaiting_selection()
         await api.action(
-            request_id, "select-sample", {"selected_sample_id": "r1-s0", "resolution": "high"}
+            request_id,
+            "select-sample",
+            {"selected_sample_id": await api.sample_id(request_id, 0), "resolution": "high"},
         )
         jobs = await api.jobs()
     assert credits.book.total("debit", "alice") == Decimal(2)  # only the 4K final

@@ -9,6 +9,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from creativeflow.services.aigeneration.application.assets import (
+    AssetLinks,
+    OutputCheck,
+    ReportedImage,
+)
 from creativeflow.services.aigeneration.application.dtos import CreateGeneration, SamplesResult
 from creativeflow.services.aigeneration.application.orchestration_service import (
     OrchestrationService,
@@ -27,8 +32,8 @@ from creativeflow.services.aigeneration.infrastructure.repositories.sqla_unit_of
     unit_of_work_factory,
 )
 
-from ..builders import parameters, samples
-from ..fakes import FakeClock
+from ..builders import parameters
+from ..fakes import FakeAssetStorage, FakeClock, FakeRemoteImages
 
 
 @dataclass
@@ -45,7 +50,15 @@ async def clocked(empty_database: str) -> AsyncIterator[Clocked]:
     clock = FakeClock()
     ledger = LocalLedger(engine, clock, Decimal(10))
     config = orchestration_config(load_settings(_env_file=None))
-    service = OrchestrationService(unit_of_work_factory(engine, clock), ledger, clock, config)
+    storage = FakeAssetStorage()
+    service = OrchestrationService(
+        unit_of_work_factory(engine, clock),
+        ledger,
+        clock,
+        config,
+        AssetLinks(storage, clock, timedelta(seconds=900)),
+        OutputCheck(storage, FakeRemoteImages(), 1 << 20),
+    )
     yield Clocked(engine, clock, ledger, service)
     await engine.dispose()
 
@@ -69,7 +82,7 @@ async def test_an_overdue_job_fails_as_timeout_is_refunded_and_its_late_result_i
         "timeout",
         True,
     )
-    late = SamplesResult(request.id, job_id, tuple(samples()))
+    late = SamplesResult(request.id, job_id, (ReportedImage(asset_id=f"{job_id}-0"),))
     assert await clocked.service.process_n8n_sample_callback(late) is CallbackOutcome.IGNORED
 
     async with clocked.engine.connect() as connection:

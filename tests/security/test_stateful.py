@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from creativeflow.services.aigeneration.application.assets import ReportedImage
 from creativeflow.services.aigeneration.application.credit_moves import refund_from_payload
 from creativeflow.services.aigeneration.application.dtos import (
     CallbackUrls,
@@ -26,18 +27,16 @@ from creativeflow.services.aigeneration.application.dtos import (
 )
 from creativeflow.services.aigeneration.application.errors import ApplicationError
 from creativeflow.services.aigeneration.application.model_selector import ModelSelector
-from creativeflow.services.aigeneration.application.orchestration_service import (
-    OrchestrationService,
-)
 from creativeflow.services.aigeneration.application.side_effects import REFUND
 from creativeflow.services.aigeneration.domain.errors import DomainError
 from creativeflow.services.aigeneration.domain.formats import Resolution
 from creativeflow.services.aigeneration.domain.models import GenerationStatus as S
 from creativeflow.services.aigeneration.domain.models import JobState
 
-from ..builders import final_asset, parameters, samples
-from ..fakes import FakeClock, FakeCreditGateway, FakeDatabase, FakeUnitOfWork
+from ..builders import parameters
+from ..fakes import FakeAssetStorage, FakeClock, FakeCreditGateway, FakeDatabase
 from ..figures import count
+from ..orchestration import service_over_fakes, upload_outputs
 
 # Moves visible between two use cases (transient saga statuses never outlive a call here).
 VISIBLE_MOVES = {
@@ -70,12 +69,9 @@ class GenerationMachine(RuleBasedStateMachine):
             CallbackUrls("http://cb/s", "http://cb/f", "http://cb/e"), ModelSelector("m")
         )
         ids = (f"id-{n:05d}" for n in itertools.count())  # deterministic: Hypothesis replays
-        self.service = OrchestrationService(
-            lambda read_only=False: FakeUnitOfWork(self.db),
-            self.credits,
-            FakeClock(),
-            config,
-            lambda: next(ids),
+        self.storage = FakeAssetStorage()
+        self.service = service_over_fakes(
+            self.db, self.credits, FakeClock(), config, lambda: next(ids), self.storage
         )
         self.seen_status: dict[str, S] = {}
         self.delivered_refunds: set[str] = set()
@@ -100,6 +96,15 @@ class GenerationMachine(RuleBasedStateMachine):
     def request_ids(self) -> list[str]:
         return sorted(self.db.requests)
 
+    def uploaded(self, request_id: str, job_id: str) -> tuple[ReportedImage, ...]:
+        """n8n's part of any job, current or stale: its images at its upload targets (the
+        sizes the job asked for; a mismatch is refused, the bad-input tests cover that)."""
+        request = self.db.requests[request_id]
+        job = request.find_job(job_id)
+        if job is None:
+            return (ReportedImage(asset_id=f"{job_id}-0"),)
+        return upload_outputs(self.storage, request, job)
+
     def job_of(self, request_id: str, pick: int) -> str:
         jobs = self.db.requests[request_id].jobs
         return jobs[pick % len(jobs)].job_id if jobs else "no-such-job"
@@ -115,7 +120,8 @@ class GenerationMachine(RuleBasedStateMachine):
     def select(self, data: st.DataObject, sample: int, high: bool) -> None:
         request_id = data.draw(st.sampled_from(self.request_ids()))
         request = self.db.requests[request_id]
-        sample_id = f"r{request.sample_round}-s{sample}"  # s4 is never a real sample
+        # 4 is never a real sample
+        sample_id = request.samples[sample].asset_id if sample < len(request.samples) else "nope"
         resolution = Resolution.HIGH if high else Resolution.STANDARD
         command = SelectSample(request_id, request.user_id, sample_id, resolution)
         self.run(self.service.select_sample_and_initiate_final(command))
@@ -140,11 +146,11 @@ class GenerationMachine(RuleBasedStateMachine):
     @rule(data=st.data(), pick=st.integers(0, 5), replay=st.booleans())
     def samples_arrive(self, data: st.DataObject, pick: int, replay: bool) -> None:
         request_id = data.draw(st.sampled_from(self.request_ids()))
-        request = self.db.requests[request_id]
+        job_id = self.job_of(request_id, pick)
         result = SamplesResult(
             request_id,
-            self.job_of(request_id, pick),
-            tuple(samples(request.sample_round)),
+            job_id,
+            self.uploaded(request_id, job_id),
             webhook_id=self.webhook_id(replay),
         )
         self.run(self.service.process_n8n_sample_callback(result))
@@ -154,14 +160,11 @@ class GenerationMachine(RuleBasedStateMachine):
     def final_arrives(self, data: st.DataObject, pick: int, replay: bool) -> None:
         request_id = data.draw(st.sampled_from(self.request_ids()))
         job_id = self.job_of(request_id, pick)
-        request = self.db.requests[request_id]
-        job = request.find_job(job_id)
-        # the size the job asked for (a mismatch is refused; the bad-input tests cover that)
-        size = str(request.output_size(job)) if job is not None else "1080x1080"
+        uploaded = self.uploaded(request_id, job_id)
         result = FinalResult(
             request_id,
             job_id,
-            final_asset(size),
+            uploaded[0] if uploaded else ReportedImage(asset_id="nope"),
             webhook_id=self.webhook_id(replay),
         )
         self.run(self.service.process_n8n_final_asset_callback(result))

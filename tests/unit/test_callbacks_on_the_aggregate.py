@@ -26,7 +26,7 @@ def test_samples_of_a_replaced_round_are_ignored() -> None:
     request.regenerate("job-2", SAMPLE_PRICE, LATER)
     request.credits_charged(LATER)
     request.job_dispatched(LATER, LATER + timedelta(minutes=2))
-    assert request.apply_samples("job-1", samples(), "m", LATER) is Outcome.IGNORED
+    assert request.apply_samples("job-1", samples("job-1"), "m", LATER) is Outcome.IGNORED
     assert request.status == "processing_samples"
 
 

@@ -73,3 +73,49 @@ def test_adapters_follow_what_is_configured() -> None:
     assert load_settings(DATABASE_URL="postgresql://u@h/d").effective_database_url == (
         "postgresql+asyncpg://u@h/d"
     )
+
+
+PRODUCTION_SECRETS = {
+    "ENVIRONMENT": "production",
+    "JWT_SECRET": "a-production-secret-of-enough-length-0123456789",
+    "N8N_CALLBACK_SECRET": "whsec_cHJvZHVjdGlvbi1jYWxsYmFjay1zZWNyZXQtMDEyMzQ1Njc4OQ==",
+    "OUTBOUND_WEBHOOK_SECRET": "whsec_cHJvZHVjdGlvbi13ZWJob29rLXNlY3JldC0wMTIzNDU2Nzg5MA==",
+}
+REAL_PARTS = {
+    "DATABASE_URL": "postgresql://aigen@db/aigen",
+    "RABBITMQ_URL": "amqp://aigen:pw@mq:5672/",
+    "CREDIT_SERVICE_API_URL": "http://credits",
+    "S3_BUCKET": "aigen-assets",
+}
+OPT_INS = {
+    "DATABASE_URL": "sqlite+aiosqlite:///data/aigen.db",
+    "RABBITMQ_URL": ("JOB_TRANSPORT", "in_process"),
+    "CREDIT_SERVICE_API_URL": ("CREDIT_BACKEND", "local"),
+    "S3_BUCKET": ("ASSET_STORAGE", "local"),
+}
+
+
+@pytest.mark.parametrize("missing", list(REAL_PARTS))
+def test_production_names_the_embedded_part_nobody_chose(missing: str) -> None:
+    settings = {**PRODUCTION_SECRETS, **REAL_PARTS}
+    del settings[missing]
+    with pytest.raises(ConfigurationError) as error:
+        load_settings(_env_file=None, **settings)
+    message = str(error.value)
+    assert message.startswith("configuration error:") and "\n" not in message
+    assert missing in message and "must be set outside development" in message
+
+
+@pytest.mark.parametrize("missing", list(REAL_PARTS))
+def test_production_runs_an_embedded_part_chosen_explicitly(missing: str) -> None:
+    settings: dict[str, str] = {**PRODUCTION_SECRETS, **REAL_PARTS}
+    del settings[missing]
+    opt_in = OPT_INS[missing]
+    name, value = opt_in if isinstance(opt_in, tuple) else (missing, opt_in)
+    settings[name] = value
+    assert load_settings(_env_file=None, **settings).environment == "production"
+
+
+def test_production_with_every_real_part_starts() -> None:
+    settings = load_settings(_env_file=None, **PRODUCTION_SECRETS, **REAL_PARTS)
+    assert settings.effective_asset_storage == "s3"

@@ -19,7 +19,7 @@ ACTIONS: dict[str, Callable[[GenerationRequest], object]] = {
     "start_credit_check": lambda r: r.start_credit_check("job-new", SAMPLE_PRICE, LATER),
     "regenerate": lambda r: r.regenerate("job-new", SAMPLE_PRICE, LATER),
     "select_sample": lambda r: r.select_sample(
-        "r1-s0", Resolution.HIGH, "png", "job-new", FINAL_PRICE, LATER
+        "job-1-0", Resolution.HIGH, "png", "job-new", FINAL_PRICE, LATER
     ),
     "credits_charged": lambda r: r.credits_charged(LATER),
     "credits_declined": lambda r: r.credits_declined(LATER),

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 
+from creativeflow.services.aigeneration.application.assets import ReportedImage
 from creativeflow.services.aigeneration.application.dtos import (
     CallbackUrls,
     CreateGeneration,
@@ -19,16 +20,14 @@ from creativeflow.services.aigeneration.application.errors import (
     NotFound,
 )
 from creativeflow.services.aigeneration.application.model_selector import ModelSelector
-from creativeflow.services.aigeneration.application.orchestration_service import (
-    OrchestrationService,
-)
 from creativeflow.services.aigeneration.domain.errors import InvalidStateTransition
 from creativeflow.services.aigeneration.domain.formats import Resolution
 from creativeflow.services.aigeneration.domain.models import CallbackOutcome
 from creativeflow.services.aigeneration.domain.pricing import SubscriptionTier
 
-from ..builders import final_asset, parameters, samples
-from ..fakes import FakeClock, FakeCreditGateway, FakeDatabase, FakeUnitOfWork
+from ..builders import parameters
+from ..fakes import FakeAssetStorage, FakeClock, FakeCreditGateway, FakeDatabase
+from ..orchestration import service_over_fakes, upload_outputs
 
 URLS = CallbackUrls("http://cb/samples", "http://cb/final", "http://cb/error")
 
@@ -42,12 +41,9 @@ class World:
             URLS, ModelSelector("model-x"), refund_on_system_failure=refund_on_failure
         )
         ids = iter(f"id-{n}" for n in range(1000))
-        self.service = OrchestrationService(
-            lambda read_only=False: FakeUnitOfWork(self.db),
-            self.credits,
-            self.clock,
-            config,
-            lambda: next(ids),
+        self.storage = FakeAssetStorage()
+        self.service = service_over_fakes(
+            self.db, self.credits, self.clock, config, lambda: next(ids), self.storage
         )
 
     def outbox(self, destination: str) -> list[dict]:
@@ -65,14 +61,27 @@ class World:
     def job_id(self, request_id: str) -> str:
         return self.db.requests[request_id].jobs[-1].job_id
 
+    def uploaded(self, request_id: str, job_id: str | None = None) -> tuple[ReportedImage, ...]:
+        """n8n's part: the job's images at its upload targets."""
+        request = self.db.requests[request_id]
+        job = request.find_job(job_id or self.job_id(request_id))
+        assert job is not None
+        return upload_outputs(self.storage, request, job)
+
     async def samples_arrive(self, request_id: str) -> CallbackOutcome:
         return await self.service.process_n8n_sample_callback(
-            SamplesResult(request_id, self.job_id(request_id), tuple(samples()), "m")
+            SamplesResult(request_id, self.job_id(request_id), self.uploaded(request_id), "m")
         )
 
+    def sample_id(self, request_id: str, index: int = 1) -> str:
+        return self.db.requests[request_id].samples[index].asset_id
+
     async def select(self, request_id: str, resolution: Resolution = Resolution.STANDARD) -> None:
+        sample = f"{self.job_id(request_id)}-1"  # the second output of the newest samples job
+        if self.db.requests[request_id].samples:
+            sample = self.sample_id(request_id)
         await self.service.select_sample_and_initiate_final(
-            SelectSample(request_id, "alice", "r1-s1", resolution)
+            SelectSample(request_id, "alice", sample, resolution)
         )
 
 
@@ -104,9 +113,10 @@ async def test_the_whole_flow_charges_each_step_once(world: World) -> None:
     await world.select(request_id, Resolution.HIGH)
     final_job = world.outbox("job")[-1]
     assert (final_job["width"], final_job["height"]) == (3840, 3840)
-    assert final_job["selected_sample"]["asset_id"] == "r1-s1"
+    assert final_job["selected_sample"]["asset_id"] == world.sample_id(request_id)
+    (final,) = world.uploaded(request_id)
     outcome = await world.service.process_n8n_final_asset_callback(
-        FinalResult(request_id, world.job_id(request_id), final_asset("3840x3840"), "m2")
+        FinalResult(request_id, world.job_id(request_id), final, "m2")
     )
     assert outcome is CallbackOutcome.APPLIED
     assert world.db.requests[request_id].status == "completed"
@@ -209,7 +219,7 @@ async def test_a_regeneration_is_a_new_charged_round_and_old_results_are_ignored
     request = world.db.requests[request_id]
     assert (request.status, request.sample_round) == ("processing_samples", 2)
     assert world.balance() == Decimal("9.5")
-    late = SamplesResult(request_id, first_job, tuple(samples()), "m")
+    late = SamplesResult(request_id, first_job, world.uploaded(request_id, first_job), "m")
     assert await world.service.process_n8n_sample_callback(late) is CallbackOutcome.DUPLICATE
 
 
@@ -236,12 +246,14 @@ class LocalWorld(World):
         super().__init__()
         config = OrchestrationConfig(URLS, ModelSelector("model-x"))
         ids = iter(f"local-{n}" for n in range(1000))
-        self.service = OrchestrationService(
-            lambda read_only=False: FakeUnitOfWork(self.db, local_credits=self.credits),
+        self.service = service_over_fakes(
+            self.db,
             self.credits,
             self.clock,
             config,
             lambda: next(ids),
+            self.storage,
+            local_credits=self.credits,
         )
 
 

@@ -28,7 +28,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        settings.assets_dir.mkdir(parents=True, exist_ok=True)
         container = await build_container(settings)
         app.state.container = container
         await container.start_background()
@@ -57,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_allow_origins,
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "PUT"],
             allow_headers=[
                 "Authorization",
                 "Content-Type",
@@ -73,11 +72,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_header_bytes=settings.max_header_bytes,
         max_body_bytes=settings.max_request_body_bytes,
         docs_prefix=f"{settings.api_v1_str}/docs",
+        # images are not JSON: uploads and upload targets have their own caps (contract §6)
+        image_paths=f"{settings.api_v1_str}/assets",
+        max_image_bytes=max(settings.max_upload_bytes, settings.max_asset_bytes),
     )
     app.add_middleware(HttpMetricsMiddleware, observe=lambda *args: _observe(app, *args))
     app.add_middleware(RequestIdMiddleware)
     app.include_router(api_router, prefix=settings.api_v1_str)
-    app.mount("/assets", StaticFiles(directory=settings.assets_dir, check_dir=False), name="assets")
     app.mount("/console", StaticFiles(directory=CONSOLE, html=True), name="console")
 
     app.include_router(health.router)

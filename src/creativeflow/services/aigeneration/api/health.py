@@ -23,9 +23,12 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(container: ContainerDep) -> JSONResponse:
-    """Ready for traffic: the database answers, the broker is connected (when configured),
-    and the outbox relay is not stalled."""
-    checks: dict[str, Any] = {"database": await _database_ok(container)}
+    """Ready for traffic: the database and the asset storage answer, the broker is connected
+    (when configured), and the outbox relay is not stalled."""
+    checks: dict[str, Any] = {
+        "database": await _database_ok(container),
+        "storage": await _storage_ok(container),
+    }
     if container.publisher is not None:
         checks["broker"] = await _broker_ok(container)
     if container.relay.running:
@@ -52,6 +55,14 @@ async def _database_ok(container: Any) -> bool:
     except Exception:  # unreachable, timed out, refused: all "not ready"
         return False
     return time.perf_counter() - started < CHECK_TIMEOUT_SECONDS
+
+
+async def _storage_ok(container: Any) -> bool:
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+            return bool(await container.storage.check())
+    except TimeoutError:
+        return False
 
 
 async def _broker_ok(container: Any) -> bool:

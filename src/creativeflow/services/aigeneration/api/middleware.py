@@ -88,12 +88,20 @@ class SecurityMiddleware:
     with the contract's error body. (Starlette's own body limit answers in plain text.)"""
 
     def __init__(
-        self, app: ASGIApp, max_header_bytes: int, max_body_bytes: int, docs_prefix: str
+        self,
+        app: ASGIApp,
+        max_header_bytes: int,
+        max_body_bytes: int,
+        docs_prefix: str,
+        image_paths: str = "/api/v1/assets",
+        max_image_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         self.app = app
         self.max_header_bytes = max_header_bytes
         self.max_body_bytes = max_body_bytes
         self.docs_prefix = docs_prefix
+        self.image_paths = image_paths
+        self.max_image_bytes = max_image_bytes  # the routes hold each upload to its own cap
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -105,15 +113,18 @@ class SecurityMiddleware:
                 send, 431, "request_header_fields_too_large", "The request headers are too large."
             )
             return
+        path = scope["path"]
+        body_limit = (
+            self.max_image_bytes if path.startswith(self.image_paths) else self.max_body_bytes
+        )
         declared = next((v for k, v in headers if k == b"content-length"), b"0")
-        if declared.isdigit() and int(declared) > self.max_body_bytes:
+        if declared.isdigit() and int(declared) > body_limit:
             await _refuse(send, 413, "payload_too_large", "The request body is too large.")
             return
         if problems := _text_problems(scope):
             fields = ", ".join(problem["field"] for problem in problems)
             await _refuse(send, 422, "validation_error", f"Invalid input: {fields}.", problems)
             return
-        path = scope["path"]
         csp = None if path.startswith(self.docs_prefix) else API_CSP
         if path.startswith("/console"):
             csp = CONSOLE_CSP
@@ -124,7 +135,7 @@ class SecurityMiddleware:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.max_body_bytes:  # a chunked body that lied by omission
+            if received > body_limit:  # a chunked body that lied by omission
                 raise _BodyTooLarge
             return message
 

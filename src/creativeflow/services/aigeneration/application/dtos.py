@@ -5,8 +5,9 @@ from datetime import timedelta
 from typing import Any
 
 from ..domain.formats import Resolution
-from ..domain.models import AssetInfo, GenerationParameters, GenerationStatus
+from ..domain.models import GenerationParameters, GenerationStatus
 from ..domain.pricing import PriceList
+from .assets import ReportedImage
 from .model_selector import ModelSelector
 
 
@@ -16,6 +17,8 @@ class CreateGeneration:
     project_id: str
     parameters: GenerationParameters
     correlation_id: str | None = None
+    input_asset_ids: tuple[str, ...] = ()  # the caller's uploads to work from
+    logo_asset_ids: tuple[str, ...] = ()  # and to brand with
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,7 @@ class ListRequests:
 class SamplesResult:
     request_id: str
     job_id: str
-    samples: tuple[AssetInfo, ...]
+    samples: tuple[ReportedImage, ...]
     ai_model_used: str | None = None
     processing_time_ms: int | None = None
     webhook_id: str | None = None
@@ -50,7 +53,7 @@ class SamplesResult:
 class FinalResult:
     request_id: str
     job_id: str
-    asset: AssetInfo
+    asset: ReportedImage
     ai_model_used: str | None = None
     processing_time_ms: int | None = None
     webhook_id: str | None = None

@@ -53,3 +53,17 @@ class ContentPolicyViolation(ApplicationError):
 
 class TooManyActiveRequests(ApplicationError):
     code = "too_many_active_requests"
+
+
+class Unfetchable(Exception):
+    """An image URL that could not be fetched within the policy and limits (the reason)."""
+
+
+class UnsupportedImage(ApplicationError):
+    """An upload that is not a PNG, JPEG or WebP of an accepted size (or is an image bomb)."""
+
+    code = "unsupported_image"
+
+
+class Forbidden(ApplicationError):
+    code = "forbidden"

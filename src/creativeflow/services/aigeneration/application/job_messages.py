@@ -1,18 +1,21 @@
-"""The job message of contract §2, built from a dispatched job. The TypedDicts below are the
-message's shape: mypy checks the builder against them, and `aigen schemas` turns them into the
-JSON Schema published under docs/contracts/ for whoever builds the n8n side."""
+"""The job message of contract §2 and §6 (`schema_version` 2), built from a dispatched job. The
+TypedDicts below are the message's shape: mypy checks the builder against them, and `aigen
+schemas` turns them into the JSON Schema published under docs/contracts/ for whoever builds
+the n8n side."""
 
+from collections.abc import Sequence
 from typing import Final, Literal
 
 # pydantic builds schemas only from typing_extensions' TypedDict before Python 3.12
 from typing_extensions import TypedDict
 
-from ..domain.formats import final_size, sample_size
-from ..domain.models import GenerationRequest, Job, JobType
+from ..domain.formats import Dimensions, render_size
+from ..domain.models import SAMPLES_PER_ROUND, GenerationRequest, Job, JobType
+from ..domain.models.asset_info import MEDIA_TYPES
+from .assets import AssetLinks, input_key, output_key
 from .dtos import CallbackUrls
 
-SCHEMA_VERSION: Final = 1
-SAMPLES_PER_ROUND = 4
+SCHEMA_VERSION: Final = 2
 
 
 class BrandElementsMessage(TypedDict):
@@ -30,14 +33,41 @@ class CallbackUrlsMessage(TypedDict):
 
 
 class AssetInfoMessage(TypedDict):
+    """A stored image the job works from, with a link valid until the deadline + 10 minutes."""
+
     asset_id: str
     url: str
     resolution: str
     format: str
+    width: int
+    height: int
+
+
+class UploadTarget(TypedDict):
+    """Where to PUT one image the job must deliver (presigned, valid until the deadline + 10
+    minutes), then name its `asset_id` in the callback."""
+
+    asset_id: str
+    upload_url: str
+    method: Literal["PUT"]
+    headers: dict[str, str]
+
+
+class InputAssetMessage(TypedDict):
+    """An image the user uploaded: `input` to work from, `logo` to brand with."""
+
+    asset_id: str
+    url: str
+    purpose: Literal["input", "logo"]
+
+
+class SizeMessage(TypedDict):
+    width: int
+    height: int
 
 
 class _JobMessage(TypedDict):
-    schema_version: Literal[1]
+    schema_version: Literal[2]
     job_id: str
     request_id: str
     round: int
@@ -52,23 +82,28 @@ class _JobMessage(TypedDict):
     brand_elements: BrandElementsMessage
     input_asset_urls: list[str]
     format: str
-    width: int
+    width: int  # the exact size of every output
     height: int
+    render_size: SizeMessage  # the size to ask the model for (one it supports)
     output_format: str
+    outputs: list[UploadTarget]
+    input_assets: list[InputAssetMessage]
     model: str | None
     callback_urls: CallbackUrlsMessage
     deadline: str | None
 
 
 class SamplesJobMessage(_JobMessage):
-    """Render `num_samples` samples of `width` x `height`; report them to callback_urls.samples."""
+    """Render `num_samples` samples of `width` x `height`, upload each to its `outputs` target,
+    and report their asset ids to callback_urls.samples."""
 
     job_type: Literal["samples"]
     num_samples: int
 
 
 class FinalJobMessage(_JobMessage):
-    """Render the selected sample again at the final size; report it to callback_urls.final."""
+    """Refine and upscale the selected sample (image to image) to the final size, upload it to
+    the one `outputs` target, and report its asset id to callback_urls.final."""
 
     job_type: Literal["final"]
     selected_sample: AssetInfoMessage
@@ -77,13 +112,16 @@ class FinalJobMessage(_JobMessage):
 JobMessage = SamplesJobMessage | FinalJobMessage
 
 
-def job_message(request: GenerationRequest, job: Job, urls: CallbackUrls) -> JobMessage:
+def job_message(
+    request: GenerationRequest,
+    job: Job,
+    urls: CallbackUrls,
+    links: AssetLinks,
+    model_sizes: Sequence[Dimensions] = (),
+) -> JobMessage:
     params = request.parameters
-    if job.job_type is JobType.SAMPLES:
-        size = sample_size(params.dimensions)
-    else:
-        assert job.resolution is not None
-        size = final_size(params.dimensions, job.resolution)
+    size = request.output_size(job)
+    asks = render_size(size, model_sizes)
     common: _JobMessage = {
         "schema_version": SCHEMA_VERSION,
         "job_id": job.job_id,
@@ -106,7 +144,30 @@ def job_message(request: GenerationRequest, job: Job, urls: CallbackUrls) -> Job
         "format": params.format,
         "width": size.width,
         "height": size.height,
+        "render_size": {"width": asks.width, "height": asks.height},
         "output_format": job.output_format,
+        "outputs": [
+            {
+                "asset_id": asset_id,
+                "upload_url": links.upload_for_job(
+                    asset_id,
+                    output_key(request, asset_id, job.output_format),
+                    job.output_format,
+                    job,
+                ),
+                "method": "PUT",
+                "headers": {"Content-Type": MEDIA_TYPES[job.output_format]},
+            }
+            for asset_id in job.output_ids
+        ],
+        "input_assets": [
+            {
+                "asset_id": image.asset_id,
+                "url": links.for_job(image.asset_id, input_key(request.user_id, image), job),
+                "purpose": "logo" if image.purpose == "logo" else "input",
+            }
+            for image in params.input_images
+        ],
         "model": job.model,
         "callback_urls": {"samples": urls.samples, "final": urls.final, "error": urls.error},
         "deadline": job.deadline.isoformat() if job.deadline else None,
@@ -119,9 +180,13 @@ def job_message(request: GenerationRequest, job: Job, urls: CallbackUrls) -> Job
         "job_type": "final",
         "selected_sample": {
             "asset_id": selected.asset_id,
-            "url": selected.url,
+            "url": links.for_job(
+                selected.asset_id, output_key(request, selected.asset_id, selected.format), job
+            ),
             "resolution": selected.resolution,
             "format": selected.format,
+            "width": selected.width,
+            "height": selected.height,
         },
     }
 

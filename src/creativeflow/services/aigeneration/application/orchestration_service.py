@@ -4,20 +4,24 @@ the CreditSaga (charged, then dispatched)."""
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
-from ..domain.errors import DomainError
+from ..domain.errors import DomainError, InvalidValue
 from ..domain.formats import Dimensions, final_size, sample_size
 from ..domain.models import (
+    AssetInfo,
     CallbackOutcome,
     GenerationRequest,
     GenerationStatus,
+    InputImage,
     JobType,
 )
 from ..domain.pricing import PriceList
 from ..domain.repositories import ListQuery
+from .assets import AssetLinks, OutputCheck, ReportedImage
 from .credit_saga import CreditSaga
 from .dtos import (
     CreateGeneration,
@@ -63,6 +67,8 @@ class OrchestrationService:
         credits: CreditGateway,
         clock: Clock,
         config: OrchestrationConfig,
+        links: AssetLinks,
+        outputs: OutputCheck,
         id_factory: Callable[[], str] = new_id,
         *,
         moderator: PromptModerator | None = None,
@@ -73,11 +79,12 @@ class OrchestrationService:
         self._credits = credits
         self._clock = clock
         self._config = config
+        self._outputs = outputs
         self._new_id = id_factory
         self._moderator = moderator or BlocklistModerator(())
         self._webhook_urls = webhook_urls
         self._metrics = metrics or NoMetrics()
-        self._transactions = RequestTransactions(uow, config, self._metrics)
+        self._transactions = RequestTransactions(uow, config, self._metrics, links, clock)
         self._saga = CreditSaga(self._transactions, credits, clock, config)
 
     @property
@@ -96,32 +103,55 @@ class OrchestrationService:
             local = uow.ledger is not None
             if uow.ledger is not None:  # credits in this database: one transaction does it all
                 account = await uow.ledger.get_account(command.user_id)
-                request = self._new_request(command, account)
+                request = await self._new_request(uow, command, account)
                 await self._store_new(uow, request)
         if not local:  # the saga: price, commit the step, then charge and dispatch
             account = await self._credits.get_account(command.user_id)
-            request = self._new_request(command, account)
             async with self._uow() as uow:
+                request = await self._new_request(uow, command, account)
                 await self._store_new(uow, request)
         self._metrics.request_created(params.format, account.tier)
         self._metrics.status_changed(None, request.status)
         return await self._saga.finish(request)
 
-    def _new_request(self, command: CreateGeneration, account: CreditAccount) -> GenerationRequest:
+    async def _new_request(
+        self, uow: UnitOfWork, command: CreateGeneration, account: CreditAccount
+    ) -> GenerationRequest:
         price = self._config.prices.sample_round(account.tier)
         _ensure_affordable(account, price)
+        images = await self._input_images(uow, command)
         now = self._clock.now()
         request = GenerationRequest.create(
             request_id=self._new_id(),
             user_id=command.user_id,
             project_id=command.project_id,
-            parameters=command.parameters,
+            parameters=replace(command.parameters, input_images=images),
             now=now,
             correlation_id=command.correlation_id,
         )
         model = self._model(account, JobType.SAMPLES, sample_size(request.parameters.dimensions))
         request.start_credit_check(self._new_id(), price, now, model)
         return request
+
+    async def _input_images(
+        self, uow: UnitOfWork, command: CreateGeneration
+    ) -> tuple[InputImage, ...]:
+        """The caller's own uploads it names; another user's or an unknown id is refused,
+        naming the field, exactly alike (nobody learns which ids exist)."""
+        images: list[InputImage] = []
+        for field, ids, purpose in (
+            ("input_asset_ids", command.input_asset_ids, "input"),
+            ("brand_elements.logo_asset_ids", command.logo_asset_ids, "logo"),
+        ):
+            if not ids:
+                continue
+            owned = {r.info.asset_id: r for r in await uow.assets.owned(command.user_id, ids)}
+            uploads = {i: r for i, r in owned.items() if r.kind in ("input", "logo")}
+            unknown = [asset_id for asset_id in ids if asset_id not in uploads]
+            if unknown:
+                raise InvalidValue(field, f"not an image you uploaded: {', '.join(unknown)}")
+            images += [InputImage(i, uploads[i].info.format, purpose) for i in dict.fromkeys(ids)]
+        return tuple(images)
 
     async def _store_new(self, uow: UnitOfWork, request: GenerationRequest) -> None:
         await uow.requests.lock_user(request.user_id)
@@ -194,23 +224,55 @@ class OrchestrationService:
     # --- n8n callbacks -----------------------------------------------------------------------
 
     async def process_n8n_sample_callback(self, result: SamplesResult) -> CallbackOutcome:
-        return await self._transactions.apply(
+        return await self._apply_result(
             result.request_id,
             result.job_id,
+            JobType.SAMPLES,
+            result.samples,
             result.webhook_id,
-            lambda r: r.apply_samples(
-                result.job_id, result.samples, result.ai_model_used, self._clock.now()
+            lambda r, assets: r.apply_samples(
+                result.job_id, assets, result.ai_model_used, self._clock.now()
             ),
         )
 
     async def process_n8n_final_asset_callback(self, result: FinalResult) -> CallbackOutcome:
-        return await self._transactions.apply(
+        return await self._apply_result(
             result.request_id,
             result.job_id,
+            JobType.FINAL,
+            (result.asset,),
             result.webhook_id,
-            lambda r: r.apply_final(
-                result.job_id, result.asset, result.ai_model_used, self._clock.now()
+            lambda r, assets: r.apply_final(
+                result.job_id, assets[0], result.ai_model_used, self._clock.now()
             ),
+        )
+
+    async def _apply_result(
+        self,
+        request_id: str,
+        job_id: str,
+        kind: JobType,
+        reported: Sequence[ReportedImage],
+        webhook_id: str | None,
+        apply: Callable[[GenerationRequest, list[AssetInfo]], CallbackOutcome],
+    ) -> CallbackOutcome:
+        """A job's images, once: whether the job is current is decided first (a stale or
+        repeated callback touches no storage); then every image is checked in storage, and only
+        then applied, in one transaction with the assets' rows (contract §6)."""
+        async with self._uow(read_only=True) as uow:
+            request = await uow.requests.get(request_id)
+            if request is None:
+                raise NotFound("No generation request with this id.")
+            if webhook_id is not None and await uow.receipts.seen(webhook_id):
+                return CallbackOutcome.DUPLICATE
+        outcome = request.result_outcome(job_id, kind)
+        if outcome is not CallbackOutcome.APPLIED:
+            return outcome
+        job = request.find_job(job_id)
+        assert job is not None, "result_outcome knows the job"
+        assets = await self._outputs.verified(request, job, reported)
+        return await self._transactions.apply(
+            request_id, job_id, webhook_id, lambda r: apply(r, assets)
         )
 
     async def handle_n8n_error(self, error: JobError) -> CallbackOutcome:

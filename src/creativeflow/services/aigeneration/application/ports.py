@@ -1,11 +1,13 @@
 """The capabilities the use cases need, named for what they do. Adapters live in infrastructure/."""
 
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, Protocol, Self
 
+from ..domain.models import AssetInfo
 from ..domain.pricing import SubscriptionTier
 from ..domain.repositories import GenerationRequestRepository
 
@@ -107,6 +109,106 @@ class TransactionalCredits(Protocol):
     async def debit(self, debit: Debit) -> None: ...
 
 
+@dataclass(frozen=True)
+class StoredObject:
+    """What the storage really holds under a key, read once in full: the image type told by
+    its bytes (None when it is not PNG, JPEG or WebP, or not decodable), the pixel size from
+    its header, its length and its SHA-256."""
+
+    format: str | None
+    width: int
+    height: int
+    bytes: int
+    sha256: str
+
+
+class AssetStorage(Protocol):
+    """The service's own image store: a local folder or an S3-compatible bucket. Unreachable
+    storage raises DependencyUnavailable. Minting a link never calls the storage."""
+
+    @property
+    def redirects(self) -> bool:
+        """True when browsers fetch objects from the storage itself (presigned S3 links);
+        False when the service serves the bytes (the local folder)."""
+
+    async def put(self, key: str, data: bytes, media_type: str) -> None: ...
+
+    async def inspect(self, key: str, max_bytes: int) -> StoredObject | None:
+        """None when nothing is stored under `key`; reads at most max_bytes + 1 bytes (a
+        larger object is reported with that length and no format)."""
+
+    def read(self, key: str) -> AsyncIterator[bytes]:
+        """The object's bytes, in chunks (raises FileNotFoundError when missing)."""
+
+    async def delete(self, key: str) -> None: ...
+
+    def download_link(self, asset_id: str, key: str, expires_at: datetime) -> str: ...
+
+    def upload_link(self, asset_id: str, key: str, media_type: str, expires_at: datetime) -> str:
+        """Where a worker PUTs the image `asset_id` until `expires_at`."""
+
+    async def check(self) -> bool:
+        """For readiness: the store answers."""
+
+
+class SignedLinks(Protocol):
+    """Links of the service itself that carry their own permission: an HMAC over the method,
+    the asset id, any extra value bound to it, and the expiry (ASSET_URL_SIGNING_KEY)."""
+
+    def sign(self, method: str, asset_id: str, expires_at: datetime, extra: str = "") -> str:
+        """The query string (`expires=…&signature=…`) of a link valid until `expires_at`."""
+
+    def valid(
+        self, method: str, asset_id: str, expires: str, signature: str, extra: str = ""
+    ) -> bool:
+        """True for a signature this service made that has not expired."""
+
+
+@dataclass(frozen=True)
+class CleanImage:
+    """An uploaded image as stored: re-encoded without metadata, its type told by its bytes."""
+
+    data: bytes
+    format: str
+    width: int
+    height: int
+
+
+class UploadCleaner(Protocol):
+    def clean(self, data: bytes) -> CleanImage:
+        """Raise UnsupportedImage for anything but a decodable PNG, JPEG or WebP of 64..8192 px
+        a side (image bombs included). CPU-bound: run it in a thread."""
+
+
+class RemoteImages(Protocol):
+    """Fetches an image a v1 callback names by URL, under the SSRF policy and the size and
+    time limits; raises Unfetchable with the reason."""
+
+    async def fetch(self, url: str, max_bytes: int) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class AssetRecord:
+    """A row of the assets table: an image, its owner and where it is stored."""
+
+    info: AssetInfo
+    user_id: str
+    kind: str  # sample | final | input | logo
+    key: str
+    created_at: datetime
+    request_id: str | None = None
+
+
+class AssetRepository(Protocol):
+    def add(self, record: AssetRecord) -> None:
+        """Stage a record: written when the unit of work commits."""
+
+    async def get(self, asset_id: str) -> AssetRecord | None: ...
+
+    async def owned(self, user_id: str, asset_ids: Sequence[str]) -> list[AssetRecord]:
+        """Those of `asset_ids` that exist and belong to `user_id`."""
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without commit() rolls everything back."""
 
@@ -118,6 +220,9 @@ class UnitOfWork(Protocol):
 
     @property
     def receipts(self) -> CallbackReceipts: ...
+
+    @property
+    def assets(self) -> AssetRepository: ...
 
     @property
     def ledger(self) -> TransactionalCredits | None:

@@ -14,6 +14,7 @@ from ..domain.events import (
     SamplesReady,
 )
 from ..domain.models import GenerationRequest, Job
+from .assets import AssetLinks, output_key
 from .credit_moves import debit_for, refund_for, to_payload
 from .dtos import OrchestrationConfig
 from .job_messages import job_headers, job_message
@@ -50,29 +51,36 @@ _NOTIFICATIONS: dict[type[DomainEvent], tuple[str, str]] = {
 
 
 def outbox_messages(
-    request: GenerationRequest, events: Iterable[DomainEvent], config: OrchestrationConfig
+    request: GenerationRequest,
+    events: Iterable[DomainEvent],
+    config: OrchestrationConfig,
+    links: AssetLinks,
 ) -> Iterator[OutboxMessage]:
-    for message in _messages(request, events, config):
+    for message in _messages(request, events, config, links):
         if request.correlation_id:  # so every delivery logs under the request's correlation id
             message.headers.setdefault("correlation_id", request.correlation_id)
         yield message
 
 
 def _messages(
-    request: GenerationRequest, events: Iterable[DomainEvent], config: OrchestrationConfig
+    request: GenerationRequest,
+    events: Iterable[DomainEvent],
+    config: OrchestrationConfig,
+    links: AssetLinks,
 ) -> Iterator[OutboxMessage]:
     for event in events:
         if isinstance(event, JobDispatched):
-            body = job_message(request, event.job, config.callback_urls)
+            sizes = config.model_selector.sizes(event.job.model)
+            body = job_message(request, event.job, config.callback_urls, links, sizes)
             yield OutboxMessage(JOB, event.job.job_id, dict(body), job_headers(request, event.job))
             continue
         yield _event_message(request, event)
         if type(event) in _NOTIFICATIONS:
-            yield _notification(request, event)
+            yield _notification(request, event, links)
         refund = _refund(request, event, config)
         if refund is not None:
             yield refund
-        webhook = _webhook(request, event)
+        webhook = _webhook(request, event, links)
         if webhook is not None:
             yield webhook
 
@@ -93,8 +101,15 @@ def _event_message(request: GenerationRequest, event: DomainEvent) -> OutboxMess
     return OutboxMessage(EVENT, key, payload, {"routing_key": event.name})
 
 
-def _notification(request: GenerationRequest, event: DomainEvent) -> OutboxMessage:
+def _notification(
+    request: GenerationRequest, event: DomainEvent, links: AssetLinks
+) -> OutboxMessage:
     kind, message = _NOTIFICATIONS[type(event)]
+    final = request.final_asset
+    final_url = None
+    if final is not None:  # a link of the usual lifetime; the app fetches a fresh one later
+        key = output_key(request, final.asset_id, final.format)
+        final_url = links.for_user(final.asset_id, key).url
     payload = {
         "user_id": request.user_id,
         "type": kind,
@@ -105,7 +120,7 @@ def _notification(request: GenerationRequest, event: DomainEvent) -> OutboxMessa
             "status": str(request.status),
             "sample_round": request.sample_round,
             "error_code": request.error_code,
-            "final_asset_url": request.final_asset.url if request.final_asset else None,
+            "final_asset_url": final_url,
             "correlation_id": request.correlation_id,
         },
     }
@@ -113,7 +128,9 @@ def _notification(request: GenerationRequest, event: DomainEvent) -> OutboxMessa
     return OutboxMessage(NOTIFICATION, key, payload)
 
 
-def _webhook(request: GenerationRequest, event: DomainEvent) -> OutboxMessage | None:
+def _webhook(
+    request: GenerationRequest, event: DomainEvent, links: AssetLinks
+) -> OutboxMessage | None:
     """REQ-017: the request's GenerationRequestRead, POSTed to the user's webhook_url."""
     name = _WEBHOOK_EVENTS.get(type(event))
     params = request.parameters
@@ -123,7 +140,7 @@ def _webhook(request: GenerationRequest, event: DomainEvent) -> OutboxMessage | 
         return None
     # the key is the delivery's webhook-id: the same on every retry of it
     key = f"whk_{request.id.replace('-', '')}_{name}_{len(request.jobs)}"
-    payload = {"event": name, "data": request_view(request)}
+    payload = {"event": name, "data": request_view(request, links)}
     return OutboxMessage(WEBHOOK, key, payload, {"url": params.webhook_url})
 
 

@@ -9,9 +9,10 @@ from typing import TypeVar
 
 from ..domain.models import CallbackOutcome, GenerationRequest
 from ..domain.repositories import ConcurrentUpdate
+from .assets import AssetLinks, new_asset_records
 from .dtos import OrchestrationConfig
 from .errors import DependencyUnavailable, NotFound
-from .ports import Metrics, UnitOfWork, UnitOfWorkFactory
+from .ports import Clock, Metrics, UnitOfWork, UnitOfWorkFactory
 from .side_effects import outbox_messages
 
 log = logging.getLogger(__name__)
@@ -22,11 +23,18 @@ Within = Callable[[UnitOfWork, GenerationRequest], Awaitable[None]]
 
 class RequestTransactions:
     def __init__(
-        self, uow: UnitOfWorkFactory, config: OrchestrationConfig, metrics: Metrics
+        self,
+        uow: UnitOfWorkFactory,
+        config: OrchestrationConfig,
+        metrics: Metrics,
+        links: AssetLinks,
+        clock: Clock,
     ) -> None:
         self.uow = uow
         self._config = config
         self._metrics = metrics
+        self._links = links
+        self._clock = clock
 
     async def change(
         self,
@@ -71,8 +79,13 @@ class RequestTransactions:
         return outcome
 
     def stage(self, uow: UnitOfWork, request: GenerationRequest) -> None:
-        for message in outbox_messages(request, request.pull_events(), self._config):
+        """What the request's new events call for, written with it: outbox rows, and the rows
+        of the images it was just given."""
+        events = request.pull_events()
+        for message in outbox_messages(request, events, self._config, self._links):
             uow.outbox.add(message)
+        for record in new_asset_records(request, events, self._clock.now()):
+            uow.assets.add(record)
 
     async def _run(
         self,

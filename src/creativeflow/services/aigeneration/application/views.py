@@ -1,17 +1,37 @@
-"""GenerationRequestRead (contract §1) as plain JSON: what the API answers, what SSE streams
-and what webhooks to API users carry."""
+"""GenerationRequestRead (contract §1, §6) as plain JSON: what the API answers, what SSE streams
+and what webhooks to API users carry. Asset links are minted here, on every read."""
 
-from dataclasses import asdict
 from decimal import Decimal
 from typing import Any
 
-from ..domain.models import GenerationRequest, JobType
+from ..domain.models import AssetInfo, GenerationRequest, JobType
+from .assets import AssetLinks, Link, output_key
 from .serialization import parameters_to_json
 
 
-def request_view(request: GenerationRequest) -> dict[str, Any]:
+def asset_view(info: AssetInfo, link: Link) -> dict[str, Any]:
+    """AssetInfo of the contract: the image, and a link a browser can load until it expires."""
+    return {
+        "asset_id": info.asset_id,
+        "url": link.url,
+        "url_expires_at": link.expires_at.isoformat(),
+        "resolution": info.resolution,
+        "format": info.format,
+        "width": info.width,
+        "height": info.height,
+        "bytes": info.bytes,
+        "sha256": info.sha256,
+        "seed": info.seed,
+    }
+
+
+def request_view(request: GenerationRequest, links: AssetLinks) -> dict[str, Any]:
     def credits(value: Decimal | None) -> float | None:
         return None if value is None else float(value)
+
+    def asset(info: AssetInfo) -> dict[str, Any]:
+        key = output_key(request, info.asset_id, info.format)
+        return asset_view(info, links.for_user(info.asset_id, key))
 
     return {
         "id": request.id,
@@ -22,9 +42,9 @@ def request_view(request: GenerationRequest) -> dict[str, Any]:
         "style_guidance": request.parameters.style_guidance,
         "input_parameters": parameters_to_json(request.parameters),
         "sample_round": request.sample_round,
-        "sample_asset_infos": [asdict(sample) for sample in request.samples],
+        "sample_asset_infos": [asset(sample) for sample in request.samples],
         "selected_sample_id": request.selected_sample_id,
-        "final_asset_info": asdict(request.final_asset) if request.final_asset else None,
+        "final_asset_info": asset(request.final_asset) if request.final_asset else None,
         "error_code": request.error_code,
         "error_message": request.error_message,
         "retryable": request.retryable,

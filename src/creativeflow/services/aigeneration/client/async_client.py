@@ -124,7 +124,9 @@ class AsyncGenerationClient:
         return last if last is not None else await self.get(request_id)
 
     async def download(self, url: str, path: Path) -> Path:
-        response = await self._http.get(url)
+        """An asset link carries its own signature: no token goes with it (a presigned S3 URL
+        refuses a second way of authenticating)."""
+        response = await self._http.get(url, follow_redirects=True)
         raise_for_error(response)
         await asyncio.to_thread(path.write_bytes, response.content)
         return path

@@ -12,8 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ..application.credit_moves import debit_from_payload, refund_from_payload
 from ..application.errors import CreditsDeclined
 from ..application.model_selector import ModelRoute, ModelSelector
-from ..application.ports import Clock, CreditGateway, EventPublisher, JobDispatcher, Notifier
+from ..application.ports import (
+    AssetStorage,
+    Clock,
+    CreditGateway,
+    EventPublisher,
+    JobDispatcher,
+    Notifier,
+)
 from ..application.side_effects import EVENT, JOB, NOTIFICATION, REFUND, SETTLE, WEBHOOK
+from ..domain.formats import parse_size
 from ..domain.models import JobType
 from ..domain.pricing import SubscriptionTier
 from ..infrastructure.clients.credit_service_client import HttpCreditServiceClient
@@ -28,14 +36,15 @@ from ..infrastructure.messaging.outbox_relay import Deliverer, RetryPolicy
 from ..infrastructure.messaging.outbox_store import OutboxRow
 from ..infrastructure.messaging.rabbitmq_publisher import RabbitMqPublisher
 from ..infrastructure.messaging.rabbitmq_topology import RabbitMqTopology
-from ..infrastructure.simulator.asset_store import LocalAssetStore
 from ..infrastructure.simulator.n8n_simulator import (
     InProcessJobDispatcher,
     N8nSimulator,
     SimulatorSettings,
 )
 from ..infrastructure.simulator.signing import CallbackSigner
-from .config import CreditBackend, JobTransport, NotifierKind, Settings
+from ..infrastructure.storage.object_storage import ObjectAssetStorage, S3Settings, s3_store
+from ..infrastructure.storage.signed_links import HmacSignedLinks
+from .config import AssetStorageKind, CreditBackend, JobTransport, NotifierKind, Settings
 
 Task = Callable[[], Coroutine[Any, Any, None]]
 Closer = Callable[[], Awaitable[Any]]
@@ -136,11 +145,36 @@ def rabbitmq_topology(settings: Settings) -> RabbitMqTopology:
     )
 
 
+def build_storage(settings: Settings, clock: Clock) -> AssetStorage:
+    if settings.effective_asset_storage is AssetStorageKind.S3:
+        assert settings.s3_bucket is not None
+        s3 = S3Settings(
+            bucket=settings.s3_bucket,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            access_key_id=settings.s3_access_key_id,
+            secret_access_key=settings.s3_secret_access_key,
+            session_token=settings.s3_session_token,
+            key_prefix=settings.s3_key_prefix,
+            force_path_style=settings.effective_s3_force_path_style,
+        )
+        return ObjectAssetStorage(s3_store(s3), clock)
+    return ObjectAssetStorage.local(
+        settings.assets_dir,
+        clock,
+        signed_links(settings, clock),
+        f"{settings.public_base_url}{settings.api_v1_str}",
+    )
+
+
+def signed_links(settings: Settings, clock: Clock) -> HmacSignedLinks:
+    return HmacSignedLinks(settings.link_signing_key, clock)
+
+
 def build_simulator(settings: Settings, http: httpx.AsyncClient) -> N8nSimulator:
     return N8nSimulator(
         http,
         CallbackSigner(settings.n8n_callback_secret),
-        LocalAssetStore(settings.assets_dir, settings.public_base_url),
         SimulatorSettings(
             render_delay_seconds=settings.simulator_render_delay_seconds,
             failure_rate=settings.simulator_failure_rate,
@@ -159,11 +193,15 @@ def model_selector(settings: Settings) -> ModelSelector:
             if route.tiers
             else None,
             min_long_edge=route.min_long_edge,
+            sizes=tuple(parse_size(size) for size in route.sizes),
         )
         for route in settings.model_routes
     )
     return ModelSelector(
-        settings.default_ai_model, routes, enabled=settings.enable_advanced_model_selector
+        settings.default_ai_model,
+        routes,
+        enabled=settings.enable_advanced_model_selector,
+        default_sizes=tuple(parse_size(size) for size in settings.default_ai_model_sizes),
     )
 
 

@@ -1,5 +1,7 @@
 """Settings from the environment or `.env` (contract §5). The seed's names are all honoured."""
 
+import hashlib
+import hmac
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -45,6 +47,11 @@ class NotifierKind(StrEnum):
     HTTP = "http"
 
 
+class AssetStorageKind(StrEnum):
+    LOCAL = "local"
+    S3 = "s3"
+
+
 class ModelRouteSetting(BaseModel):
     """One row of MODEL_ROUTES: the first row matching a job picks its model."""
 
@@ -52,6 +59,9 @@ class ModelRouteSetting(BaseModel):
     job_type: str | None = Field(None, pattern="^(samples|final)$")
     tiers: list[str] | None = None
     min_long_edge: int = Field(0, ge=0)
+    sizes: list[Annotated[str, Field(pattern=r"^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$")]] = Field(
+        default_factory=list
+    )  # what the model accepts, e.g. ["1024x1024", "1536x1024"]; empty: any size
 
 
 DEFAULT_MODEL_ROUTES = (
@@ -137,6 +147,26 @@ class Settings(BaseSettings):
         5.0, gt=0, le=60, alias="NOTIFICATION_SERVICE_TIMEOUT_SECONDS"
     )
 
+    asset_storage: AssetStorageKind | None = Field(None, alias="ASSET_STORAGE")
+    s3_bucket: str | None = Field(None, alias="S3_BUCKET")
+    s3_endpoint_url: str | None = Field(
+        None, validation_alias=_env("S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")
+    )
+    s3_region: str | None = Field(None, validation_alias=_env("S3_REGION", "AWS_REGION"))
+    s3_access_key_id: str | None = Field(
+        None, validation_alias=_env("S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID")
+    )
+    s3_secret_access_key: str | None = Field(
+        None, validation_alias=_env("S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY")
+    )
+    s3_session_token: str | None = Field(None, alias="AWS_SESSION_TOKEN")
+    s3_key_prefix: str = Field("", alias="S3_KEY_PREFIX")
+    s3_force_path_style: bool | None = Field(None, alias="S3_FORCE_PATH_STYLE")
+    asset_url_ttl_seconds: int = Field(900, ge=1, le=7 * 24 * 3600, alias="ASSET_URL_TTL_SECONDS")
+    asset_url_signing_key: str | None = Field(None, min_length=32, alias="ASSET_URL_SIGNING_KEY")
+    max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024, alias="MAX_UPLOAD_BYTES")
+    max_asset_bytes: int = Field(64 * 1024 * 1024, ge=1024, alias="MAX_ASSET_BYTES")
+
     n8n_callback_base_url: str | None = Field(
         None, validation_alias=_env("N8N_CALLBACK_BASE_URL", "N8N_CALLBACK_URL")
     )
@@ -183,6 +213,9 @@ class Settings(BaseSettings):
         True, alias="ENABLE_CREDIT_REFUND_ON_SYSTEM_FAILURE"
     )
     default_ai_model: str = Field("creativeflow-diffusion-v1", alias="DEFAULT_AI_MODEL")
+    default_ai_model_sizes: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="DEFAULT_AI_MODEL_SIZES"
+    )
     model_routes: list[ModelRouteSetting] = Field(
         default_factory=lambda: list(DEFAULT_MODEL_ROUTES), alias="MODEL_ROUTES"
     )
@@ -224,6 +257,7 @@ class Settings(BaseSettings):
         "notification_service_api_url",
         "odoo_url",
         "jwt_jwks_url",
+        "s3_endpoint_url",
     )
     @classmethod
     def _clean_url(cls, value: str | None) -> str | None:
@@ -232,7 +266,11 @@ class Settings(BaseSettings):
         return None if value is None else normalized_http_url(value).rstrip("/")
 
     @field_validator(
-        "cors_allow_origins", "prompt_blocklist", "webhook_allowed_hosts", mode="before"
+        "cors_allow_origins",
+        "prompt_blocklist",
+        "webhook_allowed_hosts",
+        "default_ai_model_sizes",
+        mode="before",
     )
     @classmethod
     def _comma_separated(cls, value: object) -> object:
@@ -277,6 +315,36 @@ class Settings(BaseSettings):
                 raise ValueError(f"the Odoo credit backend needs {', '.join(missing)}")
         if self.effective_notifier is NotifierKind.HTTP and not self.notification_service_api_url:
             raise ValueError("NOTIFIER=http needs NOTIFICATION_SERVICE_API_URL")
+        if self.effective_asset_storage is AssetStorageKind.S3 and not self.s3_bucket:
+            raise ValueError("ASSET_STORAGE=s3 needs S3_BUCKET")
+        return self
+
+    @model_validator(mode="after")
+    def _no_embedded_part_by_accident_outside_development(self) -> "Settings":
+        """A forgotten setting must never turn production into a free fake-image service:
+        outside development each embedded part must be chosen explicitly (contract §5)."""
+        if self.environment is Environment.DEVELOPMENT:
+            return self
+        if not (self.database_url or self.db_host):
+            raise ValueError(
+                "DATABASE_URL must be set outside development (DATABASE_URL=sqlite+aiosqlite:///… "
+                "chooses the embedded database)"
+            )
+        if self.job_transport is None and not self.effective_rabbitmq_url:
+            raise ValueError(
+                "RABBITMQ_URL must be set outside development "
+                "(JOB_TRANSPORT=in_process chooses the built-in simulator)"
+            )
+        if self.credit_backend is None and not (self.credit_service_api_url or self.odoo_url):
+            raise ValueError(
+                "CREDIT_SERVICE_API_URL or ODOO_URL must be set outside development "
+                "(CREDIT_BACKEND=local chooses the local ledger)"
+            )
+        if self.asset_storage is None and not self.s3_bucket:
+            raise ValueError(
+                "S3_BUCKET must be set outside development "
+                "(ASSET_STORAGE=local chooses a folder under DATA_DIR)"
+            )
         return self
 
     # --- what follows from the settings -------------------------------------------------------
@@ -329,6 +397,26 @@ class Settings(BaseSettings):
         if self.notifier is not None:
             return self.notifier
         return NotifierKind.HTTP if self.notification_service_api_url else NotifierKind.LOG
+
+    @property
+    def effective_asset_storage(self) -> AssetStorageKind:
+        if self.asset_storage is not None:
+            return self.asset_storage
+        return AssetStorageKind.S3 if self.s3_bucket else AssetStorageKind.LOCAL
+
+    @property
+    def effective_s3_force_path_style(self) -> bool:
+        if self.s3_force_path_style is not None:
+            return self.s3_force_path_style
+        return self.s3_endpoint_url is not None  # MinIO, R2, Ceph: path style by default
+
+    @property
+    def link_signing_key(self) -> bytes:
+        """Signs asset links and status URLs: ASSET_URL_SIGNING_KEY, else a key derived from
+        N8N_CALLBACK_SECRET (so 1.1 needs no new setting to start)."""
+        if self.asset_url_signing_key:
+            return self.asset_url_signing_key.encode()
+        return hmac.new(self.n8n_callback_secret.encode(), b"asset-links", hashlib.sha256).digest()
 
     @property
     def callback_base_url(self) -> str:

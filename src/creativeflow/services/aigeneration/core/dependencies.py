@@ -11,14 +11,18 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine
 from standardwebhooks import Webhook
 
+from ..application.asset_service import AssetService
+from ..application.assets import AssetLinks, OutputCheck
 from ..application.clock import SystemClock
 from ..application.dtos import CallbackUrls, OrchestrationConfig
 from ..application.moderation import BlocklistModerator
-from ..application.orchestration_service import OrchestrationService
-from ..application.ports import Clock, CreditGateway, IdempotencyStore
+from ..application.orchestration_service import OrchestrationService, new_id
+from ..application.ports import AssetStorage, Clock, CreditGateway, IdempotencyStore
 from ..application.sweeper import Sweeper
 from ..domain.pricing import PriceList
+from ..infrastructure.clients.http_errors import new_http_client
 from ..infrastructure.clients.local_ledger import LocalLedger
+from ..infrastructure.clients.remote_images import HttpRemoteImages
 from ..infrastructure.clients.webhook_url_policy import PublicWebhookUrlPolicy
 from ..infrastructure.database.db_config import create_engine
 from ..infrastructure.database.housekeeping import Housekeeping
@@ -34,7 +38,16 @@ from ..infrastructure.observability.prometheus_metrics import (
 )
 from ..infrastructure.repositories.sqla_idempotency_store import SqlaIdempotencyStore
 from ..infrastructure.repositories.sqla_unit_of_work import unit_of_work_factory
-from .adapters import Closer, Task, build_adapters, model_selector, retry_policies
+from ..infrastructure.storage.upload_cleaner import PillowUploadCleaner
+from .adapters import (
+    Closer,
+    Task,
+    build_adapters,
+    build_storage,
+    model_selector,
+    retry_policies,
+    signed_links,
+)
 from .config import Settings
 from .security import TokenVerifier, Unauthenticated
 
@@ -52,6 +65,9 @@ class Container:
     tokens: TokenVerifier
     callback_webhook: Webhook
     idempotency: IdempotencyStore
+    storage: AssetStorage
+    assets: AssetService
+    links: AssetLinks
     status_feed: StatusFeed = field(default_factory=StatusFeed)
     metrics: PrometheusMetrics = field(default_factory=PrometheusMetrics)
     publisher: RabbitMqPublisher | None = None
@@ -100,16 +116,29 @@ async def build_container(
     status_feed = StatusFeed()
     # credits in our own database are charged inside the request's transaction
     ledger = raw_credits.book if isinstance(raw_credits, LocalLedger) else None
+    uow = unit_of_work_factory(
+        engine, clock, on_commit=relay.wake, on_changed=status_feed.publish, ledger=ledger
+    )
+    storage = build_storage(settings, clock)
+    links = AssetLinks(storage, clock, timedelta(seconds=settings.asset_url_ttl_seconds))
+    policy = PublicWebhookUrlPolicy(settings.webhook_allowed_hosts)
+    download_http = new_http_client(30.0)
+    outputs = OutputCheck(
+        storage, HttpRemoteImages(download_http, policy), settings.max_asset_bytes
+    )
     service = OrchestrationService(
-        unit_of_work_factory(
-            engine, clock, on_commit=relay.wake, on_changed=status_feed.publish, ledger=ledger
-        ),
+        uow,
         adapters.credits,
         clock,
         orchestration_config(settings),
+        links,
+        outputs,
         moderator=BlocklistModerator(settings.prompt_blocklist),
-        webhook_urls=PublicWebhookUrlPolicy(settings.webhook_allowed_hosts),
+        webhook_urls=policy,
         metrics=metrics,
+    )
+    assets = AssetService(
+        uow, storage, links, signed_links(settings, clock), PillowUploadCleaner(), clock, new_id
     )
     housekeeping = Housekeeping(
         engine,
@@ -134,12 +163,15 @@ async def build_container(
         sweeper=sweeper,
         tokens=TokenVerifier(settings),
         idempotency=SqlaIdempotencyStore(engine, clock),
+        storage=storage,
+        assets=assets,
+        links=links,
         callback_webhook=Webhook(settings.n8n_callback_secret),
         publisher=adapters.publisher,
         status_feed=status_feed,
         metrics=metrics,
         background=list(adapters.background),
-        closers=[*adapters.closers, engine.dispose],
+        closers=[*adapters.closers, download_http.aclose, engine.dispose],
     )
     if engine.dialect.name == "postgresql":
         container.listener = PgNotifyListener(
@@ -197,18 +229,28 @@ def get_orchestration_service(request: Request) -> OrchestrationService:
     return get_container(request).service
 
 
-_bearer = HTTPBearer(auto_error=False)
+bearer_scheme = HTTPBearer(auto_error=False)
 
 
 async def get_current_user(
     request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> str:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated()
     return await get_container(request).tokens.user_id(credentials.credentials)
 
 
+def get_links(request: Request) -> AssetLinks:
+    return get_container(request).links
+
+
+def get_asset_service(request: Request) -> AssetService:
+    return get_container(request).assets
+
+
 ServiceDep = Annotated[OrchestrationService, Depends(get_orchestration_service)]
+LinksDep = Annotated[AssetLinks, Depends(get_links)]
+AssetServiceDep = Annotated[AssetService, Depends(get_asset_service)]
 CurrentUser = Annotated[str, Depends(get_current_user)]
 ContainerDep = Annotated[Container, Depends(get_container)]

@@ -12,9 +12,11 @@ from ..application.errors import (
     ApplicationError,
     ContentPolicyViolation,
     DependencyUnavailable,
+    Forbidden,
     InsufficientCredits,
     NotFound,
     TooManyActiveRequests,
+    UnsupportedImage,
 )
 from ..domain.errors import (
     InvalidOutput,
@@ -28,6 +30,8 @@ from .security import Unauthenticated
 
 _STATUS: dict[type[Exception], tuple[int, str]] = {
     NotFound: (404, "not_found"),
+    Forbidden: (403, "forbidden"),
+    UnsupportedImage: (422, "unsupported_image"),
     UnknownJob: (404, "not_found"),
     InsufficientCredits: (402, "insufficient_credits"),
     InvalidStateTransition: (409, "invalid_state"),
@@ -41,6 +45,7 @@ _STATUS: dict[type[Exception], tuple[int, str]] = {
 _HTTP_CODES = {
     400: "bad_request",
     401: "unauthenticated",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",

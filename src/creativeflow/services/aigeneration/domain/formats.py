@@ -1,5 +1,7 @@
 """Format presets (REQ-005) and the size rules for samples and finals (REQ-008, REQ-009)."""
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -100,3 +102,33 @@ def final_size(native: Dimensions, resolution: Resolution) -> Dimensions:
     if resolution is Resolution.STANDARD or native.long_edge >= HIGH_LONG_EDGE:
         return native
     return native.scaled_to_long_edge(HIGH_LONG_EDGE)
+
+
+def render_size(output: Dimensions, supported: Sequence[Dimensions]) -> Dimensions:
+    """The size to ask a model for: of the sizes it supports, the one nearest in aspect to
+    `output`; ties go to the smallest that covers `output`, else to the largest. A model that
+    takes any size (no list) is asked for `output` itself; the worker then resizes the model's
+    picture to exactly `output` (contract §6 `render_size`)."""
+    if not supported:
+        return output
+
+    def aspect_gap(size: Dimensions) -> float:
+        return round(
+            abs(math.log(size.width / size.height) - math.log(output.width / output.height)), 9
+        )
+
+    nearest = min(aspect_gap(size) for size in supported)
+    candidates = [size for size in supported if aspect_gap(size) == nearest]
+    covering = [s for s in candidates if s.width >= output.width and s.height >= output.height]
+    if covering:
+        return min(covering, key=lambda s: s.width * s.height)
+    return max(candidates, key=lambda s: s.width * s.height)
+
+
+def parse_size(text: str) -> Dimensions:
+    """`1024x1536` → Dimensions(1024, 1536)."""
+    try:
+        width, height = (int(edge) for edge in text.lower().split("x"))
+    except ValueError:
+        raise InvalidValue("size", f"{text!r} is not WIDTHxHEIGHT") from None
+    return Dimensions(width, height)

@@ -10,3 +10,4 @@ from fastapi import Path
 RequestIdPath = Annotated[
     str, Path(min_length=1, max_length=36, description="The generation request's id")
 ]
+AssetIdPath = Annotated[str, Path(min_length=1, max_length=64, description="The asset's id")]

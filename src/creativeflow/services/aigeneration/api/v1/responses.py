@@ -8,10 +8,11 @@ from pydantic import BaseModel
 DESCRIPTIONS = {
     401: "Missing or invalid bearer token (or callback signature)",
     402: "Not enough credits",
+    403: "The link is not valid or has expired (forbidden)",
     404: "No such request for this user",
     409: "The request's status does not allow this, or the Idempotency-Key is in flight",
     413: "The body is too large",
-    422: "Invalid input",
+    422: "Invalid input (validation_error, unsupported_image, invalid_output, …)",
     429: "Too many requests of this user are still processing",
     431: "The request headers are too large",
     503: "A dependency is unavailable; retry after Retry-After seconds",

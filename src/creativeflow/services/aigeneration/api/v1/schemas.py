@@ -13,9 +13,11 @@ from pydantic import (
     model_validator,
 )
 
+from ...application.assets import AssetLinks
 from ...application.views import request_view
 from ...domain.formats import CUSTOM_FORMAT, FORMAT_NAMES
 from ...domain.models import GenerationRequest
+from ...domain.models.asset_info import MAX_SEED
 from ...domain.text import normalized_http_url, text_problem, trim_invisible
 
 FormatName = Literal[
@@ -67,6 +69,7 @@ def _visible_text(max_length: int) -> AfterValidator:
 
 # A value on one line: no control character at all (identifiers, names, codes).
 SingleLine = AfterValidator(_single_line)
+AssetId = Annotated[str, StringConstraints(min_length=1, max_length=64), SingleLine]
 HttpUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_http_url)]
 
 
@@ -112,7 +115,8 @@ class BrandElementsIn(StrictModel):
     fonts: list[Annotated[str, StringConstraints(min_length=1, max_length=64), SingleLine]] = Field(
         default_factory=list, max_length=5
     )
-    logo_urls: list[HttpUrl] = Field(default_factory=list, max_length=3)
+    logo_urls: list[HttpUrl] = Field(default_factory=list, max_length=3)  # v1, deprecated
+    logo_asset_ids: list[AssetId] = Field(default_factory=list, max_length=3)
 
 
 class GenerationRequestCreate(StrictModel):
@@ -132,7 +136,8 @@ class GenerationRequestCreate(StrictModel):
         | None
     ) = None
     brand_elements: BrandElementsIn | None = None
-    input_asset_urls: list[HttpUrl] = Field(default_factory=list, max_length=4)
+    input_asset_urls: list[HttpUrl] = Field(default_factory=list, max_length=4)  # v1, deprecated
+    input_asset_ids: list[AssetId] = Field(default_factory=list, max_length=4)
     webhook_url: HttpUrl | None = None
     webhook_events: list[WebhookEvent] | None = Field(default=None, min_length=1, max_length=4)
 
@@ -149,13 +154,43 @@ class SampleSelection(StrictModel):
     output_format: OutputFormat = "png"
 
 
-class AssetInfoModel(WireModel):
+class AssetInfoModel(BaseModel):
+    """An image the service holds, with a link a browser can load until `url_expires_at`."""
+
+    asset_id: str
+    url: str
+    url_expires_at: datetime
+    resolution: str
+    format: OutputFormat
+    width: int
+    height: int
+    bytes: int
+    sha256: str
+    seed: int | None = None
+
+
+class ReportedAssetModel(WireModel):
+    """An image n8n uploaded to one of the job's `outputs` (schema_version 2)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    asset_id: AssetId
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
+
+
+class UrlAssetModel(WireModel):
+    """v1: an image n8n reports by URL; the service downloads and stores it (deprecated)."""
+
     model_config = ConfigDict(extra="forbid")
 
     asset_id: Annotated[str, StringConstraints(min_length=1, max_length=128), SingleLine]
     url: HttpUrl
     resolution: Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,4}x[1-9][0-9]{0,4}$")]
     format: OutputFormat = "png"
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
+
+
+ReportedImageModel = ReportedAssetModel | UrlAssetModel
 
 
 class RequestMetrics(BaseModel):
@@ -187,8 +222,8 @@ class GenerationRequestRead(BaseModel):
     metrics: RequestMetrics
 
     @classmethod
-    def from_domain(cls, request: GenerationRequest) -> "GenerationRequestRead":
-        return cls.model_validate(request_view(request))
+    def from_domain(cls, request: GenerationRequest, links: AssetLinks) -> "GenerationRequestRead":
+        return cls.model_validate(request_view(request, links))
 
 
 class GenerationRequestPage(BaseModel):
@@ -231,13 +266,13 @@ class CallbackModel(WireModel):
 
 
 class N8NSampleResultPayload(CallbackModel):
-    samples: list[AssetInfoModel] = Field(min_length=1, max_length=8)
+    samples: list[ReportedImageModel] = Field(min_length=1, max_length=4)
     ai_model_used: Annotated[str, StringConstraints(max_length=128), SingleLine] | None = None
     processing_time_ms: int | None = Field(default=None, ge=0)
 
 
 class N8NFinalResultPayload(CallbackModel):
-    asset: AssetInfoModel
+    asset: ReportedImageModel
     ai_model_used: Annotated[str, StringConstraints(max_length=128), SingleLine] | None = None
     processing_time_ms: int | None = Field(default=None, ge=0)
 

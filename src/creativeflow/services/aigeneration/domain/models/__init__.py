@@ -1,10 +1,11 @@
 from .asset_info import AssetInfo
-from .generation_parameters import BrandElements, GenerationParameters
+from .generation_parameters import BrandElements, GenerationParameters, InputImage
 from .generation_request import CallbackOutcome, GenerationRequest
 from .generation_status import GenerationStatus
-from .job import Charge, Job, JobState, JobType
+from .job import SAMPLES_PER_ROUND, Charge, Job, JobState, JobType
 
 __all__ = [
+    "SAMPLES_PER_ROUND",
     "AssetInfo",
     "BrandElements",
     "CallbackOutcome",
@@ -12,6 +13,7 @@ __all__ = [
     "GenerationParameters",
     "GenerationRequest",
     "GenerationStatus",
+    "InputImage",
     "Job",
     "JobState",
     "JobType",

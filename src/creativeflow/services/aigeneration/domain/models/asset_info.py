@@ -1,27 +1,39 @@
-import re
 from dataclasses import dataclass
 
 from ..errors import InvalidValue
 
-_RESOLUTION = re.compile(r"^[1-9][0-9]{0,4}x[1-9][0-9]{0,4}$")
 OUTPUT_FORMATS = ("png", "jpg", "webp")
+MEDIA_TYPES = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}
+MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True)
 class AssetInfo:
-    """A generated image: where it lives and what it is. Immutable once reported."""
+    """An image the service holds in its own storage: what it is, never where a browser finds
+    it (links are minted afresh on every read, and expire). Immutable once stored."""
 
     asset_id: str
-    url: str
-    resolution: str
+    width: int
+    height: int
     format: str = "png"
+    bytes: int = 0
+    sha256: str = ""
+    seed: int | None = None
 
     def __post_init__(self) -> None:
-        if not self.asset_id or len(self.asset_id) > 128:
-            raise InvalidValue("asset_id", "must be 1..128 characters")
-        if not self.url.startswith(("http://", "https://")) or len(self.url) > 2048:
-            raise InvalidValue("url", "must be an http(s) URL of at most 2048 characters")
-        if not _RESOLUTION.match(self.resolution):
-            raise InvalidValue("resolution", "must look like 1024x1024")
+        if not self.asset_id or len(self.asset_id) > 64:
+            raise InvalidValue("asset_id", "must be 1..64 characters")
+        if self.width < 1 or self.height < 1:
+            raise InvalidValue("resolution", "must be at least 1x1")
         if self.format not in OUTPUT_FORMATS:
             raise InvalidValue("format", f"must be one of {', '.join(OUTPUT_FORMATS)}")
+        if self.seed is not None and not 0 <= self.seed <= MAX_SEED:
+            raise InvalidValue("seed", f"must be between 0 and {MAX_SEED}")
+
+    @property
+    def resolution(self) -> str:
+        return f"{self.width}x{self.height}"
+
+    @property
+    def media_type(self) -> str:
+        return MEDIA_TYPES[self.format]

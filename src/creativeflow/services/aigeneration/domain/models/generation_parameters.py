@@ -13,6 +13,15 @@ class BrandElements:
 
 
 @dataclass(frozen=True)
+class InputImage:
+    """An image the user uploaded to work from (`input`) or to brand with (`logo`)."""
+
+    asset_id: str
+    format: str
+    purpose: str = "input"
+
+
+@dataclass(frozen=True)
 class GenerationParameters:
     prompt: str
     format: str
@@ -23,6 +32,7 @@ class GenerationParameters:
     template_id: str | None = None
     locale: str | None = None
     brand_elements: BrandElements = field(default_factory=BrandElements)
-    input_asset_urls: tuple[str, ...] = ()
+    input_asset_urls: tuple[str, ...] = ()  # v1, deprecated: passed on as given
+    input_images: tuple[InputImage, ...] = ()  # uploads of the user: inputs, then logos
     webhook_url: str | None = None
     webhook_events: tuple[str, ...] = ()

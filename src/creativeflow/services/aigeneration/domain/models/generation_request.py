@@ -30,11 +30,10 @@ from ..formats import Dimensions, Resolution, final_size, sample_size
 from .asset_info import AssetInfo
 from .generation_parameters import GenerationParameters
 from .generation_status import GenerationStatus as S
-from .job import Charge, Job, JobState, JobType
+from .job import SAMPLES_PER_ROUND, Charge, Job, JobState, JobType
 
 CONTENT_POLICY_VIOLATION = "content_policy_violation"
 INSUFFICIENT_CREDITS = "insufficient_credits"
-MAX_SAMPLES_PER_ROUND = 8
 
 CANCELLABLE = frozenset(
     {S.PENDING, S.PROCESSING_SAMPLES, S.AWAITING_SELECTION, S.PROCESSING_FINAL, S.FAILED}
@@ -212,8 +211,8 @@ class GenerationRequest:
         outcome = self._callback_outcome(job_id, JobType.SAMPLES, S.PROCESSING_SAMPLES)
         if outcome is not CallbackOutcome.APPLIED:
             return outcome
-        if not 1 <= len(samples) <= MAX_SAMPLES_PER_ROUND:
-            raise InvalidValue("samples", f"must hold 1..{MAX_SAMPLES_PER_ROUND} assets")
+        if not 1 <= len(samples) <= SAMPLES_PER_ROUND:
+            raise InvalidValue("samples", f"must hold 1..{SAMPLES_PER_ROUND} assets")
         if len({sample.asset_id for sample in samples}) != len(samples):
             raise InvalidValue("samples", "asset ids must be distinct")
         self._ensure_output_fits(samples)
@@ -318,6 +317,12 @@ class GenerationRequest:
         if self.status not in allowed:
             raise InvalidStateTransition(action, self.status)
 
+    def result_outcome(self, job_id: str, kind: JobType) -> CallbackOutcome:
+        """What a result for `job_id` would do now, without doing it: decided before any image
+        of it is checked, so a stale or repeated callback costs no storage round trip."""
+        processing = S.PROCESSING_SAMPLES if kind is JobType.SAMPLES else S.PROCESSING_FINAL
+        return self._callback_outcome(job_id, kind, processing)
+
     def _callback_outcome(self, job_id: str, kind: JobType, processing: S) -> CallbackOutcome:
         job = self._known_job(job_id, expected=kind)
         if job.state is JobState.SUCCEEDED:
@@ -341,7 +346,9 @@ class GenerationRequest:
         size = str(self.output_size(job))
         problems = {}
         for asset in assets:
-            if asset.resolution != size:
+            if asset.asset_id not in job.output_ids:
+                problems[asset.asset_id] = "is not an output of this job"
+            elif asset.resolution != size:
                 problems[asset.asset_id] = f"is {asset.resolution}, the job asked for {size}"
             elif asset.format != job.output_format:
                 problems[asset.asset_id] = (

@@ -7,6 +7,8 @@ from enum import StrEnum
 
 from ..formats import Resolution
 
+SAMPLES_PER_ROUND = 4
+
 
 class JobType(StrEnum):
     SAMPLES = "samples"
@@ -53,6 +55,12 @@ class Job:
     def charge_key(self) -> str:
         """Idempotency key of this job's debit: `{request_id}:{step}:{round}` without the id."""
         return f"{self.job_type}:{self.round}"
+
+    @property
+    def output_ids(self) -> tuple[str, ...]:
+        """The asset ids of the images this job must deliver (its upload targets)."""
+        count = SAMPLES_PER_ROUND if self.job_type is JobType.SAMPLES else 1
+        return tuple(f"{self.job_id}-{index}" for index in range(count))
 
     @property
     def duration_ms(self) -> int | None:

@@ -131,3 +131,22 @@ idempotency_keys = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Index("ix_idempotency_keys_created_at", "created_at"),
 )
+
+assets = Table(
+    "assets",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", String(128), nullable=False),
+    Column("request_id", String(36)),  # none for an upload
+    Column("kind", String(16), nullable=False),  # sample | final | input | logo
+    Column("storage_key", String(512), nullable=False),
+    Column("format", String(8), nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("seed", BigInteger),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_assets_user_created", "user_id", "created_at"),
+    Index("ix_assets_request_id", "request_id"),
+)

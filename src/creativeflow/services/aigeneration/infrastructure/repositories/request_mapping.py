@@ -13,6 +13,7 @@ from ...domain.models import (
     GenerationParameters,
     GenerationRequest,
     GenerationStatus,
+    InputImage,
     Job,
     JobState,
     JobType,
@@ -29,7 +30,10 @@ def to_row(request: GenerationRequest) -> dict[str, Any]:
         "version": request.version,
         "input_prompt": request.parameters.prompt,
         "style_guidance": request.parameters.style_guidance,
-        "input_parameters": parameters_to_json(request.parameters),
+        "input_parameters": {
+            **parameters_to_json(request.parameters),
+            "input_images": [asdict(image) for image in request.parameters.input_images],
+        },
         "sample_round": request.sample_round,
         "final_round": request.final_round,
         "sample_asset_infos": [asdict(sample) for sample in request.samples],
@@ -66,9 +70,9 @@ def from_row(row: Any) -> GenerationRequest:
         correlation_id=row.correlation_id,
         sample_round=row.sample_round,
         final_round=row.final_round,
-        samples=tuple(AssetInfo(**sample) for sample in row.sample_asset_infos),
+        samples=tuple(_asset(sample) for sample in row.sample_asset_infos),
         selected_sample_id=row.selected_sample_id,
-        final_asset=AssetInfo(**final) if final else None,
+        final_asset=_asset(final) if final else None,
         error_code=row.error_code,
         error_message=row.error_message,
         retryable=row.retryable,
@@ -100,9 +104,20 @@ def _parameters_from_json(
             logo_urls=tuple(brand.get("logo_urls", ())),
         ),
         input_asset_urls=tuple(data.get("input_asset_urls", ())),
+        input_images=tuple(InputImage(**image) for image in data.get("input_images", ())),
         webhook_url=data.get("webhook_url"),
         webhook_events=tuple(data.get("webhook_events", ())),
     )
+
+
+_ASSET_FIELDS = ("asset_id", "width", "height", "format", "bytes", "sha256", "seed")
+
+
+def _asset(data: dict[str, Any]) -> AssetInfo:
+    if "width" not in data:  # stored before 1.1: `resolution` as "WxH" (and a url, now unused)
+        width, height = data["resolution"].split("x")
+        data = {**data, "width": int(width), "height": int(height)}
+    return AssetInfo(**{name: data[name] for name in _ASSET_FIELDS if name in data})
 
 
 def _time(value: datetime | None) -> str | None:

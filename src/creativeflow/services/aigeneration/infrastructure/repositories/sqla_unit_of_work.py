@@ -11,6 +11,7 @@ from ..database.errors import unavailable
 from ..database.tables import outbox
 from ..messaging.pg_listener import OUTBOX_CHANNEL
 from ..messaging.status_feed import STATUS_CHANNEL
+from .sqla_asset_repository import INSERT_ASSETS, SqlaAssetRepository
 from .sqla_generation_request_repository import SqlaGenerationRequestRepository
 from .sqla_receipts import SqlaCallbackReceipts
 
@@ -31,6 +32,7 @@ class SqlaUnitOfWork:
     requests: SqlaGenerationRequestRepository
     outbox: PendingOutbox
     receipts: SqlaCallbackReceipts
+    assets: SqlaAssetRepository
     ledger: TransactionalCredits | None
 
     def __init__(
@@ -63,6 +65,7 @@ class SqlaUnitOfWork:
         self.requests = SqlaGenerationRequestRepository(self._connection)
         self.outbox = PendingOutbox()
         self.receipts = SqlaCallbackReceipts(self._connection, self._clock)
+        self.assets = SqlaAssetRepository(self._connection)
         self.ledger = self._ledger_on(self._connection) if self._ledger_on else None
         return self
 
@@ -93,8 +96,11 @@ class SqlaUnitOfWork:
                     for m in messages
                 ],
             )
+        if asset_rows := self.assets.pending_rows():
+            await self._connection.execute(INSERT_ASSETS, asset_rows)
         await self._connection.commit()
         self.outbox = PendingOutbox()
+        self.assets.pending = []
         if messages and self._on_commit is not None:
             self._on_commit()
         if changed and self._on_changed is not None:

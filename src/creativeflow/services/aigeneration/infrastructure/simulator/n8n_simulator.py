@@ -1,5 +1,8 @@
-"""The built-in stand-in for n8n: takes job messages, renders real images, and reports back
-through the service's signed callback routes over HTTP, exactly as the n8n workflow does.
+"""The built-in stand-in for n8n: takes job messages, renders real images, uploads each to its
+upload target and reports back through the service's signed callback routes over HTTP,
+exactly as the n8n workflow does (contract §6, `schema_version` 2). It renders at the job's
+`render_size` and resizes to the exact output size, works the user's input images and logos
+into its samples, and makes a final by upscaling the chosen sample's own pixels.
 
 Prompts can ask for a failure, so every path is easy to try by hand:
 `[simulate:content_policy]` is refused, `[simulate:error]` fails as a model error, and
@@ -7,6 +10,8 @@ Prompts can ask for a failure, so every path is easy to try by hand:
 queue dead-letters it, and the deadline sweep fails the request)."""
 
 import asyncio
+import hashlib
+import io
 import json
 import logging
 import random
@@ -17,9 +22,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
+from PIL import Image, ImageFilter
 
-from .asset_store import LocalAssetStore
-from .renderer import render, render_plain
+from .renderer import encode, picture, plain
 from .signing import CallbackSigner
 
 log = logging.getLogger(__name__)
@@ -45,12 +50,10 @@ class N8nSimulator:
         self,
         http: httpx.AsyncClient,
         signer: CallbackSigner,
-        store: LocalAssetStore,
         settings: SimulatorSettings,
     ) -> None:
         self._http = http
         self._signer = signer
-        self._store = store
         self._settings = settings
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         # A job delivered twice yields one result: the second delivery re-sends the first.
@@ -97,16 +100,22 @@ class N8nSimulator:
         if "[simulate:error]" in prompt or failing:
             return urls["error"], _error(job, "model_error", "The model failed.", True)
         if job["job_type"] == "samples":
-            ids = [f"r{job['round']}-sample-{i}" for i in range(job.get("num_samples", 4))]
-            assets = await asyncio.gather(
-                *(self._asset(job, asset_id, asset_id) for asset_id in ids)
-            )
-            payload: dict[str, Any] = {"samples": list(assets)}
+            inputs = await self._inputs(job)
+            samples = []
+            for index, target in enumerate(job["outputs"]):
+                seed = _seed(job, index)
+                image = await asyncio.to_thread(self._sample, job, seed, inputs)
+                await self._upload(target, image, job["output_format"])
+                samples.append({"asset_id": target["asset_id"], "seed": seed})
+            payload: dict[str, Any] = {"samples": samples}
             url = urls["samples"]
         else:
-            # drawn from the selected sample's seed: the final is the picture the user chose
-            seed = job["selected_sample"]["asset_id"]
-            payload = {"asset": await self._asset(job, f"final-{job['round']}", seed)}
+            # the final is the picture the user chose, upscaled: never drawn afresh
+            chosen = await self._download(job["selected_sample"]["url"])
+            image = await asyncio.to_thread(_refined, chosen, job["width"], job["height"])
+            target = job["outputs"][0]
+            await self._upload(target, image, job["output_format"])
+            payload = {"asset": {"asset_id": target["asset_id"]}}
             url = urls["final"]
         payload.update(
             request_id=job["request_id"],
@@ -116,19 +125,54 @@ class N8nSimulator:
         )
         return url, json.dumps(payload)
 
-    async def _asset(self, job: dict[str, Any], asset_id: str, seed: str) -> dict[str, str]:
-        width, height, fmt = job["width"], job["height"], job.get("output_format", "png")
-        colors = (job.get("brand_elements") or {}).get("colors") or []
+    def _sample(
+        self, job: dict[str, Any], seed: int, inputs: list[tuple[str, Image.Image]]
+    ) -> Image.Image:
+        """Rendered at `render_size` (what a real model would be asked for), then resized to
+        exactly the output size, as the workflow does."""
+        asked = job.get("render_size") or {"width": job["width"], "height": job["height"]}
+        width, height = asked["width"], asked["height"]
+        variant = f"{job['prompt']}\x00{seed}"
         if self._settings.render_mode == "plain":
-            data = await asyncio.to_thread(
-                render_plain, f"{job['prompt']}\x00{seed}", width, height, fmt
-            )
+            image = plain(variant, width, height).convert("RGB")
         else:
-            data = await asyncio.to_thread(render, job["prompt"], seed, width, height, colors, fmt)
-        url = await asyncio.to_thread(
-            self._store.save, job["request_id"], f"{asset_id}.{fmt}", data
-        )
-        return {"asset_id": asset_id, "url": url, "resolution": f"{width}x{height}", "format": fmt}
+            colors = (job.get("brand_elements") or {}).get("colors") or []
+            image = picture(job["prompt"], str(seed), width, height, colors)
+        for purpose, source in inputs:
+            image = _with_input(image, source, purpose)
+        return image.resize((job["width"], job["height"]), Image.Resampling.LANCZOS)
+
+    async def _inputs(self, job: dict[str, Any]) -> list[tuple[str, Image.Image]]:
+        found = []
+        for asset in job.get("input_assets") or []:
+            found.append((asset["purpose"], await self._download(asset["url"])))
+        return found
+
+    async def _download(self, url: str) -> Image.Image:
+        response = await self._http.get(url)
+        if response.status_code != 200:
+            raise CallbackFailed(f"could not fetch an input image: {response.status_code}")
+        image = Image.open(io.BytesIO(response.content))
+        image.load()
+        return image.convert("RGB")
+
+    async def _upload(self, target: dict[str, Any], image: Image.Image, fmt: str) -> None:
+        data = await asyncio.to_thread(encode, image, fmt)
+        for attempt in range(1, self._settings.callback_attempts + 1):
+            try:
+                response = await self._http.request(
+                    target.get("method", "PUT"),
+                    target["upload_url"],
+                    content=data,
+                    headers=target.get("headers") or {},
+                )
+                if response.is_success:
+                    return
+                log.warning("upload answered %s: %s", response.status_code, response.text[:200])
+            except httpx.HTTPError as exc:
+                log.warning("upload failed (attempt %d): %s", attempt, exc)
+            await asyncio.sleep(min(30.0, 0.5 * 2**attempt))
+        raise CallbackFailed(f"upload of {target['asset_id']} gave up")
 
     async def _post(self, url: str, body: str, correlation_id: str | None) -> None:
         """POST the signed callback; 5xx and network errors are retried, then CallbackFailed."""
@@ -150,6 +194,34 @@ class N8nSimulator:
             if attempt < self._settings.callback_attempts:
                 await asyncio.sleep(min(30.0, 0.5 * 2**attempt))
         raise CallbackFailed(f"{url} gave up after {self._settings.callback_attempts} attempts")
+
+
+def _seed(job: dict[str, Any], index: int) -> int:
+    """The job's seed + the sample's index when the job has one, else one drawn from its id."""
+    seed = job.get("seed")
+    if isinstance(seed, int):
+        return (seed + index) % 2**32
+    digest = hashlib.sha256(f"{job['job_id']}:{index}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def _with_input(image: Image.Image, source: Image.Image, purpose: str) -> Image.Image:
+    """An input image shows through (image to image); a logo sits in the corner."""
+    if purpose == "logo":
+        side = max(16, min(image.size) // 6)
+        logo = source.copy()
+        logo.thumbnail((side, side))
+        margin = side // 4
+        image = image.copy()
+        image.paste(logo, (image.width - logo.width - margin, image.height - logo.height - margin))
+        return image
+    return Image.blend(image, source.resize(image.size), 0.35)
+
+
+def _refined(chosen: Image.Image, width: int, height: int) -> Image.Image:
+    """The chosen sample at the final size: upscaled, then sharpened a little."""
+    upscaled = chosen.resize((width, height), Image.Resampling.LANCZOS)
+    return upscaled.filter(ImageFilter.UnsharpMask(radius=2, percent=60, threshold=2))
 
 
 def _error(job: dict[str, Any], code: str, message: str, retryable: bool) -> str:

@@ -20,6 +20,11 @@ def render(
     colors: list[str],
     output_format: str = "png",
 ) -> bytes:
+    return encode(picture(prompt, variant, width, height, colors), output_format)
+
+
+def picture(prompt: str, variant: str, width: int, height: int, colors: list[str]) -> Image.Image:
+    """Shapes in the brand colours over a gradient, and the prompt as a caption."""
     seed = int.from_bytes(hashlib.sha256(f"{prompt}\x00{variant}".encode()).digest()[:8], "big")
     rng = random.Random(seed)  # noqa: S311 - pictures, not secrets
     palette = [ImageColor.getrgb(c) for c in colors] or [_random_colour(rng) for _ in range(4)]
@@ -43,21 +48,24 @@ def render(
             draw.polygon([(x, y - r), (x + r, y + r), (x - r, y + r)], fill=colour)
     image = Image.alpha_composite(image.convert("RGBA"), overlay)
     _caption(image, prompt, unit)
-
-    return _encode(image.convert("RGB"), output_format)
+    return image.convert("RGB")
 
 
 def render_plain(variant: str, width: int, height: int, output_format: str = "png") -> bytes:
+    return encode(plain(variant, width, height), output_format)
+
+
+def plain(variant: str, width: int, height: int) -> Image.Image:
     """A one-colour picture of the requested size, the colour drawn from the variant: real
     image bytes at a few milliseconds a render, for load tests where the renders would
     otherwise take the cores away from the service under test (a real model runs elsewhere)."""
     seed = hashlib.sha256(variant.encode()).digest()
     image = Image.new("P", (width, height), 0)
     image.putpalette(seed[:3])  # one-entry palette: PNG stores it as one byte a pixel
-    return _encode(image, output_format)
+    return image
 
 
-def _encode(image: Image.Image, output_format: str) -> bytes:
+def encode(image: Image.Image, output_format: str) -> bytes:
     """PNG as the image is (fast zlib level: these are throwaway pictures); JPEG and WebP,
     which take no palette, in RGB."""
     buffer = io.BytesIO()

@@ -41,7 +41,7 @@ async def stream_generation_request_events(
                 request = await service.get_generation_status(request_id, user)
                 if request.version > sent:
                     sent = request.version
-                    data = json.dumps(request_view(request), separators=(",", ":"))
+                    data = json.dumps(request_view(request, container.links), separators=(",", ":"))
                     yield ServerSentEvent(data=data, event="status", id=str(request.version))
                 if request.status.is_terminal:
                     return

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 
 from ....application.correlation import request_id_var
 from ....application.dtos import CreateGeneration, ListRequests, SelectSample
-from ....core.dependencies import ContainerDep, CurrentUser, ServiceDep
+from ....core.dependencies import ContainerDep, CurrentUser, LinksDep, ServiceDep
 from ....core.errors import ApiError
 from ....domain.formats import Dimensions, Resolution, native_size
 from ....domain.models import BrandElements, GenerationParameters, GenerationStatus
@@ -45,12 +45,16 @@ async def create_generation_request_endpoint(
                 project_id=payload.project_id,
                 parameters=_parameters(payload),
                 correlation_id=request_id_var.get(),
+                input_asset_ids=tuple(payload.input_asset_ids),
+                logo_asset_ids=tuple(payload.brand_elements.logo_asset_ids)
+                if payload.brand_elements
+                else (),
             )
         )
         location = http_request.url_for(
             "get_generation_request_status_endpoint", request_id=request.id
         )
-        return GenerationRequestRead.from_domain(request), location.path
+        return GenerationRequestRead.from_domain(request, container.links), location.path
 
     if idempotency_key is not None:
         store = container.idempotency
@@ -63,6 +67,7 @@ async def create_generation_request_endpoint(
 async def list_generation_requests_endpoint(
     user: CurrentUser,
     service: ServiceDep,
+    links: LinksDep,
     project_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     status: GenerationStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -75,15 +80,16 @@ async def list_generation_requests_endpoint(
     page, more = requests[:limit], len(requests) > limit
     next_cursor = _encode_cursor(page[-1].created_at, page[-1].id) if more else None
     return GenerationRequestPage(
-        items=[GenerationRequestRead.from_domain(r) for r in page], next_cursor=next_cursor
+        items=[GenerationRequestRead.from_domain(r, links) for r in page], next_cursor=next_cursor
     )
 
 
 @router.get("/{request_id}", response_model=GenerationRequestRead, responses=ERROR_RESPONSES)
 async def get_generation_request_status_endpoint(
-    request_id: RequestIdPath, user: CurrentUser, service: ServiceDep
+    request_id: RequestIdPath, user: CurrentUser, service: ServiceDep, links: LinksDep
 ) -> GenerationRequestRead:
-    return GenerationRequestRead.from_domain(await service.get_generation_status(request_id, user))
+    request = await service.get_generation_status(request_id, user)
+    return GenerationRequestRead.from_domain(request, links)
 
 
 @router.post(
@@ -93,7 +99,11 @@ async def get_generation_request_status_endpoint(
     responses=ERROR_RESPONSES,
 )
 async def select_sample_for_final_generation_endpoint(
-    request_id: RequestIdPath, selection: SampleSelection, user: CurrentUser, service: ServiceDep
+    request_id: RequestIdPath,
+    selection: SampleSelection,
+    user: CurrentUser,
+    service: ServiceDep,
+    links: LinksDep,
 ) -> GenerationRequestRead:
     request = await service.select_sample_and_initiate_final(
         SelectSample(
@@ -104,7 +114,7 @@ async def select_sample_for_final_generation_endpoint(
             output_format=selection.output_format,
         )
     )
-    return GenerationRequestRead.from_domain(request)
+    return GenerationRequestRead.from_domain(request, links)
 
 
 @router.post(
@@ -114,10 +124,10 @@ async def select_sample_for_final_generation_endpoint(
     responses=ERROR_RESPONSES,
 )
 async def trigger_sample_regeneration_endpoint(
-    request_id: RequestIdPath, user: CurrentUser, service: ServiceDep
+    request_id: RequestIdPath, user: CurrentUser, service: ServiceDep, links: LinksDep
 ) -> GenerationRequestRead:
     request = await service.trigger_sample_regeneration(request_id, user)
-    return GenerationRequestRead.from_domain(request)
+    return GenerationRequestRead.from_domain(request, links)
 
 
 @router.post(
@@ -127,9 +137,9 @@ async def trigger_sample_regeneration_endpoint(
     responses=ERROR_RESPONSES,
 )
 async def cancel_generation_request_endpoint(
-    request_id: RequestIdPath, user: CurrentUser, service: ServiceDep
+    request_id: RequestIdPath, user: CurrentUser, service: ServiceDep, links: LinksDep
 ) -> GenerationRequestRead:
-    return GenerationRequestRead.from_domain(await service.cancel(request_id, user))
+    return GenerationRequestRead.from_domain(await service.cancel(request_id, user), links)
 
 
 def _parameters(payload: GenerationRequestCreate) -> GenerationParameters:

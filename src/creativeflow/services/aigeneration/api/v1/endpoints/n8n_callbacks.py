@@ -10,24 +10,26 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from standardwebhooks import Webhook
 
+from ....application.assets import ReportedImage
 from ....application.dtos import FinalResult, JobError, SamplesResult
 from ....core.dependencies import ContainerDep, ServiceDep
 from ....core.errors import ApiError
-from ....domain.models import AssetInfo, CallbackOutcome
+from ....domain.models import CallbackOutcome
 from ....domain.text import text_problem
 from ..responses import errors
 from ..schemas import (
-    AssetInfoModel,
     CallbackResult,
     N8NErrorPayload,
     N8NFinalResultPayload,
     N8NSampleResultPayload,
+    ReportedImageModel,
+    UrlAssetModel,
 )
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/n8n-callbacks", tags=["n8n callbacks"])
 M = TypeVar("M", bound=BaseModel)
-RESPONSES = errors(401, 404, 422, 503)
+RESPONSES = errors(401, 404, 422, 503)  # 422 also invalid_output (the images are not the job's)
 MAX_WEBHOOK_ID = 255  # the receipts table's column
 
 
@@ -103,8 +105,7 @@ def _parse(model: type[M], body: bytes) -> M:
 def signed_body(model: type[BaseModel]) -> dict[str, Any]:
     """The OpenAPI description of a callback, whose body is read raw (its signature covers the
     bytes) rather than declared as a parameter: the body's schema and the signature headers."""
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    schema.pop("$defs", None)  # AssetInfoModel, already among the document's components
+    schema = _inlined(model.model_json_schema())
     headers = [
         ("webhook-id", "the message id, the same on every retry of one callback (1..255)"),
         ("webhook-timestamp", "Unix seconds; more than 5 minutes off is refused"),
@@ -125,8 +126,28 @@ def signed_body(model: type[BaseModel]) -> dict[str, Any]:
     }
 
 
-def _asset(model: AssetInfoModel) -> AssetInfo:
-    return AssetInfo(model.asset_id, model.url, model.resolution, model.format)
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with its `$defs` written in place: the document's components know none of
+    these models (the route reads its body raw), and the models do not refer to themselves."""
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return resolve(definitions[ref.removeprefix("#/$defs/")])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    return dict(resolve(schema))
+
+
+def _reported(model: ReportedImageModel) -> ReportedImage:
+    if isinstance(model, UrlAssetModel):  # v1: downloaded and stored under an output id
+        return ReportedImage(url=model.url, seed=model.seed)
+    return ReportedImage(asset_id=model.asset_id, seed=model.seed)
 
 
 @router.post(
@@ -141,7 +162,7 @@ async def samples_ready(answer: Answer, body: VerifiedBody, service: ServiceDep)
         SamplesResult(
             payload.request_id,
             payload.job_id,
-            tuple(_asset(s) for s in payload.samples),
+            tuple(_reported(s) for s in payload.samples),
             payload.ai_model_used,
             payload.processing_time_ms,
             body.webhook_id,
@@ -164,7 +185,7 @@ async def final_asset_ready(
         FinalResult(
             payload.request_id,
             payload.job_id,
-            _asset(payload.asset),
+            _reported(payload.asset),
             payload.ai_model_used,
             payload.processing_time_ms,
             body.webhook_id,

@@ -1,0 +1,119 @@
+"""Images (contract §6): uploads of the user's own, each asset's JSON, and its bytes behind a
+bearer token or a signed, expiring link. No other route serves images."""
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+
+from ....application.asset_service import AssetRead
+from ....application.views import asset_view
+from ....core.dependencies import (
+    AssetServiceDep,
+    ContainerDep,
+    CurrentUser,
+    bearer_scheme,
+    get_current_user,
+)
+from ....core.errors import ApiError
+from ....domain.models.asset_info import MEDIA_TYPES
+from ..params import AssetIdPath
+from ..responses import errors
+from ..schemas import AssetInfoModel
+
+router = APIRouter(prefix="/assets", tags=["assets"])
+LinkParam = Annotated[str | None, Query(max_length=128)]
+
+
+def _read(read: AssetRead) -> AssetInfoModel:
+    return AssetInfoModel.model_validate(asset_view(read.record.info, read.link))
+
+
+@router.post("", status_code=201, response_model=AssetInfoModel, responses=errors(401, 413, 503))
+async def upload_asset(
+    user: CurrentUser,
+    assets: AssetServiceDep,
+    container: ContainerDep,
+    file: Annotated[UploadFile, File(description="A PNG, JPEG or WebP image, 64..8192 px a side")],
+    purpose: Annotated[Literal["input", "logo"], Form()] = "input",
+) -> AssetInfoModel:
+    limit = container.settings.max_upload_bytes
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise ApiError(413, "payload_too_large", f"An upload may be at most {limit} bytes.")
+    return _read(await assets.upload(user, data, purpose))
+
+
+@router.get("/{asset_id}", response_model=AssetInfoModel, responses=errors(401, 404))
+async def get_asset(
+    asset_id: AssetIdPath, user: CurrentUser, assets: AssetServiceDep
+) -> AssetInfoModel:
+    return _read(await assets.owned(asset_id, user))
+
+
+@router.get(
+    "/{asset_id}/content",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}},
+        307: {"description": "On S3 storage: to a presigned URL of the object"},
+        **errors(401, 403, 404, 503),
+    },
+)
+async def get_asset_content(
+    asset_id: AssetIdPath,
+    request: Request,
+    assets: AssetServiceDep,
+    container: ContainerDep,
+    expires: LinkParam = None,
+    signature: LinkParam = None,
+) -> Response:
+    """The image's bytes, with a bearer token of its owner or a signed link (`expires` and
+    `signature`, as in every AssetInfo `url` of the local store)."""
+    if expires is not None or signature is not None:
+        record = await assets.signed(asset_id, expires or "", signature or "")
+        read = AssetRead(record, container.links.for_user(asset_id, record.key))
+    else:
+        user = await get_current_user(request, await bearer_scheme(request))
+        read = await assets.owned(asset_id, user)
+    if assets.redirects:
+        return RedirectResponse(read.link.url, status_code=307)
+    info = read.record.info
+    return StreamingResponse(
+        container.storage.read(read.record.key),
+        media_type=MEDIA_TYPES[info.format],
+        headers={
+            "ETag": f'"{info.sha256}"',
+            "Cache-Control": "private, max-age=300",
+            "Content-Length": str(info.bytes),
+        },
+    )
+
+
+@router.put(
+    "/{asset_id}/content",
+    status_code=204,
+    responses={**errors(403, 413, 503)},
+    include_in_schema=False,  # a worker's upload target on the local store, not a user route
+)
+async def put_asset_content(
+    asset_id: AssetIdPath,
+    request: Request,
+    assets: AssetServiceDep,
+    container: ContainerDep,
+    key: Annotated[str, Query(max_length=512)] = "",
+    type: Annotated[str, Query(max_length=32)] = "",
+    expires: LinkParam = None,
+    signature: LinkParam = None,
+) -> Response:
+    """An upload target of a job (the local store's stand-in for a presigned S3 PUT): what
+    arrives is stored as it is; the callback that names it is where it is checked."""
+    assets.upload_allowed(asset_id, key, type, expires or "", signature or "")
+    limit = container.settings.max_asset_bytes
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > limit:
+            raise ApiError(413, "payload_too_large", f"An image may be at most {limit} bytes.")
+    await container.storage.put(key, bytes(data), type)
+    return Response(status_code=204)

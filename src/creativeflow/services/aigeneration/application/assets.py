@@ -1,0 +1,212 @@
+"""Images the service holds (contract §6): where each is stored, the expiring links to it, and
+the check every image a worker reports must pass before a callback applies."""
+
+import asyncio
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ..domain.errors import InvalidOutput
+from ..domain.events import DomainEvent, FinalAssetReady, SamplesReady
+from ..domain.models import AssetInfo, GenerationRequest, InputImage, Job
+from ..domain.models.asset_info import MEDIA_TYPES
+from .errors import DependencyUnavailable, Unfetchable
+from .ports import AssetRecord, AssetStorage, Clock, RemoteImages, StoredObject
+
+# Upload targets and input links outlive the job's deadline by this much (contract §6).
+LINK_GRACE = timedelta(minutes=10)
+# A storage that does not answer within this is unavailable: the callback is answered 503.
+STORAGE_CHECK_SECONDS = 10.0
+
+
+def user_folder(user_id: str) -> str:
+    """Keys carry a hash of the user, not the id itself (ids may be e-mail addresses)."""
+    return hashlib.sha256(user_id.encode()).hexdigest()[:24]
+
+
+def output_key(request: GenerationRequest, asset_id: str, fmt: str) -> str:
+    return f"{user_folder(request.user_id)}/{request.id}/{asset_id}.{fmt}"
+
+
+def upload_key(user_id: str, asset_id: str, fmt: str) -> str:
+    return f"{user_folder(user_id)}/uploads/{asset_id}.{fmt}"
+
+
+def input_key(user_id: str, image: InputImage) -> str:
+    return upload_key(user_id, image.asset_id, image.format)
+
+
+def new_asset_records(
+    request: GenerationRequest, events: Sequence[DomainEvent], now: datetime
+) -> list[AssetRecord]:
+    """The images a change delivered, as rows of the assets table (written in its transaction)."""
+    delivered: list[tuple[str, AssetInfo]] = []
+    for event in events:
+        if isinstance(event, SamplesReady):
+            delivered += [("sample", sample) for sample in request.samples]
+        elif isinstance(event, FinalAssetReady) and request.final_asset is not None:
+            delivered.append(("final", request.final_asset))
+    return [
+        AssetRecord(
+            info=info,
+            user_id=request.user_id,
+            kind=kind,
+            key=output_key(request, info.asset_id, info.format),
+            created_at=now,
+            request_id=request.id,
+        )
+        for kind, info in delivered
+    ]
+
+
+@dataclass(frozen=True)
+class Link:
+    url: str
+    expires_at: datetime
+
+
+class AssetLinks:
+    """Mints links to stored images: valid ASSET_URL_TTL_SECONDS for users, until the job's
+    deadline plus LINK_GRACE for workers. Minting is local: reads work while storage is down."""
+
+    def __init__(self, storage: AssetStorage, clock: Clock, ttl: timedelta) -> None:
+        self._storage = storage
+        self._clock = clock
+        self._ttl = ttl
+
+    def for_user(self, asset_id: str, key: str) -> Link:
+        # whole seconds, so the expiry shown and the one signed are the same instant
+        expires = self._clock.now().replace(microsecond=0) + self._ttl
+        return Link(self._storage.download_link(asset_id, key, expires), expires)
+
+    def for_job(self, asset_id: str, key: str, job: Job) -> str:
+        return self._storage.download_link(asset_id, key, self._job_expiry(job))
+
+    def upload_for_job(self, asset_id: str, key: str, fmt: str, job: Job) -> str:
+        return self._storage.upload_link(asset_id, key, MEDIA_TYPES[fmt], self._job_expiry(job))
+
+    def _job_expiry(self, job: Job) -> datetime:
+        deadline = job.deadline or self._clock.now()
+        return deadline.replace(microsecond=0) + LINK_GRACE
+
+
+@dataclass(frozen=True)
+class ReportedImage:
+    """One image a callback names: an output id of the job (v2, n8n uploaded it), or a URL to
+    download it from (v1)."""
+
+    asset_id: str | None = None
+    url: str | None = None
+    seed: int | None = None
+
+
+class OutputCheck:
+    """Before a callback applies: each image it names is in storage, of the job's format and
+    exactly its pixel size, within MAX_ASSET_BYTES. A v1 URL is downloaded and stored under the
+    job's next unused output id first, so no provider URL is ever handed to users."""
+
+    def __init__(self, storage: AssetStorage, remote: RemoteImages, max_bytes: int) -> None:
+        self._storage = storage
+        self._remote = remote
+        self._max_bytes = max_bytes
+
+    async def verified(
+        self, request: GenerationRequest, job: Job, reported: Sequence[ReportedImage]
+    ) -> list[AssetInfo]:
+        problems: dict[str, str] = {}
+        unused = [i for i in job.output_ids if i not in {r.asset_id for r in reported}]
+        named = []
+        for image in reported:
+            if image.asset_id is not None:
+                named.append((image.asset_id, image))
+            elif unused:
+                asset_id = unused.pop(0)
+                if reason := await self._store_download(request, job, asset_id, image.url or ""):
+                    problems[asset_id] = reason
+                else:
+                    named.append((asset_id, image))
+            else:
+                problems[image.url or "?"] = "more images than the job has outputs"
+        ids = [asset_id for asset_id, _ in named]
+        for asset_id in ids:
+            if asset_id not in job.output_ids:
+                problems[asset_id] = "is not an output of this job"
+            elif ids.count(asset_id) > 1:
+                problems[asset_id] = "is named more than once"
+        if problems:
+            raise InvalidOutput(problems)
+        found = await self._inspect_all(request, job, [asset_id for asset_id, _ in named])
+        assets = []
+        for (asset_id, image), stored in zip(named, found, strict=True):
+            asset, problem = self._judge(request, job, asset_id, image, stored)
+            if asset is None:
+                problems[asset_id] = problem
+            else:
+                assets.append(asset)
+        if problems:
+            raise InvalidOutput(problems)
+        return assets
+
+    async def _inspect_all(
+        self, request: GenerationRequest, job: Job, asset_ids: list[str]
+    ) -> list[StoredObject | None]:
+        keys = [output_key(request, asset_id, job.output_format) for asset_id in asset_ids]
+        try:
+            async with asyncio.timeout(STORAGE_CHECK_SECONDS):
+                return list(
+                    await asyncio.gather(
+                        *(self._storage.inspect(key, self._max_bytes) for key in keys)
+                    )
+                )
+        except TimeoutError:
+            raise DependencyUnavailable(
+                "The asset storage did not answer in time.", retry_after_seconds=5
+            ) from None
+
+    def _judge(
+        self,
+        request: GenerationRequest,
+        job: Job,
+        asset_id: str,
+        image: ReportedImage,
+        stored: StoredObject | None,
+    ) -> tuple[AssetInfo | None, str]:
+        size = request.output_size(job)
+        if stored is None:
+            return None, "nothing was uploaded to its upload target"
+        if stored.bytes > self._max_bytes:
+            return None, f"is larger than {self._max_bytes} bytes"
+        if stored.format != job.output_format:
+            found = stored.format or "not a PNG, JPEG or WebP image"
+            return None, f"is {found}, the job asked for {job.output_format}"
+        if (stored.width, stored.height) != (size.width, size.height):
+            return None, f"is {stored.width}x{stored.height}, the job asked for {size}"
+        info = AssetInfo(
+            asset_id,
+            stored.width,
+            stored.height,
+            stored.format,
+            stored.bytes,
+            stored.sha256,
+            image.seed,
+        )
+        return info, ""
+
+    async def _store_download(
+        self, request: GenerationRequest, job: Job, asset_id: str, url: str
+    ) -> str | None:
+        """Download a v1 URL into the output's place; the reason when that fails."""
+        try:
+            data = await self._remote.fetch(url, self._max_bytes)
+        except Unfetchable as exc:
+            return f"could not be fetched from its URL: {exc}"
+        key = output_key(request, asset_id, job.output_format)
+        try:
+            async with asyncio.timeout(STORAGE_CHECK_SECONDS):
+                await self._storage.put(key, data, MEDIA_TYPES[job.output_format])
+        except TimeoutError:
+            raise DependencyUnavailable(
+                "The asset storage did not answer in time.", retry_after_seconds=5
+            ) from None
+        return None
