@@ -26,11 +26,13 @@ unit: install
 	$(BIN)/pytest tests/unit -q
 
 # Debian packages the tests use: Chromium for the console's browser tests, promtool (package
-# prometheus) for the alert rules. Installed when missing (this needs root, as on our machines).
+# prometheus) for the alert rules, GraphicsMagick for n8n's Edit Image node in the workflow test.
+# Installed when missing (this needs root, as on our machines).
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v gm >/dev/null || missing="$$missing graphicsmagick"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \

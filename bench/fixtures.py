@@ -6,17 +6,20 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from creativeflow.services.aigeneration.application.assets import output_key
 from creativeflow.services.aigeneration.core.config import Settings
 from creativeflow.services.aigeneration.core.security import create_dev_token
 from creativeflow.services.aigeneration.domain.formats import Dimensions
 from creativeflow.services.aigeneration.domain.models import GenerationParameters, GenerationRequest
 from creativeflow.services.aigeneration.infrastructure.database.tables import generation_requests
 from creativeflow.services.aigeneration.infrastructure.repositories.request_mapping import to_row
+from creativeflow.services.aigeneration.infrastructure.simulator.renderer import render_plain
 from creativeflow.services.aigeneration.infrastructure.simulator.signing import CallbackSigner
 
 CREATE_BODY = json.dumps(
@@ -55,23 +58,24 @@ async def store(engine: AsyncEngine, requests: list[GenerationRequest]) -> None:
             await connection.execute(generation_requests.insert(), rows[start : start + 2000])
 
 
+SAMPLE_PNG = render_plain("bench", 512, 512)
+
+
 def samples_callback(
-    request: GenerationRequest, signer: CallbackSigner
+    request: GenerationRequest, signer: CallbackSigner, assets_dir: Path
 ) -> tuple[str, dict[str, str]]:
+    """The signed callback n8n sends once it has uploaded the job's four samples, which are
+    put where the service's local store keeps them (as its upload targets would have)."""
     job = request.jobs[-1]
+    for asset_id in job.output_ids:
+        path = assets_dir / output_key(request, asset_id, "png")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(SAMPLE_PNG)
     body = json.dumps(
         {
             "request_id": request.id,
             "job_id": job.job_id,
-            "samples": [
-                {
-                    "asset_id": f"s{i}",
-                    "url": f"https://cdn.example/{request.id}/s{i}.png",
-                    "resolution": "512x512",
-                    "format": "png",
-                }
-                for i in range(4)
-            ],
+            "samples": [{"asset_id": asset_id} for asset_id in job.output_ids],
             "ai_model_used": "bench-model",
         }
     )

@@ -204,7 +204,7 @@ async def _callback_to_sse(services: Services, samples: int) -> dict[str, float]
             ) as source:
                 events = source.aiter_sse()
                 await anext(events)  # the current state
-                body, headers = fixtures.samples_callback(request, signer)
+                body, headers = fixtures.samples_callback(request, signer, services.assets_dir)
                 sent = time.perf_counter()
                 callback = asyncio.create_task(
                     http.post("/api/v1/n8n-callbacks/samples", content=body, headers=headers)

@@ -40,6 +40,11 @@ class Services:
     folder: Path
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
+    @property
+    def assets_dir(self) -> Path:
+        """The service's local asset store (DATA_DIR/assets), where n8n's uploads would land."""
+        return self.folder / "data" / "assets"
+
     async def stop(self) -> None:
         for process in self.processes:
             process.terminate()

@@ -67,7 +67,9 @@ class Workloads:
             await fixtures.store(self._services.engine, requests)
             lines = []
             for request in requests:
-                body, headers = fixtures.samples_callback(request, signer)
+                body, headers = fixtures.samples_callback(
+                    request, signer, self._services.assets_dir
+                )
                 lines.append(("POST", "/api/v1/n8n-callbacks/samples", headers, body))
             files[run] = self._file("callbacks", lines)
         return lambda run: files[run]

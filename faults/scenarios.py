@@ -15,6 +15,7 @@ from typing import Any
 import aio_pika
 import httpx
 
+from creativeflow.services.aigeneration.infrastructure.simulator.renderer import render_plain
 from creativeflow.services.aigeneration.infrastructure.simulator.signing import CallbackSigner
 
 from .harness import (
@@ -253,18 +254,19 @@ async def callback_storm(work: Path, mode: Mode) -> Row:
                 )
                 return str(response.json().get("result", response.status_code))
 
-            def samples(job: dict[str, Any]) -> dict[str, Any]:
+            async def uploaded(job: dict[str, Any]) -> list[str]:
+                """n8n's part: an image of the job's size at each of its upload targets."""
+                data = render_plain(job["job_id"], job["width"], job["height"])
+                for target in job["outputs"]:
+                    put = await client.put(target["upload_url"], content=data)
+                    assert put.status_code == 204, put.text
+                return [target["asset_id"] for target in job["outputs"]]
+
+            def samples(job: dict[str, Any], ids: list[str]) -> dict[str, Any]:
                 return {
                     "request_id": job["request_id"],
                     "job_id": job["job_id"],
-                    "samples": [
-                        {
-                            "asset_id": f"s{i}",
-                            "url": f"https://cdn.example/s{i}.png",
-                            "resolution": "512x512",
-                        }
-                        for i in range(4)
-                    ],
+                    "samples": [{"asset_id": asset_id} for asset_id in ids],
                 }
 
             def error(job: dict[str, Any]) -> dict[str, Any]:
@@ -277,7 +279,12 @@ async def callback_storm(work: Path, mode: Mode) -> Row:
                 }
 
             outcomes: list[str] = []
-            storm = [send("samples", samples(job)) for job in jobs for _ in range(5)]
+            outputs = {job["request_id"]: await uploaded(job) for job in jobs}
+            storm = [
+                send("samples", samples(job, outputs[job["request_id"]]))
+                for job in jobs
+                for _ in range(5)
+            ]
             random.shuffle(storm)
             outcomes += await asyncio.gather(*storm)
             outcomes += await asyncio.gather(
@@ -286,20 +293,17 @@ async def callback_storm(work: Path, mode: Mode) -> Row:
             for request_id in ids:
                 await client.post(
                     f"/api/v1/generation-requests/{request_id}/select-sample",
-                    json={"selected_sample_id": "s1"},
+                    json={"selected_sample_id": outputs[request_id][1]},
                     headers=auth,
                 )
             finals = await _jobs_on_queue(world, len(ids))
             storm = []
             for job in finals:
+                (final_id,) = await uploaded(job)
                 final = {
                     "request_id": job["request_id"],
                     "job_id": job["job_id"],
-                    "asset": {
-                        "asset_id": "f",
-                        "url": "https://cdn.example/f.png",
-                        "resolution": "1080x1080",
-                    },
+                    "asset": {"asset_id": final_id},
                 }
                 storm += [send("final", final) for _ in range(5)]
             random.shuffle(storm)
@@ -723,9 +727,10 @@ async def soak(work: Path, mode: Mode) -> Row:
                             raise RuntimeError(f"{request_id} stuck in {state['status']}")
                         if status == "awaiting_selection":
                             sent = time.monotonic()
+                            chosen = state["sample_asset_infos"][0]["asset_id"]
                             await client.post(
                                 f"/api/v1/generation-requests/{request_id}/select-sample",
-                                json={"selected_sample_id": "r1-sample-0"},
+                                json={"selected_sample_id": chosen},
                                 headers=auth,
                             )
                             latencies.append((time.monotonic() - sent) * 1000)

@@ -3,7 +3,9 @@ the notification service. They record every call and can be told to fail, be slo
 (stopped: connections are refused)."""
 
 import asyncio
+import base64
 import contextlib
+import io
 import random
 import socket
 from dataclasses import dataclass, field
@@ -11,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import uvicorn
+from PIL import Image
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -208,13 +211,28 @@ class NotificationServiceStub(StubServer):
         return JSONResponse({"id": len(self.calls)}, status_code=201)
 
 
+# What OpenAI's image models accept (PROVIDERS.md): sizes, how many images a call, edits.
+MODEL_SIZES = {
+    "dall-e-2": ("256x256", "512x512", "1024x1024"),
+    "dall-e-3": ("1024x1024", "1792x1024", "1024x1792"),
+    "gpt-image-1": ("1024x1024", "1536x1024", "1024x1536", "auto"),
+}
+MAX_IMAGES = {"dall-e-2": 10, "dall-e-3": 1, "gpt-image-1": 10}
+EDITS = {"dall-e-2", "gpt-image-1"}
+
+
 class ImageModelStub(StubServer):
-    """An image model speaking the OpenAI Images API, as the shipped n8n workflow calls it:
-    `POST /v1/images/generations` `{"model", "prompt", "n", "size": "WxH", "response_format":
-    "url"}` renders `n` real PNGs of that size and answers their URLs, served from here. A
-    prompt containing REFUSE is refused the way OpenAI refuses one (400,
-    `content_policy_violation`) and flagged by `POST /v1/moderations`; one containing FAIL
-    fails (500); the first call with SLOW takes a while. The Bearer key must match."""
+    """An image model speaking the OpenAI Images API, as strict as OpenAI's own models:
+    `POST /v1/images/generations` (JSON) and `POST /v1/images/edits` (multipart, the input
+    image(s) in `image` or `image[]`) take only the sizes, image counts and parameters the
+    named model takes, and refuse the rest with OpenAI's error body (400,
+    `invalid_request_error`, the offending `param`). gpt-image-1 answers base64 only (a
+    `response_format` is refused); dall-e models answer `url` (served from here) or `b64_json`.
+    A generation is a solid colour drawn from the prompt and the image's index; an edit is its
+    (first) input image at the asked size, so a final can be traced to its sample. A prompt
+    containing REFUSE is refused as OpenAI refuses one (400, `content_policy_violation`) and
+    flagged by `POST /v1/moderations`; one containing FAIL fails (500); the first call with
+    SLOW takes a while. The Bearer key must match."""
 
     REFUSE = "[refuse]"
     FAIL = "[model-fail]"
@@ -225,24 +243,86 @@ class ImageModelStub(StubServer):
         super().__init__(
             [
                 Route("/v1/images/generations", self._generate, methods=["POST"]),
+                Route("/v1/images/edits", self._edit, methods=["POST"]),
                 Route("/v1/moderations", self._moderate, methods=["POST"]),
                 Route("/images/{name}", self._image, methods=["GET"]),
             ]
         )
         self.api_key = api_key
         self.images: dict[str, bytes] = {}
+        self.refusals: list[dict[str, Any]] = []  # every 400 answered, with its body
         self._slowed: set[str] = set()
 
     def prompts(self) -> list[str]:
-        """The prompt of every image generation asked for, in order."""
-        return [str(call["prompt"]) for kind, call in self.calls if kind == "generate"]
+        """The prompt of every image asked for (generations and edits), in order."""
+        return [str(call["prompt"]) for kind, call in self.calls if kind in ("generate", "edit")]
 
     async def _generate(self, request: Request) -> Response:
-        if request.headers.get("authorization") != f"Bearer {self.api_key}":
+        if not self._authorized(request):
             return self._openai_error(401, "invalid_api_key", "Incorrect API key provided.")
         body = await request.json()
         self.calls.append(("generate", body))
-        prompt = str(body["prompt"])
+        refused = self._refuse_parameters(body, "generations")
+        if refused is not None:
+            return refused
+        failure = await self._prompt_failure(str(body["prompt"]))
+        if failure is not None:
+            return failure
+        width, height = self._size(body)
+        pictures = [
+            await asyncio.to_thread(render_plain, f"{body['prompt']}\x00{i}", width, height)
+            for i in range(int(body.get("n", 1)))
+        ]
+        return self._answer(body, pictures)
+
+    async def _edit(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return self._openai_error(401, "invalid_api_key", "Incorrect API key provided.")
+        form = await request.form()
+        body = {k: v for k, v in form.items() if isinstance(v, str)}
+        files = [
+            v for k, v in form.multi_items() if k in ("image", "image[]") and not isinstance(v, str)
+        ]
+        inputs = [await f.read() for f in files]  # type: ignore[union-attr]
+        self.calls.append(("edit", {**body, "images": inputs}))
+        refused = self._refuse_parameters(body, "edits")
+        if refused is not None:
+            return refused
+        if not inputs:
+            return self._invalid("image", "Missing required parameter: 'image'.")
+        model = body.get("model", "dall-e-2")
+        problem = await asyncio.to_thread(_input_image_problem, model, inputs[0])
+        if problem:
+            return self._invalid("image", problem)
+        failure = await self._prompt_failure(str(body["prompt"]))
+        if failure is not None:
+            return failure
+        size = self._size(body)
+        picture = await asyncio.to_thread(_resized_png, inputs[0], size)
+        return self._answer(body, [picture] * int(body.get("n", 1)))
+
+    def _refuse_parameters(self, body: dict[str, Any], endpoint: str) -> Response | None:
+        model = str(body.get("model") or "dall-e-2")
+        if model not in MODEL_SIZES:
+            return self._invalid("model", f"The model '{model}' does not exist.", 404)
+        if endpoint == "edits" and model not in EDITS:
+            return self._invalid("model", f"The model '{model}' does not support image edits.")
+        size = str(body.get("size") or ("auto" if model == "gpt-image-1" else "1024x1024"))
+        if size not in MODEL_SIZES[model]:
+            allowed = ", ".join(f"'{s}'" for s in MODEL_SIZES[model])
+            return self._invalid(
+                "size", f"Invalid value: '{size}'. Supported values are: {allowed}."
+            )
+        n = int(body.get("n") or 1)
+        if not 1 <= n <= MAX_IMAGES[model]:
+            return self._invalid("n", f"Invalid 'n': {model} takes 1 to {MAX_IMAGES[model]}.")
+        if model == "gpt-image-1" and "response_format" in body:
+            return self._invalid("response_format", "Unknown parameter: 'response_format'.")
+        if body.get("response_format") not in (None, "url", "b64_json"):
+            return self._invalid("response_format", "Invalid value for 'response_format'.")
+        return None
+
+    async def _prompt_failure(self, prompt: str) -> Response | None:
         if self.REFUSE in prompt:
             return self._openai_error(
                 400,
@@ -254,18 +334,30 @@ class ImageModelStub(StubServer):
         if self.SLOW in prompt and prompt not in self._slowed:
             self._slowed.add(prompt)
             await asyncio.sleep(self.SLOW_SECONDS)
-        width, height = (int(edge) for edge in str(body["size"]).split("x"))
+        return None
+
+    @staticmethod
+    def _size(body: dict[str, Any]) -> tuple[int, int]:
+        size = str(body.get("size") or "1024x1024")
+        if size == "auto":
+            return 1024, 1024
+        width, height = (int(edge) for edge in size.split("x"))
+        return width, height
+
+    def _answer(self, body: dict[str, Any], pictures: list[bytes]) -> Response:
+        as_url = body.get("response_format", "url" if body.get("model") != "gpt-image-1" else None)
         data = []
-        for _ in range(int(body.get("n", 1))):
-            name = f"img-{len(self.images)}.png"
-            self.images[name] = await asyncio.to_thread(
-                render_plain, f"{prompt}\x00{name}", width, height
-            )
-            data.append({"url": f"{self.url}/images/{name}", "revised_prompt": prompt})
+        for picture in pictures:
+            if as_url == "url":
+                name = f"img-{len(self.images)}.png"
+                self.images[name] = picture
+                data.append({"url": f"{self.url}/images/{name}"})
+            else:
+                data.append({"b64_json": base64.b64encode(picture).decode()})
         return JSONResponse({"created": 0, "data": data})
 
     async def _moderate(self, request: Request) -> Response:
-        if request.headers.get("authorization") != f"Bearer {self.api_key}":
+        if not self._authorized(request):
             return self._openai_error(401, "invalid_api_key", "Incorrect API key provided.")
         body = await request.json()
         self.calls.append(("moderate", body))
@@ -279,8 +371,41 @@ class ImageModelStub(StubServer):
             return JSONResponse({"detail": "no such image"}, status_code=404)
         return Response(data, media_type="image/png")
 
+    def _authorized(self, request: Request) -> bool:
+        return request.headers.get("authorization") == f"Bearer {self.api_key}"
+
+    def _invalid(self, param: str, message: str, status: int = 400) -> Response:
+        error = {"message": message, "type": "invalid_request_error", "param": param, "code": None}
+        self.refusals.append(error)
+        return JSONResponse({"error": error}, status_code=status)
+
     @staticmethod
     def _openai_error(status: int, code: str | None, message: str) -> Response:
         kind = "server_error" if status >= 500 else "invalid_request_error"
         error = {"message": message, "type": kind, "param": None, "code": code}
         return JSONResponse({"error": error}, status_code=status)
+
+
+def _input_image_problem(model: str, data: bytes) -> str | None:
+    """What OpenAI says of an input image it does not take, or None."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            fmt, mode, size = image.format, image.mode, image.size
+    except OSError:
+        return "Invalid input image - the image could not be read."
+    if model == "dall-e-2":
+        if fmt != "PNG" or len(data) >= 4 * 1024 * 1024 or size[0] != size[1]:
+            return "Invalid input image - must be a square PNG of less than 4 MB."
+        if mode not in ("RGBA", "LA", "L"):
+            return f"Invalid input image - format must be in ['RGBA', 'LA', 'L'], got {mode}."
+    elif fmt not in ("PNG", "JPEG", "WEBP") or len(data) >= 50 * 1024 * 1024:
+        return "Invalid input image - must be a png, webp or jpg file of less than 50 MB."
+    return None
+
+
+def _resized_png(data: bytes, size: tuple[int, int]) -> bytes:
+    with Image.open(io.BytesIO(data)) as image:
+        resized = image.convert("RGB").resize(size, Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    resized.save(buffer, "PNG")
+    return buffer.getvalue()

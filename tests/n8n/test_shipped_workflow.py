@@ -1,9 +1,11 @@
 """The shipped workflow n8n/creative_generation.workflow.json, imported into a fresh n8n 2.8
 with the n8n CLI and published, takes this service's jobs from RabbitMQ, calls an image model
-(a small OpenAI-compatible server on 127.0.0.1 that renders real PNGs) and reports back with
-signed callbacks: create → samples → select → final → completed; a refused prompt →
-content_rejected; a failing model → failed and refunded; n8n killed mid-run → the job is
-redelivered and applied once. Driven with the service's own async client.
+(a small OpenAI-compatible server on 127.0.0.1, as strict about sizes as gpt-image-1 itself),
+fits each picture to the exact output size, uploads it to the job's presigned target on a
+real S3-compatible server (rclone serve s3), and reports the asset ids back with signed
+callbacks: create → samples → select → a final refined from the chosen sample → completed; a
+refused prompt → content_rejected; a failing model → failed and refunded; n8n killed mid-run
+→ the job is redelivered and applied once. Driven with the service's own async client.
 
 Its own CI step (`make test-n8n`): installing n8n takes minutes the first time (cached outside
 the clone afterwards) and starting it tens of seconds."""
@@ -27,7 +29,7 @@ import aio_pika
 import asyncpg
 import httpx
 import pytest
-from PIL import Image
+from PIL import Image, ImageStat
 
 from creativeflow.services.aigeneration.client import (
     AsyncGenerationClient,
@@ -41,12 +43,16 @@ from ..conftest import asyncpg_dsn
 from ..contracts import assert_job_message
 from ..e2e.conftest import AIGEN
 from ..e2e.processes import ServiceProcess, service_env, token
+from ..s3_server import S3Server
 from ..stub_servers import ImageModelStub
 from .n8n_runtime import WORKFLOW, N8n, install
 
 pytestmark = pytest.mark.n8n
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 QUEUE = "n8n_generation_jobs"  # the queue the shipped workflow's trigger reads (the default)
+
+
+MODEL = "gpt-image-1"  # takes 1024x1024, 1536x1024, 1024x1536 only, and image edits
 
 
 @dataclass
@@ -56,6 +62,7 @@ class Stack:
     database_url: str
     model: ImageModelStub
     n8n: N8n
+    s3: S3Server
     timings: dict[str, float]
 
 
@@ -67,7 +74,10 @@ def _rabbitmqctl(*args: str) -> None:
 
 @pytest.fixture(scope="module")
 async def stack(
-    postgres_url: str, rabbitmq_url: str, tmp_path_factory: pytest.TempPathFactory
+    postgres_url: str,
+    rabbitmq_url: str,
+    s3_server: S3Server,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Stack]:
     timings: dict[str, float] = {}
     started = time.monotonic()
@@ -92,6 +102,8 @@ async def stack(
             folder,
             RABBITMQ_URL=broker,
             N8N_CALLBACK_SECRET=n8n_callback_secret(signing_key),
+            DEFAULT_AI_MODEL=MODEL,
+            **s3_server.settings(prefix=f"{vhost}/"),
         )
         migrate = [AIGEN, "migrate"]
         await asyncio.to_thread(subprocess.run, migrate, env=env, cwd=folder, check=True)
@@ -105,7 +117,7 @@ async def stack(
         await asyncio.to_thread(n8n.start)
         await _wait_for_consumer(broker)
         timings["n8n_start_s"] = round(time.monotonic() - started, 1)
-        yield Stack(service.base_url, broker, postgres_url, model, n8n, timings)
+        yield Stack(service.base_url, broker, postgres_url, model, n8n, s3_server, timings)
     finally:
         n8n.stop()
         if service is not None:
@@ -185,12 +197,22 @@ async def _reach(
     return request
 
 
-async def _png_size(http: httpx.AsyncClient, url: str) -> tuple[int, int]:
+async def _picture(http: httpx.AsyncClient, url: str) -> Image.Image:
+    """An asset link as a browser uses it: no token; a presigned URL of the S3 server."""
     response = await http.get(url)
     assert response.status_code == 200, url
     image = Image.open(io.BytesIO(response.content))
+    image.load()
     assert image.format == "PNG"
-    return image.size
+    return image
+
+
+def _colour(image: Image.Image) -> tuple[float, ...]:
+    return tuple(ImageStat.Stat(image.convert("RGB")).mean)
+
+
+def _distance(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    return sum(abs(x - y) for x, y in zip(a, b, strict=True))
 
 
 async def test_a_request_goes_from_create_to_completed_through_n8n(stack: Stack) -> None:
@@ -201,9 +223,14 @@ async def test_a_request_goes_from_create_to_completed_through_n8n(stack: Stack)
         stack.timings["create_to_samples_s"] = round(time.monotonic() - started, 1)
         samples = waiting.sample_asset_infos
         assert len(samples) == 4
+        colours = []
         for sample in samples:
             assert sample.resolution == "512x512"
-            assert await _png_size(http, sample.url) == (512, 512)
+            assert sample.url.startswith(stack.s3.endpoint)  # presigned, never the model's
+            picture = await _picture(http, sample.url)
+            assert picture.size == (512, 512)
+            colours.append(_colour(picture))
+        assert len({tuple(round(c) for c in colour) for colour in colours}) == 4
 
         chosen = samples[2].asset_id
         await client.select_sample(request_id, chosen, "high")
@@ -211,13 +238,26 @@ async def test_a_request_goes_from_create_to_completed_through_n8n(stack: Stack)
         stack.timings["create_to_completed_s"] = round(time.monotonic() - started, 1)
 
         assert done.selected_sample_id == chosen
-        assert done.final_asset_info is not None
-        assert done.final_asset_info.resolution == "3840x3840"
-        assert await _png_size(http, done.final_asset_info.url) == (3840, 3840)
-    # the model got the job's prompt with its style and brand colours, at the job's sizes
+        final = done.final_asset_info
+        assert final is not None and final.resolution == "3840x3840"
+        assert final.url.startswith(stack.s3.endpoint)
+        final_picture = await _picture(http, final.url)
+        assert final_picture.size == (3840, 3840)
+        # the final comes from the chosen sample, not from the prompt or another sample
+        distances = [_distance(_colour(final_picture), colour) for colour in colours]
+        assert distances.index(min(distances)) == 2 and min(distances) < 3, distances
+        stack.timings["final_to_chosen_colour_distance"] = round(min(distances), 2)
+        stack.timings["final_to_other_samples_min_distance"] = round(sorted(distances)[1], 1)
+    # the model got the job's prompt with its style and brand colours, only at sizes it takes,
+    # and refined the final from the chosen sample's own pixels (an image edit)
     assert any("flat illustration" in p and "#FF5733" in p for p in stack.model.prompts())
-    sizes = [call["size"] for kind, call in stack.model.calls if kind == "generate"]
-    assert "512x512" in sizes and "3840x3840" in sizes
+    sizes = {call["size"] for kind, call in stack.model.calls if kind in ("generate", "edit")}
+    assert sizes == {"1024x1024"}, sizes
+    assert stack.model.refusals == []
+    (edit,) = [call for kind, call in stack.model.calls if kind == "edit"]
+    source = Image.open(io.BytesIO(edit["images"][0]))
+    assert source.size == (512, 512)
+    assert _distance(_colour(source), colours[2]) < 1
 
 
 async def test_a_refused_prompt_ends_content_rejected_without_a_refund(stack: Stack) -> None:
@@ -264,6 +304,8 @@ async def test_a_job_in_flight_when_n8n_dies_is_redelivered_and_applied_once(
     assert len(waiting.sample_asset_infos) == 4
     slow_calls = [prompt for prompt in stack.model.prompts() if ImageModelStub.SLOW in prompt]
     assert len(slow_calls) == 2  # the killed run's, then the redelivered job's
+    for sample in waiting.sample_asset_infos:  # what the killed run uploaded was replaced
+        assert sample.width == sample.height == 512
 
 
 async def test_every_job_was_published_once_to_the_contract_and_answered(stack: Stack) -> None:
@@ -293,11 +335,13 @@ async def test_every_job_was_published_once_to_the_contract_and_answered(stack: 
     assert len({job["message_key"] for job in jobs}) == len(jobs) == 5
 
     callbacks = await _callback_counts(stack.api)
+    stored = await _assets(stack.database_url)
     figures = {
         **stack.timings,
         "jobs_published": len(jobs),
         "model_calls": len(stack.model.prompts()),
-        "images_rendered": len(stack.model.images),
+        "model_calls_refused_for_their_parameters": len(stack.model.refusals),
+        "objects_stored_and_verified": stored,
         "requests_by_status": statuses,
         "callbacks": callbacks,
     }
@@ -334,6 +378,16 @@ async def _callback_counts(api: str) -> dict[str, int]:
         ):
             counts["answered 401"] = counts.get("answered 401", 0) + int(float(line.split()[-1]))
     return counts
+
+
+async def _assets(database_url: str) -> dict[str, int]:
+    """Images verified in storage and recorded, by kind."""
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        rows = await connection.fetch("SELECT kind, count(*) AS n FROM assets GROUP BY kind")
+    finally:
+        await connection.close()
+    return {row["kind"]: row["n"] for row in rows}
 
 
 async def _ledger(database_url: str, user: str) -> dict[str, Decimal]:
