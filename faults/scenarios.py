@@ -427,11 +427,13 @@ async def replicas_share_one_database(work: Path, mode: Mode) -> Row:
 async def _samples_to_all(
     client: httpx.AsyncClient, urls: list[str], signer: CallbackSigner, job: dict[str, Any]
 ) -> list[str]:
-    """The same samples callback to every replica at once (signed separately, as retries are)."""
-    samples = [
-        {"asset_id": f"s{i}", "url": f"https://cdn.example/s{i}.png", "resolution": "512x512"}
-        for i in range(4)
-    ]
+    """The job's images at its upload targets (the replicas share one folder), then the same
+    samples callback to every replica at once (signed separately, as retries are)."""
+    data = render_plain(job["job_id"], job["width"], job["height"])
+    for target in job["outputs"]:
+        put = await client.put(target["upload_url"], content=data, headers=target["headers"])
+        assert put.status_code == 204, put.text
+    samples = [{"asset_id": target["asset_id"]} for target in job["outputs"]]
     body = json.dumps(
         {"request_id": job["request_id"], "job_id": job["job_id"], "samples": samples}
     )

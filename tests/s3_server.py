@@ -10,13 +10,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .stub_servers import free_port
+
 RCLONE = shutil.which("rclone", path=str(Path(sys.executable).parent)) or "rclone"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -25,7 +21,7 @@ class S3Server:
     bucket: str = "aigen-test"
     access_key: str = "AKIAAIGENTEST0001"
     secret_key: str = "aigen-test-secret-key-0123456789abcdef"
-    port: int = field(default_factory=_free_port)
+    port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
     @property

@@ -149,3 +149,26 @@ def test_the_cli_prints_the_contract_error(service: RunningService) -> None:
     )
     assert result.returncode == 1
     assert "not_found" in result.stderr
+
+
+def test_an_operator_grants_credits_from_the_shell(service: RunningService) -> None:
+    granted = subprocess.run(
+        [AIGEN, "credits", "grant", "--user", "granted-user", "--amount", "5"],
+        cwd=service.folder,
+        capture_output=True,
+        text=True,
+    )
+    assert granted.returncode == 0, granted.stderr
+    assert "granted-user: balance 15" in granted.stdout
+    import httpx
+
+    headers = {"Authorization": f"Bearer {service.token('granted-user')}"}
+    body = httpx.get(f"{service.base_url}/api/v1/credits", headers=headers).json()
+    assert body == {"balance": 15.0, "subscription_tier": "free"}
+    refused = subprocess.run(
+        [AIGEN, "credits", "grant", "--user", "u", "--amount", "-1"],
+        cwd=service.folder,
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode == 2 and "--amount" in refused.stderr

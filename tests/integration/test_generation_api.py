@@ -197,3 +197,22 @@ async def test_the_create_request_id_becomes_the_jobs_correlation_id(api: ApiDri
     assert event["payload"]["correlation_id"] == "corr-42"
     (notification,) = await api.outbox_rows("notification")
     assert notification["payload"]["payload"]["correlation_id"] == "corr-42"
+
+
+async def test_credits_show_the_callers_balance_and_tier(api: ApiDriver) -> None:
+    before = (await api.http.get(f"{API}/credits", headers=api.auth())).json()
+    assert before == {"balance": 10.0, "subscription_tier": "free"}
+    await api.created()
+    after = (await api.http.get(f"{API}/credits", headers=api.auth())).json()
+    assert after["balance"] == 9.75
+    assert (await api.http.get(f"{API}/credits")).status_code == 401
+
+
+async def test_an_operator_grant_adds_credits_once_per_key(api: ApiDriver) -> None:
+    from decimal import Decimal
+
+    ledger = api.container.credits
+    await ledger.grant("alice", Decimal("2.5"), "grant:one", "a refund by hand")  # type: ignore[attr-defined]
+    await ledger.grant("alice", Decimal("2.5"), "grant:one", "a refund by hand")  # type: ignore[attr-defined]
+    body = (await api.http.get(f"{API}/credits", headers=api.auth())).json()
+    assert body["balance"] == 12.5

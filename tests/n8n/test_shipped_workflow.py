@@ -254,10 +254,49 @@ async def test_a_request_goes_from_create_to_completed_through_n8n(stack: Stack)
     sizes = {call["size"] for kind, call in stack.model.calls if kind in ("generate", "edit")}
     assert sizes == {"1024x1024"}, sizes
     assert stack.model.refusals == []
-    (edit,) = [call for kind, call in stack.model.calls if kind == "edit"]
+    (edit,) = [c for kind, c in stack.model.calls if kind == "edit" and "summer" in c["prompt"]]
     source = Image.open(io.BytesIO(edit["images"][0]))
     assert source.size == (512, 512)
     assert _distance(_colour(source), colours[2]) < 1
+
+
+async def test_samples_are_made_from_the_users_input_image_and_logo(stack: Stack) -> None:
+    """Input images and logos reach the model: the samples are an image edit that carries
+    them (the stand-in makes its picture from the first one, so the samples have its colour)."""
+    orange = (250, 120, 0)
+    async with httpx.AsyncClient(
+        base_url=f"{stack.api}/api/v1", headers={"Authorization": f"Bearer {token('n8n-inputs')}"}
+    ) as http:
+        ids = []
+        for colour, purpose in ((orange, "input"), ((20, 20, 200), "logo")):
+            buffer = io.BytesIO()
+            Image.new("RGB", (300, 300), colour).save(buffer, "PNG")
+            uploaded = await http.post(
+                "/assets", files={"file": ("i.png", buffer.getvalue())}, data={"purpose": purpose}
+            )
+            assert uploaded.status_code == 201, uploaded.text
+            ids.append(uploaded.json()["asset_id"])
+        created = await http.post(
+            "/generation-requests",
+            json={
+                "project_id": "n8n-e2e",
+                "prompt": "Our product on a beach",
+                "format": "instagram_post",
+                "input_asset_ids": [ids[0]],
+                "brand_elements": {"logo_asset_ids": [ids[1]]},
+            },
+        )
+        assert created.status_code == 202, created.text
+    async with _client(stack, "n8n-inputs") as client, httpx.AsyncClient() as http:
+        waiting = await _reach(client, created.json()["id"], "awaiting_selection")
+        for sample in waiting.sample_asset_infos:
+            picture = await _picture(http, sample.url)
+            assert picture.size == (512, 512)
+            assert _distance(_colour(picture), orange) < 3
+    edits = [
+        call for kind, call in stack.model.calls if kind == "edit" and "beach" in call["prompt"]
+    ]
+    assert len(edits) == 1 and len(edits[0]["images"]) == 2  # the input image and the logo
 
 
 async def test_a_refused_prompt_ends_content_rejected_without_a_refund(stack: Stack) -> None:
@@ -332,7 +371,7 @@ async def test_every_job_was_published_once_to_the_contract_and_answered(stack: 
         payload = job["payload"]
         assert_job_message(json.loads(payload) if isinstance(payload, str) else payload)
     assert all(job["delivered_at"] is not None for job in jobs)
-    assert len({job["message_key"] for job in jobs}) == len(jobs) == 5
+    assert len({job["message_key"] for job in jobs}) == len(jobs) == 6
 
     callbacks = await _callback_counts(stack.api)
     stored = await _assets(stack.database_url)
@@ -354,11 +393,11 @@ async def test_every_job_was_published_once_to_the_contract_and_answered(stack: 
         "completed": 1,
         "content_rejected": 1,
         "failed": 1,
-        "awaiting_selection": 1,
+        "awaiting_selection": 2,
     }
     # one signed callback per job, each applied: none refused for its signature (401)
     assert callbacks == {
-        "samples applied": 2,
+        "samples applied": 3,
         "final applied": 1,
         "error applied": 2,
     }, callbacks

@@ -9,6 +9,7 @@ from creativeflow.services.aigeneration.domain.formats import (
     Resolution,
     final_size,
     native_size,
+    render_size,
     sample_size,
 )
 from creativeflow.services.aigeneration.domain.pricing import PriceList, SubscriptionTier
@@ -97,3 +98,24 @@ def test_prices_per_tier(tier: str) -> None:
 @pytest.mark.parametrize("unknown", [None, "", "platinum", "FREE "])
 def test_an_unknown_tier_is_priced_as_free(unknown: str | None) -> None:
     assert SubscriptionTier.parse(unknown) is SubscriptionTier.FREE
+
+
+DALL_E_2 = [Dimensions(256, 256), Dimensions(512, 512), Dimensions(1024, 1024)]
+GPT_IMAGE = [Dimensions(1024, 1024), Dimensions(1536, 1024), Dimensions(1024, 1536)]
+
+
+@pytest.mark.parametrize(
+    ("output", "sizes", "asked"),
+    [
+        (Dimensions(512, 512), DALL_E_2, Dimensions(512, 512)),  # the smallest that covers
+        (Dimensions(300, 300), DALL_E_2, Dimensions(512, 512)),
+        (Dimensions(3840, 3840), DALL_E_2, Dimensions(1024, 1024)),  # none covers: the largest
+        (Dimensions(1080, 1920), GPT_IMAGE, Dimensions(1024, 1536)),  # nearest in aspect
+        (Dimensions(1200, 630), GPT_IMAGE, Dimensions(1536, 1024)),
+        (Dimensions(1080, 1920), [], Dimensions(1080, 1920)),  # a model that takes any size
+    ],
+)
+def test_a_model_is_asked_for_the_supported_size_nearest_in_aspect(
+    output: Dimensions, sizes: list[Dimensions], asked: Dimensions
+) -> None:
+    assert render_size(output, sizes) == asked

@@ -81,3 +81,25 @@ def test_callbacks_are_signed_over_id_timestamp_and_body_and_sent_with_the_heade
     assert headers["webhook-signature"] == "=v1,{{ $json.signature }}"
     assert {"webhook-id", "webhook-timestamp", "x-request-id"} <= set(headers)
     assert send["parameters"]["body"] == "={{ $json.body }}"  # the signed bytes, unchanged
+
+
+def test_the_model_is_asked_for_the_jobs_render_size_and_images_go_to_the_upload_targets() -> None:
+    """A real model refuses other sizes (PROVIDERS.md); the job names the one it takes."""
+    read = _node("Read job")["parameters"]["jsCode"]
+    assert "job.render_size" in read and "schema_version !== 2" in read
+    for name in ("Render samples", "Render from images"):
+        parameters = _node(name)["parameters"]
+        size = parameters.get("options", {}).get("size") or parameters.get("size")
+        assert size.endswith(".render }}"), name
+    fit = _node("Fit to size")["parameters"]["operations"]["operations"]
+    assert [step["operation"] for step in fit] == ["crop", "resize"]
+    assert fit[1]["resizeOption"] == "ignoreAspectRatio"  # exactly width x height
+    upload = _node("Upload image")["parameters"]
+    assert upload["method"] == "PUT" and "outputs[$itemIndex].upload_url" in upload["url"]
+    assert upload["contentType"] == "binaryData"
+
+
+def test_a_final_is_made_from_the_chosen_sample_first() -> None:
+    read = _node("Read job")["parameters"]["jsCode"]
+    assert "job.selected_sample.url, purpose: 'sample'" in read
+    assert _node("Render from images")["parameters"]["operation"] == "edit"

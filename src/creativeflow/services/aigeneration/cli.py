@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from . import client_cli
-from .core.config import ConfigurationError, Environment, load_settings
+from .core.config import ConfigurationError, Environment, Settings, load_settings
 from .core.security import create_dev_token
 
 
@@ -46,6 +46,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="print a new callback signing key for n8n's Crypto credential and the matching "
         "N8N_CALLBACK_SECRET",
     )
+
+    credits = commands.add_parser("credits", help="the local ledger's credits")
+    credit_commands = credits.add_subparsers(dest="credits_command", required=True)
+    grant = credit_commands.add_parser("grant", help="give a user credits (local ledger only)")
+    grant.add_argument("--user", required=True)
+    grant.add_argument("--amount", required=True, help="credits, e.g. 10 or 2.5")
+    grant.add_argument("--reason", default="granted by an operator")
 
     client_cli.add_commands(commands)
 
@@ -83,6 +90,8 @@ def _run(args: argparse.Namespace) -> int:
         asyncio.run(_worker())
     elif args.command == "simulate-n8n":
         asyncio.run(_simulate_n8n())
+    elif args.command == "credits":
+        return asyncio.run(_grant(settings, args.user, args.amount, args.reason))
     return 0
 
 
@@ -136,6 +145,45 @@ async def _migrate(url: str) -> None:
         await upgrade_to_head(engine)
     finally:
         await engine.dispose()
+
+
+async def _grant(settings: Settings, user: str, amount: str, reason: str) -> int:
+    """Credits for a user of the local ledger; the credit service and Odoo keep their own."""
+    import uuid
+    from decimal import Decimal, InvalidOperation
+
+    from .application.clock import SystemClock
+    from .core.config import CreditBackend
+    from .infrastructure.clients.local_ledger import LocalLedger
+    from .infrastructure.database.db_config import create_engine
+    from .infrastructure.database.migrate import upgrade_to_head
+
+    if settings.effective_credit_backend is not CreditBackend.LOCAL:
+        backend = settings.effective_credit_backend
+        print(f"credits are kept by the {backend} backend: grant them there", file=sys.stderr)
+        return 2
+    try:
+        credits = Decimal(amount)
+        exact = credits.is_finite() and credits == credits.quantize(Decimal("0.0001"))
+    except InvalidOperation:
+        credits, exact = Decimal(-1), False
+    if not exact or credits <= 0:
+        print(
+            f"--amount: {amount!r} is not a positive number of credits (at most 4 decimals)",
+            file=sys.stderr,
+        )
+        return 2
+    engine = create_engine(settings.effective_database_url)
+    try:
+        if settings.should_auto_migrate:
+            await upgrade_to_head(engine)
+        ledger = LocalLedger(engine, SystemClock(), settings.local_ledger_starting_balance)
+        await ledger.grant(user, credits, f"grant:{uuid.uuid4()}", reason)
+        account = await ledger.get_account(user)
+    finally:
+        await engine.dispose()
+    print(f"{user}: balance {account.balance} ({account.tier})")
+    return 0
 
 
 def _stop_on_signals() -> asyncio.Event:

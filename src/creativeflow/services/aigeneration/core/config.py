@@ -64,10 +64,17 @@ class ModelRouteSetting(BaseModel):
     )  # what the model accepts, e.g. ["1024x1024", "1536x1024"]; empty: any size
 
 
+# SDXL renders well only at its training sizes (about a megapixel in set aspects); Turbo at 512.
+SDXL_SIZES = [
+    "1024x1024", "1152x896", "896x1152", "1216x832", "832x1216",
+    "1344x768", "768x1344", "1536x640", "640x1536",
+]  # fmt: skip
 DEFAULT_MODEL_ROUTES = (
-    ModelRouteSetting(model="sdxl-turbo", job_type="samples"),
-    ModelRouteSetting(model="sdxl-refiner+esrgan-4x", job_type="final", min_long_edge=2049),
-    ModelRouteSetting(model="sdxl-1.0", job_type="final"),
+    ModelRouteSetting(model="sdxl-turbo", job_type="samples", sizes=["512x512"]),
+    ModelRouteSetting(
+        model="sdxl-refiner+esrgan-4x", job_type="final", min_long_edge=2049, sizes=SDXL_SIZES
+    ),
+    ModelRouteSetting(model="sdxl-1.0", job_type="final", sizes=SDXL_SIZES),
 )
 
 

@@ -250,6 +250,11 @@ class PricesRead(BaseModel):
     final_high: float
 
 
+class CreditsRead(BaseModel):
+    balance: float = Field(description="Credits the caller can spend now")
+    subscription_tier: str = Field(description="free, pro, team or enterprise")
+
+
 class FormatsRead(BaseModel):
     formats: list[FormatRead]
     prices: dict[str, PricesRead]

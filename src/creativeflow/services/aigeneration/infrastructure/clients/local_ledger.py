@@ -65,6 +65,13 @@ class LedgerBook:
         if await self._record(refund.idempotency_key, refund, "refund"):
             await self._connection.execute(_GIVE, {"user": refund.user_id, "amount": refund.amount})
 
+    async def grant(self, user_id: str, amount: Decimal, key: str, reason: str) -> None:
+        """Credits given by an operator: a ledger entry of its own kind, once per key."""
+        await self.open_account(user_id)
+        move = Refund(user_id, amount, "grant", reason, key)
+        if await self._record(key, move, "grant"):
+            await self._connection.execute(_GIVE, {"user": user_id, "amount": amount})
+
     async def set_account(self, user_id: str, balance: Decimal, tier: SubscriptionTier) -> None:
         await self.open_account(user_id)
         await self._connection.execute(
@@ -128,6 +135,10 @@ class LocalLedger:
     async def refund(self, refund: Refund) -> None:
         async with transaction(self._engine) as connection:
             await self.book(connection).refund(refund)
+
+    async def grant(self, user_id: str, amount: Decimal, key: str, reason: str) -> None:
+        async with transaction(self._engine) as connection:
+            await self.book(connection).grant(user_id, amount, key, reason)
 
     async def set_account(self, user_id: str, balance: Decimal, tier: SubscriptionTier) -> None:
         """Open or overwrite an account (development and tests)."""

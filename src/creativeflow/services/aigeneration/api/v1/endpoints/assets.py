@@ -22,7 +22,8 @@ from ..responses import errors
 from ..schemas import AssetInfoModel
 
 router = APIRouter(prefix="/assets", tags=["assets"])
-LinkParam = Annotated[str | None, Query(max_length=128)]
+# no length or pattern here: any wrong link parameter is the same 403 (contract §6), not a 422
+LinkParam = Annotated[str | None, Query()]
 
 
 def _read(read: AssetRead) -> AssetInfoModel:

@@ -1,0 +1,15 @@
+"""`GET /credits` (contract §8): the caller's balance and tier, from the credit backend."""
+
+from fastapi import APIRouter
+
+from ....core.dependencies import ContainerDep, CurrentUser
+from ..responses import errors
+from ..schemas import CreditsRead
+
+router = APIRouter(tags=["credits"])
+
+
+@router.get("/credits", response_model=CreditsRead, responses=errors(401, 503))
+async def get_credits(user: CurrentUser, container: ContainerDep) -> CreditsRead:
+    account = await container.credits.get_account(user)
+    return CreditsRead(balance=float(account.balance), subscription_tier=str(account.tier))
