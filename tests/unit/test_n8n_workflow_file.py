@@ -99,7 +99,12 @@ def test_the_model_is_asked_for_the_jobs_render_size_and_images_go_to_the_upload
     assert upload["contentType"] == "binaryData"
 
 
-def test_a_final_is_made_from_the_chosen_sample_first() -> None:
+def test_a_final_is_made_from_the_chosen_sample_first_then_the_inputs() -> None:
     read = _node("Read job")["parameters"]["jsCode"]
     assert "job.selected_sample.url, purpose: 'sample'" in read
-    assert _node("Render from images")["parameters"]["operation"] == "edit"
+    assert "job.input_assets" in read
+    edit = _node("Render from images")["parameters"]
+    assert edit["operation"] == "edit"
+    fields = [v["binaryPropertyName"] for v in edit["images"]["values"]]
+    assert len(fields) == 8  # the chosen sample, 4 inputs, 3 logos
+    assert "'data'" in fields[0] and "'data_7'" in fields[7]
