@@ -372,3 +372,15 @@ async def test_storage_down_answers_503_and_the_retry_applies(
             assert again.json() == {"result": "applied"}
     finally:
         server.stop()
+
+
+async def test_a_sample_of_ones_own_can_be_worked_from_again(api: ApiDriver) -> None:
+    request_id = await api.until_awaiting_selection()
+    sample = await api.sample_id(request_id, 1)
+    created = await api.created(input_asset_ids=[sample])
+    job = await api.last_job(created["id"])
+    (source,) = job["input_assets"]
+    assert (source["asset_id"], source["purpose"]) == (sample, "input")
+    assert (await api.fetch("GET", source["url"])).status_code == 200
+    refused = await api.create(user="mallory", input_asset_ids=[sample])
+    assert refused.status_code == 422

@@ -34,7 +34,7 @@ def upload_key(user_id: str, asset_id: str, fmt: str) -> str:
 
 
 def input_key(user_id: str, image: InputImage) -> str:
-    return upload_key(user_id, image.asset_id, image.format)
+    return image.key or upload_key(user_id, image.asset_id, image.format)
 
 
 def new_asset_records(

@@ -136,8 +136,8 @@ class OrchestrationService:
     async def _input_images(
         self, uow: UnitOfWork, command: CreateGeneration
     ) -> tuple[InputImage, ...]:
-        """The caller's own uploads it names; another user's or an unknown id is refused,
-        naming the field, exactly alike (nobody learns which ids exist)."""
+        """The caller's own images it names (uploads, samples, finals); another user's or an
+        unknown id is refused, naming the field, exactly alike (nobody learns which ids exist)."""
         images: list[InputImage] = []
         for field, ids, purpose in (
             ("input_asset_ids", command.input_asset_ids, "input"),
@@ -146,11 +146,13 @@ class OrchestrationService:
             if not ids:
                 continue
             owned = {r.info.asset_id: r for r in await uow.assets.owned(command.user_id, ids)}
-            uploads = {i: r for i, r in owned.items() if r.kind in ("input", "logo")}
-            unknown = [asset_id for asset_id in ids if asset_id not in uploads]
+            unknown = [asset_id for asset_id in ids if asset_id not in owned]
             if unknown:
-                raise InvalidValue(field, f"not an image you uploaded: {', '.join(unknown)}")
-            images += [InputImage(i, uploads[i].info.format, purpose) for i in dict.fromkeys(ids)]
+                raise InvalidValue(field, f"not an image of yours: {', '.join(unknown)}")
+            images += [
+                InputImage(i, owned[i].info.format, purpose, owned[i].key)
+                for i in dict.fromkeys(ids)
+            ]
         return tuple(images)
 
     async def _store_new(self, uow: UnitOfWork, request: GenerationRequest) -> None:

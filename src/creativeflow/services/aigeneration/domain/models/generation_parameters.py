@@ -14,11 +14,13 @@ class BrandElements:
 
 @dataclass(frozen=True)
 class InputImage:
-    """An image the user uploaded to work from (`input`) or to brand with (`logo`)."""
+    """An image of the user's (an upload, or a sample or final of theirs) to work from
+    (`input`) or to brand with (`logo`), and where it is stored."""
 
     asset_id: str
     format: str
     purpose: str = "input"
+    key: str = ""
 
 
 @dataclass(frozen=True)
