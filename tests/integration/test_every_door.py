@@ -166,7 +166,8 @@ def _cases(document: dict[str, Any]) -> Iterator[Case]:
             targets.append(("header", "X-Request-ID"))  # read by the middleware on every route
             for media_type, content in operation.get("requestBody", {}).get("content", {}).items():
                 door = "form" if media_type == "multipart/form-data" else "body"
-                fields = _string_fields(content["schema"], document)
+                # each path once: a union (v2 or v1 image) names asset_id in both of its forms
+                fields = dict.fromkeys(_string_fields(content["schema"], document))
                 targets += [(door, ".".join(map(str, p))) for p in fields]
             for door, target in targets:
                 for hostile in HOSTILE:
