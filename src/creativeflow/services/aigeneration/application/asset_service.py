@@ -8,11 +8,9 @@ from dataclasses import dataclass
 
 from ..domain.models import AssetInfo
 from ..domain.models.asset_info import MEDIA_TYPES
-from .assets import STORAGE_CHECK_SECONDS, AssetLinks, Link, upload_key
-from .errors import DependencyUnavailable, Forbidden, NotFound
+from .assets import AssetLinks, Link, upload_key, within_storage_bound
+from .errors import Forbidden, NotFound
 from .ports import AssetRecord, AssetStorage, Clock, SignedLinks, UnitOfWorkFactory, UploadCleaner
-
-PURPOSES = ("input", "logo")
 
 
 @dataclass(frozen=True)
@@ -50,11 +48,7 @@ class AssetService:
         image = await asyncio.to_thread(self._cleaner.clean, data)
         asset_id = self._new_id()
         key = upload_key(user_id, asset_id, image.format)
-        try:
-            async with asyncio.timeout(STORAGE_CHECK_SECONDS):
-                await self._storage.put(key, image.data, MEDIA_TYPES[image.format])
-        except TimeoutError:
-            raise DependencyUnavailable("The asset storage did not answer in time.") from None
+        await within_storage_bound(self._storage.put(key, image.data, MEDIA_TYPES[image.format]))
         info = AssetInfo(
             asset_id,
             image.width,

@@ -3,9 +3,10 @@ the check every image a worker reports must pass before a callback applies."""
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from ..domain.errors import InvalidOutput
 from ..domain.events import DomainEvent, FinalAssetReady, SamplesReady
@@ -16,8 +17,20 @@ from .ports import AssetRecord, AssetStorage, Clock, RemoteImages, StoredObject
 
 # Upload targets and input links outlive the job's deadline by this much (contract §6).
 LINK_GRACE = timedelta(minutes=10)
-# A storage that does not answer within this is unavailable: the callback is answered 503.
+# A storage that does not answer within this is unavailable: the caller is answered 503.
 STORAGE_CHECK_SECONDS = 10.0
+T = TypeVar("T")
+
+
+async def within_storage_bound(operation: Awaitable[T]) -> T:
+    """A storage call that gives up within STORAGE_CHECK_SECONDS (n8n and clients retry a 503)."""
+    try:
+        async with asyncio.timeout(STORAGE_CHECK_SECONDS):
+            return await operation
+    except TimeoutError:
+        raise DependencyUnavailable(
+            "The asset storage did not answer in time.", retry_after_seconds=5
+        ) from None
 
 
 def user_folder(user_id: str) -> str:
@@ -137,32 +150,21 @@ class OutputCheck:
         if problems:
             raise InvalidOutput(problems)
         found = await self._inspect_all(request, job, [asset_id for asset_id, _ in named])
-        assets = []
-        for (asset_id, image), stored in zip(named, found, strict=True):
-            asset, problem = self._judge(request, job, asset_id, image, stored)
-            if asset is None:
-                problems[asset_id] = problem
-            else:
-                assets.append(asset)
+        judged = [
+            (asset_id, self._judge(request, job, asset_id, image, stored))
+            for (asset_id, image), stored in zip(named, found, strict=True)
+        ]
+        problems = {asset_id: why for asset_id, why in judged if isinstance(why, str)}
         if problems:
             raise InvalidOutput(problems)
-        return assets
+        return [asset for _, asset in judged if isinstance(asset, AssetInfo)]
 
     async def _inspect_all(
         self, request: GenerationRequest, job: Job, asset_ids: list[str]
     ) -> list[StoredObject | None]:
         keys = [output_key(request, asset_id, job.output_format) for asset_id in asset_ids]
-        try:
-            async with asyncio.timeout(STORAGE_CHECK_SECONDS):
-                return list(
-                    await asyncio.gather(
-                        *(self._storage.inspect(key, self._max_bytes) for key in keys)
-                    )
-                )
-        except TimeoutError:
-            raise DependencyUnavailable(
-                "The asset storage did not answer in time.", retry_after_seconds=5
-            ) from None
+        inspections = (self._storage.inspect(key, self._max_bytes) for key in keys)
+        return list(await within_storage_bound(asyncio.gather(*inspections)))
 
     def _judge(
         self,
@@ -171,18 +173,19 @@ class OutputCheck:
         asset_id: str,
         image: ReportedImage,
         stored: StoredObject | None,
-    ) -> tuple[AssetInfo | None, str]:
+    ) -> AssetInfo | str:
+        """The image as it will be recorded, or what is wrong with it."""
         size = request.output_size(job)
         if stored is None:
-            return None, "nothing was uploaded to its upload target"
+            return "nothing was uploaded to its upload target"
         if stored.bytes > self._max_bytes:
-            return None, f"is larger than {self._max_bytes} bytes"
+            return f"is larger than {self._max_bytes} bytes"
         if stored.format != job.output_format:
             found = stored.format or "not a PNG, JPEG or WebP image"
-            return None, f"is {found}, the job asked for {job.output_format}"
+            return f"is {found}, the job asked for {job.output_format}"
         if (stored.width, stored.height) != (size.width, size.height):
-            return None, f"is {stored.width}x{stored.height}, the job asked for {size}"
-        info = AssetInfo(
+            return f"is {stored.width}x{stored.height}, the job asked for {size}"
+        return AssetInfo(
             asset_id,
             stored.width,
             stored.height,
@@ -191,7 +194,6 @@ class OutputCheck:
             stored.sha256,
             image.seed,
         )
-        return info, ""
 
     async def _store_download(
         self, request: GenerationRequest, job: Job, asset_id: str, url: str
@@ -202,11 +204,5 @@ class OutputCheck:
         except Unfetchable as exc:
             return f"could not be fetched from its URL: {exc}"
         key = output_key(request, asset_id, job.output_format)
-        try:
-            async with asyncio.timeout(STORAGE_CHECK_SECONDS):
-                await self._storage.put(key, data, MEDIA_TYPES[job.output_format])
-        except TimeoutError:
-            raise DependencyUnavailable(
-                "The asset storage did not answer in time.", retry_after_seconds=5
-            ) from None
+        await within_storage_bound(self._storage.put(key, data, MEDIA_TYPES[job.output_format]))
         return None
