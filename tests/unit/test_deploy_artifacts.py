@@ -103,3 +103,20 @@ def test_alerts_and_dashboard_query_only_exported_metrics() -> None:
     unknown = {name for expr in exprs for name in queried_names(expr)} - exported
     assert unknown == set()
     assert len(dashboard["panels"]) >= 8
+
+
+def test_the_configmap_starts_the_service_in_production_with_real_parts() -> None:
+    """Outside development the service refuses embedded parts nobody chose: the shipped
+    configuration names each real one (the secrets come from aigen-secrets)."""
+    from creativeflow.services.aigeneration.core.config import load_settings
+
+    (config,) = documents(ROOT / "deploy" / "k8s" / "configmap.yaml")
+    secrets = {
+        "JWT_SECRET": "a-production-secret-of-enough-length-0123456789",
+        "N8N_CALLBACK_SECRET": "whsec_cHJvZHVjdGlvbi1jYWxsYmFjay1zZWNyZXQtMDEyMzQ1Njc4OQ==",
+        "OUTBOUND_WEBHOOK_SECRET": "whsec_cHJvZHVjdGlvbi13ZWJob29rLXNlY3JldC0wMTIzNDU2Nzg5MA==",
+    }
+    settings = load_settings(_env_file=None, **config["data"], **secrets)
+    assert settings.environment == "production"
+    assert settings.effective_asset_storage == "s3"
+    assert settings.effective_database_url.startswith("postgresql")
