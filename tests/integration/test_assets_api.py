@@ -384,3 +384,21 @@ async def test_a_sample_of_ones_own_can_be_worked_from_again(api: ApiDriver) -> 
     assert (await api.fetch("GET", source["url"])).status_code == 200
     refused = await api.create(user="mallory", input_asset_ids=[sample])
     assert refused.status_code == 422
+
+
+async def test_an_upload_target_takes_only_its_own_signed_link_and_its_byte_cap(
+    empty_database: str, tmp_path: Path
+) -> None:
+    async with api_driver(empty_database, tmp_path, MAX_ASSET_BYTES="4096") as api:
+        request_id = (await api.created())["id"]
+        target = (await api.last_job(request_id))["outputs"][0]
+        forged = await api.fetch(
+            "PUT", target["upload_url"].replace("signature=", "signature=x"), b"x"
+        )
+        assert (forged.status_code, forged.json()["error"]["code"]) == (403, "forbidden")
+        other = target["upload_url"].replace(target["asset_id"], "someone-else-0")
+        assert (await api.fetch("PUT", other, b"x")).status_code == 403
+        big = await api.fetch("PUT", target["upload_url"], b"\x00" * 5000)
+        assert (big.status_code, big.json()["error"]["code"]) == (413, "payload_too_large")
+        fits = await api.fetch("PUT", target["upload_url"], image_bytes(64, 64))
+        assert fits.status_code == 204

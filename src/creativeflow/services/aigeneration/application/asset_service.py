@@ -3,14 +3,16 @@ and its content behind a bearer token or a signed link."""
 
 import asyncio
 import hashlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from ..domain.models import AssetInfo
 from ..domain.models.asset_info import MEDIA_TYPES
 from .assets import AssetLinks, Link, upload_key, within_storage_bound
-from .errors import Forbidden, NotFound
+from .errors import Forbidden, NotFound, TooLarge
 from .ports import AssetRecord, AssetStorage, Clock, SignedLinks, UnitOfWorkFactory, UploadCleaner
+
+LINK_REFUSED = "This link is not valid, or has expired."
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class AssetService:
         cleaner: UploadCleaner,
         clock: Clock,
         new_id: Callable[[], str],
+        max_asset_bytes: int,
     ) -> None:
         self._uow = uow
         self._storage = storage
@@ -37,6 +40,7 @@ class AssetService:
         self._cleaner = cleaner
         self._clock = clock
         self._new_id = new_id
+        self._max_asset_bytes = max_asset_bytes
 
     @property
     def redirects(self) -> bool:
@@ -69,21 +73,39 @@ class AssetService:
             raise NotFound("No asset with this id.")
         return AssetRead(record, self._links.for_user(asset_id, record.key))
 
-    async def signed(self, asset_id: str, expires: str, signature: str) -> AssetRecord:
+    async def signed(self, asset_id: str, expires: str, signature: str) -> AssetRead:
         """The asset a signed link names; any link not signed by us, or expired, is 403."""
         if not self._signed.valid("GET", asset_id, expires, signature):
-            raise Forbidden("This link is not valid, or has expired.")
+            raise Forbidden(LINK_REFUSED)
         record = await self._record(asset_id)
         if record is None:
-            raise Forbidden("This link is not valid, or has expired.")
-        return record
+            raise Forbidden(LINK_REFUSED)
+        return AssetRead(record, self._links.for_user(asset_id, record.key))
 
-    def upload_allowed(
-        self, asset_id: str, key: str, media_type: str, expires: str, signature: str
+    def content(self, read: AssetRead) -> AsyncIterator[bytes]:
+        """The image's bytes, streamed from the storage."""
+        return self._storage.read(read.record.key)
+
+    async def receive_upload(
+        self,
+        asset_id: str,
+        key: str,
+        media_type: str,
+        link: tuple[str, str],
+        body: AsyncIterator[bytes],
     ) -> None:
-        """A worker's PUT to an upload target of the local store (S3 checks its own)."""
+        """A worker's PUT to an upload target of the local store (S3 checks its own links):
+        the link first, then the bytes, stored as they arrive; the callback that names them is
+        where they are checked."""
+        expires, signature = link
         if not self._signed.valid("PUT", asset_id, expires, signature, f"{key}\n{media_type}"):
-            raise Forbidden("This link is not valid, or has expired.")
+            raise Forbidden(LINK_REFUSED)
+        data = bytearray()
+        async for chunk in body:
+            data += chunk
+            if len(data) > self._max_asset_bytes:
+                raise TooLarge(f"An image may be at most {self._max_asset_bytes} bytes.")
+        await within_storage_bound(self._storage.put(key, bytes(data), media_type))
 
     async def _record(self, asset_id: str) -> AssetRecord | None:
         async with self._uow(read_only=True) as uow:

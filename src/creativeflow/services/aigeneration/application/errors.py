@@ -67,3 +67,7 @@ class UnsupportedImage(ApplicationError):
 
 class Forbidden(ApplicationError):
     code = "forbidden"
+
+
+class TooLarge(ApplicationError):
+    code = "payload_too_large"

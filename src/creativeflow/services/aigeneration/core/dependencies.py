@@ -138,7 +138,14 @@ async def build_container(
         metrics=metrics,
     )
     assets = AssetService(
-        uow, storage, links, signed_links(settings, clock), PillowUploadCleaner(), clock, new_id
+        uow,
+        storage,
+        links,
+        signed_links(settings, clock),
+        PillowUploadCleaner(),
+        clock,
+        new_id,
+        settings.max_asset_bytes,
     )
     housekeeping = Housekeeping(
         engine,

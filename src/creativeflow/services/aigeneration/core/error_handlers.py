@@ -15,6 +15,7 @@ from ..application.errors import (
     Forbidden,
     InsufficientCredits,
     NotFound,
+    TooLarge,
     TooManyActiveRequests,
     UnsupportedImage,
 )
@@ -31,6 +32,7 @@ from .security import Unauthenticated
 _STATUS: dict[type[Exception], tuple[int, str]] = {
     NotFound: (404, "not_found"),
     Forbidden: (403, "forbidden"),
+    TooLarge: (413, "payload_too_large"),
     UnsupportedImage: (422, "unsupported_image"),
     UnknownJob: (404, "not_found"),
     InsufficientCredits: (402, "insufficient_credits"),

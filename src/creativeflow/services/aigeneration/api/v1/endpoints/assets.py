@@ -72,8 +72,7 @@ async def get_asset_content(
     """The image's bytes, with a bearer token of its owner or a signed link (`expires` and
     `signature`, as in every AssetInfo `url` of the local store)."""
     if expires is not None or signature is not None:
-        record = await assets.signed(asset_id, expires or "", signature or "")
-        read = AssetRead(record, container.links.for_user(asset_id, record.key))
+        read = await assets.signed(asset_id, expires or "", signature or "")
     else:
         user = await get_current_user(request, await bearer_scheme(request))
         read = await assets.owned(asset_id, user)
@@ -81,7 +80,7 @@ async def get_asset_content(
         return RedirectResponse(read.link.url, status_code=307)
     info = read.record.info
     return StreamingResponse(
-        container.storage.read(read.record.key),
+        assets.content(read),
         media_type=MEDIA_TYPES[info.format],
         headers={
             "ETag": f'"{info.sha256}"',
@@ -101,20 +100,12 @@ async def put_asset_content(
     asset_id: AssetIdPath,
     request: Request,
     assets: AssetServiceDep,
-    container: ContainerDep,
     key: Annotated[str, Query(max_length=512)] = "",
     type: Annotated[str, Query(max_length=32)] = "",
     expires: LinkParam = None,
     signature: LinkParam = None,
 ) -> Response:
-    """An upload target of a job (the local store's stand-in for a presigned S3 PUT): what
-    arrives is stored as it is; the callback that names it is where it is checked."""
-    assets.upload_allowed(asset_id, key, type, expires or "", signature or "")
-    limit = container.settings.max_asset_bytes
-    data = bytearray()
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > limit:
-            raise ApiError(413, "payload_too_large", f"An image may be at most {limit} bytes.")
-    await container.storage.put(key, bytes(data), type)
+    """An upload target of a job (the local store's stand-in for a presigned S3 PUT)."""
+    link = (expires or "", signature or "")
+    await assets.receive_upload(asset_id, key, type, link, request.stream())
     return Response(status_code=204)
