@@ -2,6 +2,7 @@
 the check every image a worker reports must pass before a callback applies."""
 
 import asyncio
+import functools
 import hashlib
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ async def within_storage_bound(operation: Awaitable[T]) -> T:
         ) from None
 
 
+@functools.lru_cache(maxsize=4096)  # every read mints a link per image: hash each user once
 def user_folder(user_id: str) -> str:
     """Keys carry a hash of the user, not the id itself (ids may be e-mail addresses)."""
     return hashlib.sha256(user_id.encode()).hexdigest()[:24]
