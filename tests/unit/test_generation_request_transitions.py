@@ -9,7 +9,14 @@ import pytest
 
 from creativeflow.services.aigeneration.domain.errors import DomainError
 from creativeflow.services.aigeneration.domain.formats import Resolution
-from creativeflow.services.aigeneration.domain.models import GenerationRequest, JobState
+from creativeflow.services.aigeneration.domain.models import (
+    MOVES,
+    GenerationRequest,
+    GenerationStatus,
+    JobState,
+    Move,
+    Strength,
+)
 
 from ..builders import BUILDERS, FINAL_PRICE, SAMPLE_PRICE, T0
 
@@ -21,6 +28,7 @@ ACTIONS: dict[str, Callable[[GenerationRequest], object]] = {
     "select_sample": lambda r: r.select_sample(
         "job-1-0", Resolution.HIGH, "png", "job-new", FINAL_PRICE, LATER
     ),
+    "vary": lambda r: r.vary("job-1-0", Strength.STRONG, None, "job-new", SAMPLE_PRICE, LATER),
     "credits_charged": lambda r: r.credits_charged(LATER),
     "credits_declined": lambda r: r.credits_declined(LATER),
     "job_dispatched": lambda r: r.job_dispatched(LATER, LATER + timedelta(minutes=2)),
@@ -31,7 +39,6 @@ ACTIONS: dict[str, Callable[[GenerationRequest], object]] = {
 # (status the request is in, action) -> status it moves to. Everything absent is refused.
 ALLOWED = {
     ("pending", "start_credit_check"): "validating_credits",
-    ("pending", "cancel"): "cancelled",
     ("validating_credits", "credits_charged"): "publishing_to_queue",
     ("validating_credits", "credits_declined"): "failed",
     ("validating_credits", "fail_step"): "failed",
@@ -41,11 +48,16 @@ ALLOWED = {
     ("processing_samples", "cancel"): "cancelled",
     ("awaiting_selection", "regenerate"): "validating_credits",
     ("awaiting_selection", "select_sample"): "validating_credits",
+    ("awaiting_selection", "vary"): "validating_credits",
     ("awaiting_selection", "cancel"): "cancelled",
+    ("completed", "regenerate"): "validating_credits",
+    ("completed", "select_sample"): "validating_credits",
+    ("completed", "vary"): "validating_credits",
     ("processing_final", "fail_step"): "failed",
     ("processing_final", "cancel"): "cancelled",
     ("failed_with_samples", "regenerate"): "validating_credits",
     ("failed_with_samples", "select_sample"): "validating_credits",
+    ("failed_with_samples", "vary"): "validating_credits",
     ("failed_with_samples", "cancel"): "cancelled",
     ("failed_without_samples", "regenerate"): "validating_credits",
     ("failed_without_samples", "cancel"): "cancelled",
@@ -86,13 +98,74 @@ def test_moves_that_end_a_step_record_an_event(state: str, action: str) -> None:
     assert request.pull_events(), "a status change that ends a step must be announced"
 
 
-def test_a_regeneration_starts_a_new_round_without_the_old_samples() -> None:
+def test_a_regeneration_starts_a_new_round_and_keeps_the_old_one() -> None:
     request = BUILDERS["awaiting_selection"]()
-    request.regenerate("job-2", SAMPLE_PRICE, LATER)
+    old = request.samples
+    request.regenerate("job-2", SAMPLE_PRICE, LATER, seed=7)
     assert request.sample_round == 2
-    assert request.samples == ()
+    assert request.samples == old  # the newest round that delivered, until the new one does
+    assert [job.round for job in request.rounds] == [1, 2]
     assert request.current_job is not None
     assert request.current_job.charge_key == "samples:2"
+    assert request.current_job.seed == 7
+
+
+# Contract 1.1 §7, the user moves' table, copied row by row: status -> (select-sample,
+# regenerate, vary, cancel); "-" = 409 invalid_state. "failed" is split as the contract splits it.
+CONTRACT_TABLE = {
+    "pending": ("-", "-", "-", "-"),
+    "validating_credits": ("-", "-", "-", "-"),
+    "publishing_to_queue": ("-", "-", "-", "-"),
+    "processing_samples": ("-", "-", "-", "cancelled"),
+    "processing_final": ("-", "-", "-", "cancelled"),
+    "awaiting_selection": (
+        "processing_final",
+        "processing_samples",
+        "processing_samples",
+        "cancelled",
+    ),
+    "completed": ("processing_final", "processing_samples", "processing_samples", "-"),
+    "failed_with_samples": (
+        "processing_final",
+        "processing_samples",
+        "processing_samples",
+        "cancelled",
+    ),
+    "failed_without_samples": ("-", "processing_samples", "-", "cancelled"),
+    "content_rejected": ("-", "-", "-", "-"),
+    "cancelled": ("-", "-", "-", "-"),
+}
+TABLE_MOVES = (Move.SELECT, Move.REGENERATE, Move.VARY, Move.CANCEL)
+
+
+def test_the_status_table_is_the_contracts() -> None:
+    """The data the aggregate reads is the contract's table (the samples condition aside)."""
+    for row, targets in CONTRACT_TABLE.items():
+        status = GenerationStatus(
+            row.removesuffix("_with_samples").removesuffix("_without_samples")
+        )
+        for move, expected in zip(TABLE_MOVES, targets, strict=True):
+            if row == "failed_without_samples" and move in (Move.SELECT, Move.VARY):
+                continue  # the table's row allows it; the missing sample refuses it
+            assert MOVES.get((status, move), "-") == expected, (row, move)
+    assert {status for status, _ in MOVES} <= set(GenerationStatus)
+
+
+@pytest.mark.parametrize("state", list(CONTRACT_TABLE))
+def test_the_aggregate_follows_the_contracts_table(state: str) -> None:
+    """Each user move, from each row: allowed moves reach the table's status once dispatched."""
+    actions = ("select_sample", "regenerate", "vary", "cancel")
+    for action, expected in zip(actions, CONTRACT_TABLE[state], strict=True):
+        request = BUILDERS[state]()
+        if expected == "-":
+            with pytest.raises(DomainError):
+                ACTIONS[action](request)
+            continue
+        ACTIONS[action](request)
+        if request.status is GenerationStatus.VALIDATING_CREDITS:
+            request.credits_charged(LATER)
+            request.job_dispatched(LATER, LATER + timedelta(minutes=2))
+        assert request.status == expected, (state, action)
 
 
 def test_selecting_a_sample_that_is_not_in_the_round_changes_nothing() -> None:

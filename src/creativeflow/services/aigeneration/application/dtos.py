@@ -5,7 +5,7 @@ from datetime import timedelta
 from typing import Any
 
 from ..domain.formats import Resolution
-from ..domain.models import GenerationParameters, GenerationStatus
+from ..domain.models import GenerationParameters, GenerationStatus, Strength
 from ..domain.pricing import PriceList
 from .assets import ReportedImage
 from .model_selector import ModelSelector
@@ -28,6 +28,15 @@ class SelectSample:
     sample_id: str
     resolution: Resolution = Resolution.STANDARD
     output_format: str = "png"
+
+
+@dataclass(frozen=True)
+class VarySample:
+    request_id: str
+    user_id: str
+    sample_id: str
+    strength: Strength = Strength.SUBTLE
+    prompt: str | None = None  # None: the request's own prompt
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ class AssetInfoMessage(TypedDict):
     format: str
     width: int
     height: int
+    seed: int | None
 
 
 class UploadTarget(TypedDict):
@@ -73,7 +74,9 @@ class _JobMessage(TypedDict):
     round: int
     user_id: str
     project_id: str
-    prompt: str
+    prompt: str  # a variation's own prompt when it gave one, else the request's
+    negative_prompt: str | None
+    seed: int | None  # the round's seed; a variation's or a final's: its sample's seed
     style_guidance: str | None
     tone: str | None
     industry: str | None
@@ -95,10 +98,14 @@ class _JobMessage(TypedDict):
 
 class SamplesJobMessage(_JobMessage):
     """Render `num_samples` samples of `width` x `height`, upload each to its `outputs` target,
-    and report their asset ids to callback_urls.samples."""
+    and report their asset ids to callback_urls.samples. A variation (contract §7) carries
+    `source_sample` and `strength`: its samples are made from that image, not from the prompt
+    alone (both null for a round from the prompt)."""
 
     job_type: Literal["samples"]
     num_samples: int
+    source_sample: AssetInfoMessage | None
+    strength: Literal["subtle", "strong"] | None
 
 
 class FinalJobMessage(_JobMessage):
@@ -121,6 +128,22 @@ def job_message(
 ) -> JobMessage:
     params = request.parameters
     size = request.output_size(job)
+
+    def stored(sample_id: str) -> AssetInfoMessage:
+        sample = request.find_sample(sample_id)
+        assert sample is not None, "the aggregate checked the sample"
+        return {
+            "asset_id": sample.asset_id,
+            "url": links.for_job(
+                sample.asset_id, output_key(request, sample.asset_id, sample.format), job
+            ),
+            "resolution": sample.resolution,
+            "format": sample.format,
+            "width": sample.width,
+            "height": sample.height,
+            "seed": sample.seed,
+        }
+
     asks = render_size(size, model_sizes)
     common: _JobMessage = {
         "schema_version": SCHEMA_VERSION,
@@ -129,7 +152,9 @@ def job_message(
         "round": job.round,
         "user_id": request.user_id,
         "project_id": request.project_id,
-        "prompt": params.prompt,
+        "prompt": job.prompt or params.prompt,
+        "negative_prompt": params.negative_prompt,
+        "seed": job.seed,
         "style_guidance": params.style_guidance,
         "tone": params.tone,
         "industry": params.industry,
@@ -173,22 +198,16 @@ def job_message(
         "deadline": job.deadline.isoformat() if job.deadline else None,
     }
     if job.job_type is JobType.SAMPLES:
-        return {**common, "job_type": "samples", "num_samples": SAMPLES_PER_ROUND}
-    selected = next(s for s in request.samples if s.asset_id == job.selected_sample_id)
-    return {
-        **common,
-        "job_type": "final",
-        "selected_sample": {
-            "asset_id": selected.asset_id,
-            "url": links.for_job(
-                selected.asset_id, output_key(request, selected.asset_id, selected.format), job
-            ),
-            "resolution": selected.resolution,
-            "format": selected.format,
-            "width": selected.width,
-            "height": selected.height,
-        },
-    }
+        variation = job.source_sample_id is not None
+        return {
+            **common,
+            "job_type": "samples",
+            "num_samples": SAMPLES_PER_ROUND,
+            "source_sample": stored(job.source_sample_id) if job.source_sample_id else None,
+            "strength": ("strong" if job.strength == "strong" else "subtle") if variation else None,
+        }
+    assert job.selected_sample_id is not None, "a final names its sample"
+    return {**common, "job_type": "final", "selected_sample": stored(job.selected_sample_id)}
 
 
 def job_headers(request: GenerationRequest, job: Job) -> dict[str, str]:

@@ -3,6 +3,7 @@ transaction, its side effects staged in the outbox); a step that costs credits g
 the CreditSaga (charged, then dispatched)."""
 
 import logging
+import secrets
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -18,7 +19,9 @@ from ..domain.models import (
     GenerationStatus,
     InputImage,
     JobType,
+    Move,
 )
+from ..domain.models.asset_info import MAX_SEED
 from ..domain.pricing import PriceList
 from ..domain.repositories import ListQuery
 from .assets import AssetLinks, OutputCheck, ReportedImage
@@ -31,6 +34,7 @@ from .dtos import (
     OrchestrationConfig,
     SamplesResult,
     SelectSample,
+    VarySample,
 )
 from .errors import (
     ApplicationError,
@@ -39,6 +43,7 @@ from .errors import (
     NotFound,
     TooManyActiveRequests,
 )
+from .model_selector import ModelSelector
 from .moderation import BlocklistModerator, PromptModerator
 from .ports import (
     Clock,
@@ -60,6 +65,10 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+def new_seed() -> int:
+    return secrets.randbelow(MAX_SEED + 1)
+
+
 class OrchestrationService:
     def __init__(
         self,
@@ -71,6 +80,7 @@ class OrchestrationService:
         outputs: OutputCheck,
         id_factory: Callable[[], str] = new_id,
         *,
+        seed_factory: Callable[[], int] = new_seed,
         moderator: PromptModerator | None = None,
         webhook_urls: WebhookUrlPolicy | None = None,
         metrics: Metrics | None = None,
@@ -81,6 +91,7 @@ class OrchestrationService:
         self._config = config
         self._outputs = outputs
         self._new_id = id_factory
+        self._new_seed = seed_factory
         self._moderator = moderator or BlocklistModerator(())
         self._webhook_urls = webhook_urls
         self._metrics = metrics or NoMetrics()
@@ -90,6 +101,10 @@ class OrchestrationService:
     @property
     def prices(self) -> PriceList:
         return self._config.prices
+
+    @property
+    def models(self) -> ModelSelector:
+        return self._config.model_selector
 
     # --- users -------------------------------------------------------------------------------
 
@@ -117,19 +132,23 @@ class OrchestrationService:
     async def _new_request(
         self, uow: UnitOfWork, command: CreateGeneration, account: CreditAccount
     ) -> GenerationRequest:
+        params = command.parameters
+        if params.model is not None:
+            self._config.model_selector.ensure_usable(params.model, account.tier)
         price = self._config.prices.sample_round(account.tier)
         _ensure_affordable(account, price)
         images = await self._input_images(uow, command)
+        seed = self._new_seed() if params.seed is None else params.seed
         now = self._clock.now()
         request = GenerationRequest.create(
             request_id=self._new_id(),
             user_id=command.user_id,
             project_id=command.project_id,
-            parameters=replace(command.parameters, input_images=images),
+            parameters=replace(params, input_images=images, seed=seed),
             now=now,
             correlation_id=command.correlation_id,
         )
-        model = self._model(account, JobType.SAMPLES, sample_size(request.parameters.dimensions))
+        model = self._model(account, request, JobType.SAMPLES, sample_size(params.dimensions))
         request.start_credit_check(self._new_id(), price, now, model)
         return request
 
@@ -179,12 +198,12 @@ class OrchestrationService:
 
     async def select_sample_and_initiate_final(self, command: SelectSample) -> GenerationRequest:
         request = await self.get_generation_status(command.request_id, command.user_id)
-        request.ensure_can_select(command.sample_id)
+        request.ensure_can(Move.SELECT, command.sample_id)
         account = await self._credits.get_account(command.user_id)
         price = self._config.prices.final(account.tier, command.resolution)
         _ensure_affordable(account, price)
         size = final_size(request.parameters.dimensions, command.resolution)
-        job_id, model = self._new_id(), self._model(account, JobType.FINAL, size)
+        job_id, model = self._new_id(), self._model(account, request, JobType.FINAL, size)
 
         def select(r: GenerationRequest) -> None:
             r.select_sample(
@@ -204,17 +223,46 @@ class OrchestrationService:
 
     async def trigger_sample_regeneration(self, request_id: str, user_id: str) -> GenerationRequest:
         request = await self.get_generation_status(request_id, user_id)
-        request.ensure_can_regenerate()
+        request.ensure_can(Move.REGENERATE)
         account = await self._credits.get_account(user_id)
         price = self._config.prices.sample_round(account.tier)
         _ensure_affordable(account, price)
         size = sample_size(request.parameters.dimensions)
-        job_id, model = self._new_id(), self._model(account, JobType.SAMPLES, size)
+        job_id, model = self._new_id(), self._model(account, request, JobType.SAMPLES, size)
+        seed = self._new_seed()
         request = await self._transactions.change(
             request_id,
-            lambda r: r.regenerate(job_id, price, self._clock.now(), model),
+            lambda r: r.regenerate(job_id, price, self._clock.now(), model, seed=seed),
             user_id,
             within=self._saga.charge_within,
+        )
+        return await self._saga.finish(request)
+
+    async def vary_sample(self, command: VarySample) -> GenerationRequest:
+        """A round of samples made from one sample (Midjourney's V1-V4), charged as a round."""
+        if command.prompt is not None and (term := self._moderator.violation(command.prompt)):
+            raise ContentPolicyViolation(f"The prompt contains a blocked term ({term}).")
+        request = await self.get_generation_status(command.request_id, command.user_id)
+        request.ensure_can(Move.VARY, command.sample_id, "sample_id")
+        account = await self._credits.get_account(command.user_id)
+        price = self._config.prices.sample_round(account.tier)
+        _ensure_affordable(account, price)
+        size = sample_size(request.parameters.dimensions)
+        job_id, model = self._new_id(), self._model(account, request, JobType.SAMPLES, size)
+
+        def vary(r: GenerationRequest) -> None:
+            r.vary(
+                command.sample_id,
+                command.strength,
+                command.prompt,
+                job_id,
+                price,
+                self._clock.now(),
+                model,
+            )
+
+        request = await self._transactions.change(
+            command.request_id, vary, command.user_id, within=self._saga.charge_within
         )
         return await self._saga.finish(request)
 
@@ -324,8 +372,16 @@ class OrchestrationService:
             failed += int(timed_out)
         return failed
 
-    def _model(self, account: CreditAccount, job_type: JobType, size: Dimensions) -> str:
-        return self._config.model_selector.choose(account.tier, job_type, size)
+    def _model(
+        self,
+        account: CreditAccount,
+        request: GenerationRequest,
+        job_type: JobType,
+        size: Dimensions,
+    ) -> str:
+        """The caller's model for the job types it renders; the selector picks the others."""
+        selector = self._config.model_selector
+        return selector.choose(account.tier, job_type, size, preferred=request.parameters.model)
 
 
 def _ensure_affordable(account: CreditAccount, price: Decimal) -> None:

@@ -24,4 +24,5 @@ def parameters_to_json(params: GenerationParameters) -> dict[str, Any]:
         "input_asset_ids": [i.asset_id for i in params.input_images if i.purpose == "input"],
         "webhook_url": params.webhook_url,
         "webhook_events": list(params.webhook_events),
+        "model": params.model,
     }

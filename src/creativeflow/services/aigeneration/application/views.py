@@ -41,10 +41,33 @@ def request_view(request: GenerationRequest, links: AssetLinks) -> dict[str, Any
         "input_prompt": request.parameters.prompt,
         "style_guidance": request.parameters.style_guidance,
         "input_parameters": parameters_to_json(request.parameters),
+        "seed": request.parameters.seed,
+        "negative_prompt": request.parameters.negative_prompt,
         "sample_round": request.sample_round,
         "sample_asset_infos": [asset(sample) for sample in request.samples],
         "selected_sample_id": request.selected_sample_id,
         "final_asset_info": asset(request.final_asset) if request.final_asset else None,
+        "rounds": [
+            {
+                "round": job.round,
+                "kind": "variation" if job.is_variation else "samples",
+                "source_sample_id": job.source_sample_id,
+                "strength": str(job.strength) if job.strength else None,
+                "seed": job.seed,
+                "status": str(job.state),
+                "samples": [asset(sample) for sample in job.outputs],
+            }
+            for job in request.rounds
+        ],
+        "finals": [
+            {
+                **asset(job.outputs[0]),
+                "sample_id": job.selected_sample_id,
+                "quality": str(job.resolution or "standard"),
+                "credits_cost": credits(job.price),
+            }
+            for job in request.finals
+        ],
         "error_code": request.error_code,
         "error_message": request.error_message,
         "retryable": request.retryable,

@@ -194,6 +194,7 @@ def model_selector(settings: Settings) -> ModelSelector:
             else None,
             min_long_edge=route.min_long_edge,
             sizes=tuple(parse_size(size) for size in route.sizes),
+            name=route.name,
         )
         for route in settings.model_routes
     )

@@ -56,6 +56,7 @@ class ModelRouteSetting(BaseModel):
     """One row of MODEL_ROUTES: the first row matching a job picks its model."""
 
     model: str = Field(min_length=1, max_length=128)
+    name: str | None = Field(None, max_length=128)  # shown by GET /models
     job_type: str | None = Field(None, pattern="^(samples|final)$")
     tiers: list[str] | None = None
     min_long_edge: int = Field(0, ge=0)
@@ -70,11 +71,15 @@ SDXL_SIZES = [
     "1344x768", "768x1344", "1536x640", "640x1536",
 ]  # fmt: skip
 DEFAULT_MODEL_ROUTES = (
-    ModelRouteSetting(model="sdxl-turbo", job_type="samples", sizes=["512x512"]),
+    ModelRouteSetting(model="sdxl-turbo", name="SDXL Turbo", job_type="samples", sizes=["512x512"]),
     ModelRouteSetting(
-        model="sdxl-refiner+esrgan-4x", job_type="final", min_long_edge=2049, sizes=SDXL_SIZES
+        model="sdxl-refiner+esrgan-4x",
+        name="SDXL refiner with ESRGAN 4x upscaling",
+        job_type="final",
+        min_long_edge=2049,
+        sizes=SDXL_SIZES,
     ),
-    ModelRouteSetting(model="sdxl-1.0", job_type="final", sizes=SDXL_SIZES),
+    ModelRouteSetting(model="sdxl-1.0", name="SDXL 1.0", job_type="final", sizes=SDXL_SIZES),
 )
 
 

@@ -140,6 +140,23 @@ class GenerationRequestCreate(StrictModel):
     input_asset_ids: list[AssetId] = Field(default_factory=list, max_length=4)
     webhook_url: HttpUrl | None = None
     webhook_events: list[WebhookEvent] | None = Field(default=None, min_length=1, max_length=4)
+    seed: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_SEED,
+        description="Seed of the first round (0..2^32-1); drawn at random when not given. "
+        "The same seed, prompt and model give the same samples.",
+    )
+    negative_prompt: Annotated[str, StringConstraints(max_length=1000)] | None = Field(
+        default=None, description="What the images must not show"
+    )
+    model: Annotated[str, StringConstraints(min_length=1, max_length=128), SingleLine] | None = (
+        Field(
+            default=None,
+            description="A model id of GET /models that the caller's tier may use; it renders "
+            "the job types it lists, the service picks the others",
+        )
+    )
 
     @model_validator(mode="after")
     def _custom_dimensions_iff_custom(self) -> "GenerationRequestCreate":
@@ -152,6 +169,18 @@ class SampleSelection(StrictModel):
     selected_sample_id: Annotated[str, StringConstraints(min_length=1, max_length=128), SingleLine]
     resolution: Literal["standard", "high"] = "standard"
     output_format: OutputFormat = "png"
+
+
+class VariationRequest(StrictModel):
+    sample_id: Annotated[str, StringConstraints(min_length=1, max_length=128), SingleLine] = Field(
+        description="A sample of any round of this request"
+    )
+    strength: Literal["subtle", "strong"] = Field(
+        default="subtle", description="How far the variations may move from the sample"
+    )
+    prompt: Annotated[str, _visible_text(2000)] | None = Field(
+        default=None, description="A prompt for this round only; the request's when not given"
+    )
 
 
 class AssetInfoModel(BaseModel):
@@ -199,6 +228,22 @@ class RequestMetrics(BaseModel):
     total_ms: int | None = None
 
 
+class RoundRead(BaseModel):
+    round: int
+    kind: Literal["samples", "variation"]
+    source_sample_id: str | None
+    strength: Literal["subtle", "strong"] | None
+    seed: int | None
+    status: Literal["charging", "dispatched", "succeeded", "failed", "cancelled"]
+    samples: list[AssetInfoModel]
+
+
+class FinalRead(AssetInfoModel):
+    sample_id: str
+    quality: Literal["standard", "high"]
+    credits_cost: float
+
+
 class GenerationRequestRead(BaseModel):
     id: str
     user_id: str
@@ -206,11 +251,15 @@ class GenerationRequestRead(BaseModel):
     status: str
     input_prompt: str
     style_guidance: str | None
+    seed: int | None
+    negative_prompt: str | None
     input_parameters: dict[str, Any]
     sample_round: int
     sample_asset_infos: list[AssetInfoModel]
     selected_sample_id: str | None
     final_asset_info: AssetInfoModel | None
+    rounds: list[RoundRead]
+    finals: list[FinalRead]
     error_code: str | None
     error_message: str | None
     retryable: bool | None
@@ -248,6 +297,18 @@ class PricesRead(BaseModel):
     sample_round: float
     final_standard: float
     final_high: float
+
+
+class ModelRead(BaseModel):
+    id: str
+    name: str
+    job_types: list[Literal["samples", "final"]]
+    tiers: list[Literal["free", "pro", "team", "enterprise"]]
+    sizes: list[str]
+
+
+class ModelsRead(BaseModel):
+    models: list[ModelRead]
 
 
 class CreditsRead(BaseModel):

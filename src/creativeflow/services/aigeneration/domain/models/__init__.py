@@ -2,9 +2,11 @@ from .asset_info import AssetInfo
 from .generation_parameters import BrandElements, GenerationParameters, InputImage
 from .generation_request import CallbackOutcome, GenerationRequest
 from .generation_status import GenerationStatus
-from .job import SAMPLES_PER_ROUND, Charge, Job, JobState, JobType
+from .job import SAMPLES_PER_ROUND, Charge, Job, JobState, JobType, Strength
+from .status_table import MOVES, Move
 
 __all__ = [
+    "MOVES",
     "SAMPLES_PER_ROUND",
     "AssetInfo",
     "BrandElements",
@@ -17,4 +19,6 @@ __all__ = [
     "Job",
     "JobState",
     "JobType",
+    "Move",
+    "Strength",
 ]

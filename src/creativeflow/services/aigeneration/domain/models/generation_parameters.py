@@ -38,3 +38,6 @@ class GenerationParameters:
     input_images: tuple[InputImage, ...] = ()  # uploads of the user: inputs, then logos
     webhook_url: str | None = None
     webhook_events: tuple[str, ...] = ()
+    seed: int | None = None  # the first round's seed (drawn at random when not given)
+    negative_prompt: str | None = None
+    model: str | None = None  # the caller's choice, for the job types it renders

@@ -1,7 +1,11 @@
 """The GenerationRequest aggregate: the only place a request's status changes.
 
-Every method checks the move against the contract's table before it touches anything, so a
-move that is not allowed raises and leaves the request exactly as it was."""
+Every user move is checked against the status table (`status_table.MOVES`) before it touches
+anything, so a move that is not allowed raises and leaves the request exactly as it was.
+
+A request is a creative session (contract 1.1 §7): rounds of samples (fresh, or variations of
+one sample) and any number of finals, each a job. The jobs are the record: every round, every
+final and every image they delivered are read from them, so nothing a round made is lost."""
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -30,14 +34,12 @@ from ..formats import Dimensions, Resolution, final_size, sample_size
 from .asset_info import AssetInfo
 from .generation_parameters import GenerationParameters
 from .generation_status import GenerationStatus as S
-from .job import SAMPLES_PER_ROUND, Charge, Job, JobState, JobType
+from .job import SAMPLES_PER_ROUND, Charge, Job, JobState, JobType, Strength
+from .status_table import NAMES_A_SAMPLE, Move, target
 
 CONTENT_POLICY_VIOLATION = "content_policy_violation"
 INSUFFICIENT_CREDITS = "insufficient_credits"
 
-CANCELLABLE = frozenset(
-    {S.PENDING, S.PROCESSING_SAMPLES, S.AWAITING_SELECTION, S.PROCESSING_FINAL, S.FAILED}
-)
 PROCESSING = frozenset({S.PROCESSING_SAMPLES, S.PROCESSING_FINAL})
 FAILABLE = frozenset(
     {S.VALIDATING_CREDITS, S.PUBLISHING_TO_QUEUE, S.PROCESSING_SAMPLES, S.PROCESSING_FINAL}
@@ -62,14 +64,9 @@ class GenerationRequest:
     correlation_id: str | None = None
     sample_round: int = 1
     final_round: int = 0
-    samples: tuple[AssetInfo, ...] = ()
-    selected_sample_id: str | None = None
-    final_asset: AssetInfo | None = None
     error_code: str | None = None
     error_message: str | None = None
     retryable: bool | None = None
-    credits_cost_sample: Decimal | None = None
-    credits_cost_final: Decimal | None = None
     ai_model_used: str | None = None
     jobs: tuple[Job, ...] = ()
     finished_at: datetime | None = None
@@ -112,6 +109,55 @@ class GenerationRequest:
     def find_job(self, job_id: str) -> Job | None:
         return next((job for job in self.jobs if job.job_id == job_id), None)
 
+    @property
+    def rounds(self) -> tuple[Job, ...]:
+        """Every round of samples, oldest first (a round whose job failed has no images)."""
+        return tuple(job for job in self.jobs if job.job_type is JobType.SAMPLES)
+
+    @property
+    def finals(self) -> tuple[Job, ...]:
+        """Every final delivered, oldest first."""
+        return tuple(j for j in self.jobs if j.job_type is JobType.FINAL and j.outputs)
+
+    @property
+    def samples(self) -> tuple[AssetInfo, ...]:
+        """The newest round that delivered samples."""
+        delivered = [job.outputs for job in self.rounds if job.outputs]
+        return delivered[-1] if delivered else ()
+
+    @property
+    def final_asset(self) -> AssetInfo | None:
+        """The newest final."""
+        return self.finals[-1].outputs[0] if self.finals else None
+
+    def find_sample(self, sample_id: str) -> AssetInfo | None:
+        """A sample of any round."""
+        for job in self.rounds:
+            for sample in job.outputs:
+                if sample.asset_id == sample_id:
+                    return sample
+        return None
+
+    def _newest(self, job_type: JobType) -> Job | None:
+        jobs = [job for job in self.jobs if job.job_type is job_type]
+        return jobs[-1] if jobs else None
+
+    @property
+    def selected_sample_id(self) -> str | None:
+        """The sample of the newest final job."""
+        final = self._newest(JobType.FINAL)
+        return final.selected_sample_id if final else None
+
+    @property
+    def credits_cost_sample(self) -> Decimal | None:
+        job = self._newest(JobType.SAMPLES)
+        return job.price if job else None
+
+    @property
+    def credits_cost_final(self) -> Decimal | None:
+        job = self._newest(JobType.FINAL)
+        return job.price if job else None
+
     def last_duration_ms(self, job_type: JobType) -> int | None:
         done = [j for j in self.jobs if j.job_type is job_type and j.state is JobState.SUCCEEDED]
         return done[-1].duration_ms if done else None
@@ -128,19 +174,50 @@ class GenerationRequest:
         self, job_id: str, price: Decimal, now: datetime, model: str | None = None
     ) -> None:
         self._require("start generating", {S.PENDING})
-        self.credits_cost_sample = price
-        job = Job(job_id, JobType.SAMPLES, self.sample_round, price, now, model=model)
+        seed = self.parameters.seed
+        job = Job(job_id, JobType.SAMPLES, self.sample_round, price, now, model=model, seed=seed)
         self._open_job(job, now)
 
     def regenerate(
-        self, job_id: str, price: Decimal, now: datetime, model: str | None = None
+        self,
+        job_id: str,
+        price: Decimal,
+        now: datetime,
+        model: str | None = None,
+        *,
+        seed: int | None = None,
     ) -> None:
-        self._require("regenerate samples of", {S.AWAITING_SELECTION, S.FAILED})
+        """A new round from the prompt, with a new seed."""
+        self.ensure_can(Move.REGENERATE)
         self.sample_round += 1
-        self.samples = ()
-        self.selected_sample_id = None
-        self.credits_cost_sample = price
-        job = Job(job_id, JobType.SAMPLES, self.sample_round, price, now, model=model)
+        job = Job(job_id, JobType.SAMPLES, self.sample_round, price, now, model=model, seed=seed)
+        self._open_job(job, now)
+
+    def vary(
+        self,
+        sample_id: str,
+        strength: Strength,
+        prompt: str | None,
+        job_id: str,
+        price: Decimal,
+        now: datetime,
+        model: str | None = None,
+    ) -> None:
+        """A new round made from one sample (image to image), with that sample's seed."""
+        source = self._sample_for(Move.VARY, sample_id, "sample_id")
+        self.sample_round += 1
+        job = Job(
+            job_id,
+            JobType.SAMPLES,
+            self.sample_round,
+            price,
+            now,
+            model=model,
+            seed=source.seed,
+            source_sample_id=sample_id,
+            strength=strength,
+            prompt=prompt,
+        )
         self._open_job(job, now)
 
     def select_sample(
@@ -153,10 +230,9 @@ class GenerationRequest:
         now: datetime,
         model: str | None = None,
     ) -> None:
-        self.ensure_can_select(sample_id)
+        """A final from one sample of any round; each selection is a final of its own."""
+        sample = self._sample_for(Move.SELECT, sample_id, "selected_sample_id")
         self.final_round += 1
-        self.selected_sample_id = sample_id
-        self.credits_cost_final = price
         job = Job(
             job_id,
             JobType.FINAL,
@@ -167,18 +243,29 @@ class GenerationRequest:
             output_format=output_format,
             selected_sample_id=sample_id,
             model=model,
+            seed=sample.seed,
         )
         self._open_job(job, now)
 
-    def ensure_can_select(self, sample_id: str) -> None:
-        self._require("select a sample of", {S.AWAITING_SELECTION, S.FAILED})
+    def ensure_can(
+        self, move: Move, sample_id: str | None = None, field: str = "selected_sample_id"
+    ) -> None:
+        """Raise unless the status table allows `move` now, naming a sample of this request
+        (of any round) where the move needs one."""
+        if target(self.status, move) is None:
+            raise InvalidStateTransition(move, self.status)
+        if move not in NAMES_A_SAMPLE:
+            return
         if not self.samples:
-            raise InvalidStateTransition("select a sample of", "failed before its samples")
-        if sample_id not in {sample.asset_id for sample in self.samples}:
-            raise InvalidValue("selected_sample_id", "is not a sample of the current round")
+            raise InvalidStateTransition(move, "failed before its samples")
+        if self.find_sample(sample_id or "") is None:
+            raise InvalidValue(field, "is not a sample of this request")
 
-    def ensure_can_regenerate(self) -> None:
-        self._require("regenerate samples of", {S.AWAITING_SELECTION, S.FAILED})
+    def _sample_for(self, move: Move, sample_id: str, field: str) -> AssetInfo:
+        self.ensure_can(move, sample_id, field)
+        sample = self.find_sample(sample_id)
+        assert sample is not None, "ensure_can found it"
+        return sample
 
     def credits_charged(self, now: datetime) -> None:
         self._require("confirm the charge of", {S.VALIDATING_CREDITS})
@@ -216,9 +303,8 @@ class GenerationRequest:
         if len({sample.asset_id for sample in samples}) != len(samples):
             raise InvalidValue("samples", "asset ids must be distinct")
         self._ensure_output_fits(samples)
-        self.samples = tuple(samples)
         self.ai_model_used = ai_model_used or self._active_job().model
-        self._finish_job(JobState.SUCCEEDED, now)
+        self._finish_job(JobState.SUCCEEDED, now, self._with_seeds(samples))
         self._clear_error()
         self._move(S.AWAITING_SELECTION, now)
         self.events.append(SamplesReady(self.id, self.user_id, self.sample_round))
@@ -231,9 +317,11 @@ class GenerationRequest:
         if outcome is not CallbackOutcome.APPLIED:
             return outcome
         self._ensure_output_fits([asset])
-        self.final_asset = asset
         self.ai_model_used = ai_model_used or self._active_job().model
-        self._finish_job(JobState.SUCCEEDED, now)
+        job = self._active_job()
+        if asset.seed is None:  # a final is its sample, refined: it keeps the sample's seed
+            asset = replace(asset, seed=job.seed)
+        self._finish_job(JobState.SUCCEEDED, now, (asset,))
         self._clear_error()
         self._move(S.COMPLETED, now)
         self.events.append(FinalAssetReady(self.id, self.user_id))
@@ -291,7 +379,7 @@ class GenerationRequest:
         return True
 
     def cancel(self, now: datetime) -> None:
-        self._require("cancel", CANCELLABLE)
+        self.ensure_can(Move.CANCEL)
         job = self.current_job
         if job is not None:
             self._finish_job(JobState.CANCELLED, now)
@@ -368,8 +456,18 @@ class GenerationRequest:
         self.jobs = (*self.jobs, job)
         self._move(S.VALIDATING_CREDITS, now)
 
-    def _finish_job(self, state: JobState, now: datetime) -> None:
-        self.jobs = (*self.jobs[:-1], self._active_job().moved_to(state, now))
+    def _finish_job(
+        self, state: JobState, now: datetime, outputs: tuple[AssetInfo, ...] = ()
+    ) -> None:
+        job = self._active_job().moved_to(state, now)
+        self.jobs = (*self.jobs[:-1], replace(job, outputs=outputs))
+
+    def _with_seeds(self, samples: Sequence[AssetInfo]) -> tuple[AssetInfo, ...]:
+        """Each sample with its seed: the one its callback reported, else round seed + index."""
+        job = self._active_job()
+        return tuple(
+            s if s.seed is not None else replace(s, seed=job.seed_of(s.asset_id)) for s in samples
+        )
 
     def _set_error(self, code: str, message: str, retryable: bool) -> None:
         self.error_code, self.error_message, self.retryable = code, message, retryable
@@ -381,5 +479,5 @@ class GenerationRequest:
     def _move(self, status: S, now: datetime) -> None:
         self.status = status
         self.updated_at = now
-        if status.is_terminal:
+        if status.ends_stream and self.finished_at is None:  # total_ms: to the first end
             self.finished_at = now

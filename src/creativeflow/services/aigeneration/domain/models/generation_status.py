@@ -15,7 +15,13 @@ class GenerationStatus(StrEnum):
 
     @property
     def is_terminal(self) -> bool:
+        """No move of any kind is left (contract 1.1: `completed` is not terminal any more)."""
         return self in TERMINAL_STATUSES
+
+    @property
+    def ends_stream(self) -> bool:
+        """The event stream closes after this status (a later move is watched on a new one)."""
+        return self in TERMINAL_STATUSES or self is GenerationStatus.COMPLETED
 
     @property
     def is_processing(self) -> bool:
@@ -23,9 +29,7 @@ class GenerationStatus(StrEnum):
         return self in PROCESSING_STATUSES
 
 
-TERMINAL_STATUSES = frozenset(
-    {GenerationStatus.COMPLETED, GenerationStatus.CONTENT_REJECTED, GenerationStatus.CANCELLED}
-)
+TERMINAL_STATUSES = frozenset({GenerationStatus.CONTENT_REJECTED, GenerationStatus.CANCELLED})
 PROCESSING_STATUSES = frozenset(
     {
         GenerationStatus.PENDING,

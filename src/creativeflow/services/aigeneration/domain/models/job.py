@@ -6,6 +6,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from ..formats import Resolution
+from .asset_info import MAX_SEED, AssetInfo
 
 SAMPLES_PER_ROUND = 4
 
@@ -13,6 +14,13 @@ SAMPLES_PER_ROUND = 4
 class JobType(StrEnum):
     SAMPLES = "samples"
     FINAL = "final"
+
+
+class Strength(StrEnum):
+    """How far a variation may move from its sample (Midjourney's Vary subtle / strong)."""
+
+    SUBTLE = "subtle"
+    STRONG = "strong"
 
 
 class Charge(StrEnum):
@@ -48,8 +56,17 @@ class Job:
     finished_at: datetime | None = None
     resolution: Resolution | None = None
     output_format: str = "png"
-    selected_sample_id: str | None = None
+    selected_sample_id: str | None = None  # a final's sample
     model: str | None = None
+    seed: int | None = None  # the round's seed; a variation's or final's: its sample's seed
+    source_sample_id: str | None = None  # a variation's sample
+    strength: Strength | None = None  # a variation's
+    prompt: str | None = None  # a variation's own prompt, when it gave one
+    outputs: tuple[AssetInfo, ...] = ()  # the images it delivered
+
+    @property
+    def is_variation(self) -> bool:
+        return self.source_sample_id is not None
 
     @property
     def charge_key(self) -> str:
@@ -67,6 +84,12 @@ class Job:
         if self.dispatched_at is None or self.finished_at is None:
             return None
         return int((self.finished_at - self.dispatched_at).total_seconds() * 1000)
+
+    def seed_of(self, asset_id: str) -> int | None:
+        """The seed of an output its callback did not report: the round's seed + its index."""
+        if self.seed is None or asset_id not in self.output_ids:
+            return None
+        return (self.seed + self.output_ids.index(asset_id)) % (MAX_SEED + 1)
 
     def moved_to(self, state: JobState, now: datetime) -> "Job":
         finished = None if state.is_active else now

@@ -1,6 +1,6 @@
 """GenerationRequest <-> row of generation_requests. Kept apart so the SQL stays readable."""
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -17,6 +17,7 @@ from ...domain.models import (
     Job,
     JobState,
     JobType,
+    Strength,
 )
 
 
@@ -33,6 +34,8 @@ def to_row(request: GenerationRequest) -> dict[str, Any]:
         "input_parameters": {
             **parameters_to_json(request.parameters),
             "input_images": [asdict(image) for image in request.parameters.input_images],
+            "seed": request.parameters.seed,
+            "negative_prompt": request.parameters.negative_prompt,
         },
         "sample_round": request.sample_round,
         "final_round": request.final_round,
@@ -56,7 +59,7 @@ def to_row(request: GenerationRequest) -> dict[str, Any]:
 
 
 def from_row(row: Any) -> GenerationRequest:
-    final = row.final_asset_info
+    jobs = tuple(_job_from_json(job) for job in row.jobs)
     return GenerationRequest(
         id=row.id,
         user_id=row.user_id,
@@ -70,16 +73,11 @@ def from_row(row: Any) -> GenerationRequest:
         correlation_id=row.correlation_id,
         sample_round=row.sample_round,
         final_round=row.final_round,
-        samples=tuple(_asset(sample) for sample in row.sample_asset_infos),
-        selected_sample_id=row.selected_sample_id,
-        final_asset=_asset(final) if final else None,
         error_code=row.error_code,
         error_message=row.error_message,
         retryable=row.retryable,
-        credits_cost_sample=row.credits_cost_sample,
-        credits_cost_final=row.credits_cost_final,
         ai_model_used=row.ai_model_used,
-        jobs=tuple(_job_from_json(job) for job in row.jobs),
+        jobs=_with_legacy_outputs(jobs, row.sample_asset_infos, row.final_asset_info),
         finished_at=row.finished_at,
         version=row.version,
     )
@@ -107,7 +105,32 @@ def _parameters_from_json(
         input_images=tuple(InputImage(**image) for image in data.get("input_images", ())),
         webhook_url=data.get("webhook_url"),
         webhook_events=tuple(data.get("webhook_events", ())),
+        seed=data.get("seed"),
+        negative_prompt=data.get("negative_prompt"),
+        model=data.get("model"),
     )
+
+
+def _with_legacy_outputs(
+    jobs: tuple[Job, ...], samples: list[dict[str, Any]], final: dict[str, Any] | None
+) -> tuple[Job, ...]:
+    """Rows written before 1.1 keep their images in the columns, not on the jobs: hand the
+    newest round's samples and the final to the jobs that delivered them."""
+    if any(job.outputs for job in jobs):
+        return jobs
+    delivered = {JobType.SAMPLES: [_asset(s) for s in samples], JobType.FINAL: []}
+    if final:
+        delivered[JobType.FINAL] = [_asset(final)]
+    upgraded = list(jobs)
+    for job_type, assets in delivered.items():
+        done = [
+            i
+            for i, j in enumerate(jobs)
+            if j.job_type is job_type and j.state is JobState.SUCCEEDED
+        ]
+        if assets and done:
+            upgraded[done[-1]] = replace(jobs[done[-1]], outputs=tuple(assets))
+    return tuple(upgraded)
 
 
 _ASSET_FIELDS = ("asset_id", "width", "height", "format", "bytes", "sha256", "seed")
@@ -139,6 +162,11 @@ def _job_to_json(job: Job) -> dict[str, Any]:
         "output_format": job.output_format,
         "selected_sample_id": job.selected_sample_id,
         "model": job.model,
+        "seed": job.seed,
+        "source_sample_id": job.source_sample_id,
+        "strength": str(job.strength) if job.strength else None,
+        "prompt": job.prompt,
+        "outputs": [asdict(asset) for asset in job.outputs],
     }
 
 
@@ -163,4 +191,9 @@ def _job_from_json(data: dict[str, Any]) -> Job:
         output_format=data["output_format"],
         selected_sample_id=data["selected_sample_id"],
         model=data.get("model"),
+        seed=data.get("seed"),
+        source_sample_id=data.get("source_sample_id"),
+        strength=Strength(data["strength"]) if data.get("strength") else None,
+        prompt=data.get("prompt"),
+        outputs=tuple(_asset(asset) for asset in data.get("outputs", ())),
     )

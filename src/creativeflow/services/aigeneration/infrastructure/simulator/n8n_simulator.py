@@ -2,7 +2,9 @@
 upload target and reports back through the service's signed callback routes over HTTP,
 exactly as the n8n workflow does (contract §6, `schema_version` 2). It renders at the job's
 `render_size` and resizes to the exact output size, works the user's input images and logos
-into its samples, and makes a final by upscaling the chosen sample's own pixels.
+into its samples, makes a variation from its source sample's pixels (a subtle one keeps most of
+them), and makes a final by upscaling the chosen sample's own pixels. The same seed and prompt
+render the same sample.
 
 Prompts can ask for a failure, so every path is easy to try by hand:
 `[simulate:content_policy]` is refused, `[simulate:error]` fails as a model error, and
@@ -29,6 +31,8 @@ from .signing import CallbackSigner
 
 log = logging.getLogger(__name__)
 REMEMBERED_JOBS = 10_000
+# How much of its source sample a variation keeps (the rest is the newly drawn picture).
+VARIATION_WEIGHT = {"subtle": 0.75, "strong": 0.4}
 
 
 class CallbackFailed(Exception):
@@ -101,6 +105,10 @@ class N8nSimulator:
             return urls["error"], _error(job, "model_error", "The model failed.", True)
         if job["job_type"] == "samples":
             inputs = await self._inputs(job)
+            source = job.get("source_sample")
+            if source:  # a variation: made from that sample, image to image
+                weight = VARIATION_WEIGHT[job.get("strength") or "subtle"]
+                inputs.append((f"source:{weight}", await self._download(source["url"])))
             samples = []
             for index, target in enumerate(job["outputs"]):
                 seed = _seed(job, index)
@@ -208,7 +216,11 @@ def _seed(job: dict[str, Any], index: int) -> int:
 
 
 def _with_input(image: Image.Image, source: Image.Image, purpose: str) -> Image.Image:
-    """An input image shows through (image to image); a logo sits in the corner."""
+    """An input image shows through (image to image); a logo sits in the corner; a variation's
+    source sample (`source:<weight>`) keeps that share of the picture."""
+    if purpose.startswith("source:"):
+        weight = float(purpose.removeprefix("source:"))
+        return Image.blend(image, source.convert("RGB").resize(image.size), weight)
     if purpose == "logo":
         side = max(16, min(image.size) // 6)
         logo = source.convert("RGB")

@@ -43,7 +43,7 @@ async def stream_generation_request_events(
                     sent = request.version
                     data = json.dumps(request_view(request, container.links), separators=(",", ":"))
                     yield ServerSentEvent(data=data, event="status", id=str(request.version))
-                if request.status.is_terminal:
+                if request.status.ends_stream:
                     return
                 # woken by a change; the timeout is a safety net for a missed notification
                 with contextlib.suppress(TimeoutError):

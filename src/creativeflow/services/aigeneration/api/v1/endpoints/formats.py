@@ -10,7 +10,7 @@ from ....domain.formats import (
     sample_size,
 )
 from ....domain.pricing import PriceList, SubscriptionTier
-from ..schemas import FormatRead, FormatsRead, PricesRead, Size
+from ..schemas import FormatRead, FormatsRead, ModelRead, ModelsRead, PricesRead, Size
 
 router = APIRouter(tags=["formats"])
 
@@ -36,6 +36,23 @@ async def list_formats(container: ContainerDep) -> FormatsRead:
     return FormatsRead(
         formats=formats,
         prices={str(tier): _prices(prices, tier) for tier in SubscriptionTier},
+    )
+
+
+@router.get("/models", response_model=ModelsRead)
+async def list_models(container: ContainerDep) -> ModelsRead:
+    """The model table: what each model renders, for which tiers, at which sizes."""
+    return ModelsRead(
+        models=[
+            ModelRead(
+                id=info.id,
+                name=info.name,
+                job_types=[str(t) for t in info.job_types],
+                tiers=[str(t) for t in info.tiers],
+                sizes=[str(size) for size in info.sizes],
+            )
+            for info in container.service.models.catalog()
+        ]
     )
 
 

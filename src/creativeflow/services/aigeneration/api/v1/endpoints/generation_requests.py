@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, Response
 
 from ....application.correlation import request_id_var
-from ....application.dtos import CreateGeneration, ListRequests, SelectSample
+from ....application.dtos import CreateGeneration, ListRequests, SelectSample, VarySample
 from ....core.dependencies import ContainerDep, CurrentUser, LinksDep, ServiceDep
 from ....core.errors import ApiError
 from ....domain.formats import Dimensions, Resolution, native_size
-from ....domain.models import BrandElements, GenerationParameters, GenerationStatus
+from ....domain.models import BrandElements, GenerationParameters, GenerationStatus, Strength
 from ..idempotency import idempotent
 from ..params import RequestIdPath
 from ..responses import errors
@@ -20,6 +20,7 @@ from ..schemas import (
     GenerationRequestPage,
     GenerationRequestRead,
     SampleSelection,
+    VariationRequest,
 )
 
 router = APIRouter(prefix="/generation-requests", tags=["generation requests"])
@@ -131,6 +132,31 @@ async def trigger_sample_regeneration_endpoint(
 
 
 @router.post(
+    "/{request_id}/vary",
+    status_code=202,
+    response_model=GenerationRequestRead,
+    responses=ERROR_RESPONSES,
+)
+async def vary_sample_endpoint(
+    request_id: RequestIdPath,
+    variation: VariationRequest,
+    user: CurrentUser,
+    service: ServiceDep,
+    links: LinksDep,
+) -> GenerationRequestRead:
+    request = await service.vary_sample(
+        VarySample(
+            request_id=request_id,
+            user_id=user,
+            sample_id=variation.sample_id,
+            strength=Strength(variation.strength),
+            prompt=variation.prompt,
+        )
+    )
+    return GenerationRequestRead.from_domain(request, links)
+
+
+@router.post(
     "/{request_id}/cancel",
     status_code=202,
     response_model=GenerationRequestRead,
@@ -164,6 +190,9 @@ def _parameters(payload: GenerationRequestCreate) -> GenerationParameters:
         input_asset_urls=tuple(payload.input_asset_urls),
         webhook_url=payload.webhook_url,
         webhook_events=tuple(payload.webhook_events or ()),
+        seed=payload.seed,
+        negative_prompt=payload.negative_prompt,
+        model=payload.model,
     )
 
 
