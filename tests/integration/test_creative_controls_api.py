@@ -1,12 +1,14 @@
 """Contract 1.1 §7 over HTTP, on SQLite and PostgreSQL: seeds, negative prompts and models,
 variations, several finals per request, every round kept."""
 
+import asyncio
 import json
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .api_client import API, ApiDriver
+from .api_client import API, VALID_CREATE, ApiDriver
 from .conftest import api_driver
 
 ROUTES = [
@@ -205,3 +207,94 @@ async def test_several_finals_from_any_round(api: ApiDriver) -> None:
     assert (response.status_code, response.json()["error"]["code"]) == (409, "invalid_state")
     notifications = [r["payload"]["type"] for r in await api.outbox_rows("notification")]
     assert notifications.count("generation.completed") == 2
+
+
+async def jobs_of(api: ApiDriver, count: int) -> list[dict[str, Any]]:
+    """The job messages once `count` exist (a waiting move has committed its job already)."""
+    for _ in range(500):
+        jobs = await api.jobs()
+        if len(jobs) >= count:
+            return jobs
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{count} jobs never appeared")
+
+
+async def test_prefer_wait_answers_when_the_step_settles(api: ApiDriver) -> None:
+    headers = {**api.auth(), "Prefer": "wait=20"}
+    creating = asyncio.create_task(
+        api.http.post(f"{API}/generation-requests", json=VALID_CREATE, headers=headers)
+    )
+    (job,) = await jobs_of(api, 1)
+    assert not creating.done()
+    payload = await api.samples_payload(job["request_id"])
+    applied_at = time.monotonic()
+    await api.callback("samples", payload)
+    response = await creating
+    answered_after = time.monotonic() - applied_at
+    assert response.status_code == 200, response.text
+    assert response.headers["preference-applied"] == "wait"
+    assert response.headers["location"].endswith(job["request_id"])
+    assert response.json()["status"] == "awaiting_selection"
+    assert answered_after < 1.0  # woken by the commit, not by a timer
+
+    # select-sample with a wait that runs out: the usual 202, without the header
+    sample = response.json()["sample_asset_infos"][0]["asset_id"]
+    started = time.monotonic()
+    response = await api.http.post(
+        f"{API}/generation-requests/{job['request_id']}/select-sample",
+        json={"selected_sample_id": sample},
+        headers={**api.auth(), "Prefer": "wait=1"},
+    )
+    assert response.status_code == 202 and "preference-applied" not in response.headers
+    assert response.json()["status"] == "processing_final"
+    assert 1.0 <= time.monotonic() - started < 3.0
+
+
+async def test_prefer_wait_on_vary_and_a_replayed_create(api: ApiDriver) -> None:
+    request_id = await api.until_awaiting_selection()
+    sample = await api.sample_id(request_id)
+    varying = asyncio.create_task(
+        api.http.post(
+            f"{API}/generation-requests/{request_id}/vary",
+            json={"sample_id": sample},
+            headers={**api.auth(), "Prefer": "wait"},
+        )
+    )
+    await jobs_of(api, 2)
+    await api.callback("error", {**await _job_ids(api, request_id), "error_code": "model_error"})
+    response = await varying
+    assert (response.status_code, response.json()["status"]) == (200, "failed")
+
+    # an Idempotency-Key replay with a wait answers with the request as it is now
+    headers = {**api.auth(), "Idempotency-Key": "k-1"}
+    first = await api.http.post(f"{API}/generation-requests", json=VALID_CREATE, headers=headers)
+    await api.callback("samples", await api.samples_payload(first.json()["id"]))
+    replay = await api.http.post(
+        f"{API}/generation-requests",
+        json=VALID_CREATE,
+        headers={**headers, "Prefer": "wait=5"},
+    )
+    assert replay.status_code == 200
+    assert replay.json()["id"] == first.json()["id"]
+    assert replay.json()["status"] == "awaiting_selection"
+
+
+async def _job_ids(api: ApiDriver, request_id: str) -> dict[str, str]:
+    job = await api.last_job(request_id)
+    return {"request_id": request_id, "job_id": job["job_id"]}
+
+
+async def test_a_wait_out_of_range_is_refused_and_charges_nothing(api: ApiDriver) -> None:
+    for prefer in ("wait=999", "wait=0", "wait=-1", "wait=soon", "wait=61"):
+        headers = {**api.auth(), "Prefer": prefer}
+        response = await api.http.post(
+            f"{API}/generation-requests", json=VALID_CREATE, headers=headers
+        )
+        assert response.status_code == 422, prefer
+        assert response.json()["error"]["details"][0]["field"] == "header.prefer"
+    assert not await api.jobs()
+    assert await api.balance() == Decimal(10)
+    # another preference alone is not a wait
+    headers = {**api.auth(), "Prefer": "respond-async"}
+    response = await api.http.post(f"{API}/generation-requests", json=VALID_CREATE, headers=headers)
+    assert response.status_code == 202

@@ -5,13 +5,20 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from ....application.correlation import request_id_var
 from ....application.dtos import CreateGeneration, ListRequests, SelectSample, VarySample
-from ....core.dependencies import ContainerDep, CurrentUser, LinksDep, ServiceDep
+from ....core.dependencies import Container, ContainerDep, CurrentUser, LinksDep, ServiceDep
 from ....core.errors import ApiError
 from ....domain.formats import Dimensions, Resolution, native_size
-from ....domain.models import BrandElements, GenerationParameters, GenerationStatus, Strength
+from ....domain.models import (
+    BrandElements,
+    GenerationParameters,
+    GenerationRequest,
+    GenerationStatus,
+    Strength,
+)
 from ..idempotency import idempotent
 from ..params import RequestIdPath
 from ..responses import errors
@@ -22,6 +29,7 @@ from ..schemas import (
     SampleSelection,
     VariationRequest,
 )
+from ..waiting import PreferWait, settled_answer
 
 router = APIRouter(prefix="/generation-requests", tags=["generation requests"])
 CREATE_RESPONSES = errors(401, 402, 409, 429, 503)
@@ -35,6 +43,7 @@ async def create_generation_request_endpoint(
     container: ContainerDep,
     http_request: Request,
     response: Response,
+    wait: PreferWait,
     idempotency_key: Annotated[
         str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)
     ] = None,
@@ -59,9 +68,17 @@ async def create_generation_request_endpoint(
 
     if idempotency_key is not None:
         store = container.idempotency
-        return await idempotent(store, user, idempotency_key, payload, create, response)
+        answer = await idempotent(store, user, idempotency_key, payload, create, response)
+        if isinstance(answer, JSONResponse):  # a replay: with a wait, the request as it is now
+            request_id, location = (
+                json.loads(bytes(answer.body))["id"],
+                answer.headers.get("location"),
+            )
+        else:
+            request_id, location = answer.id, response.headers["Location"]
+        return await settled_answer(container, request_id, user, wait, answer, location)
     read, response.headers["Location"] = await create()
-    return read
+    return await settled_answer(container, read.id, user, wait, read, response.headers["Location"])
 
 
 @router.get("", response_model=GenerationRequestPage, responses=ERROR_RESPONSES)
@@ -103,10 +120,10 @@ async def select_sample_for_final_generation_endpoint(
     request_id: RequestIdPath,
     selection: SampleSelection,
     user: CurrentUser,
-    service: ServiceDep,
-    links: LinksDep,
-) -> GenerationRequestRead:
-    request = await service.select_sample_and_initiate_final(
+    container: ContainerDep,
+    wait: PreferWait,
+) -> Any:
+    request = await container.service.select_sample_and_initiate_final(
         SelectSample(
             request_id=request_id,
             user_id=user,
@@ -115,7 +132,7 @@ async def select_sample_for_final_generation_endpoint(
             output_format=selection.output_format,
         )
     )
-    return GenerationRequestRead.from_domain(request, links)
+    return await _answer(container, request, wait)
 
 
 @router.post(
@@ -125,10 +142,10 @@ async def select_sample_for_final_generation_endpoint(
     responses=ERROR_RESPONSES,
 )
 async def trigger_sample_regeneration_endpoint(
-    request_id: RequestIdPath, user: CurrentUser, service: ServiceDep, links: LinksDep
-) -> GenerationRequestRead:
-    request = await service.trigger_sample_regeneration(request_id, user)
-    return GenerationRequestRead.from_domain(request, links)
+    request_id: RequestIdPath, user: CurrentUser, container: ContainerDep, wait: PreferWait
+) -> Any:
+    request = await container.service.trigger_sample_regeneration(request_id, user)
+    return await _answer(container, request, wait)
 
 
 @router.post(
@@ -141,10 +158,10 @@ async def vary_sample_endpoint(
     request_id: RequestIdPath,
     variation: VariationRequest,
     user: CurrentUser,
-    service: ServiceDep,
-    links: LinksDep,
-) -> GenerationRequestRead:
-    request = await service.vary_sample(
+    container: ContainerDep,
+    wait: PreferWait,
+) -> Any:
+    request = await container.service.vary_sample(
         VarySample(
             request_id=request_id,
             user_id=user,
@@ -153,7 +170,7 @@ async def vary_sample_endpoint(
             prompt=variation.prompt,
         )
     )
-    return GenerationRequestRead.from_domain(request, links)
+    return await _answer(container, request, wait)
 
 
 @router.post(
@@ -166,6 +183,12 @@ async def cancel_generation_request_endpoint(
     request_id: RequestIdPath, user: CurrentUser, service: ServiceDep, links: LinksDep
 ) -> GenerationRequestRead:
     return GenerationRequestRead.from_domain(await service.cancel(request_id, user), links)
+
+
+async def _answer(container: Container, request: GenerationRequest, wait: int | None) -> Any:
+    """The move's `202`, or with `Prefer: wait` the settled request."""
+    accepted = GenerationRequestRead.from_domain(request, container.links)
+    return await settled_answer(container, request.id, request.user_id, wait, accepted)
 
 
 def _parameters(payload: GenerationRequestCreate) -> GenerationParameters:

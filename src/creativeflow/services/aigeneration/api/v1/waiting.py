@@ -1,0 +1,100 @@
+"""`Prefer: wait[=N]` (RFC 7240, contract 1.1 §7): a move answers when its step has settled
+(samples ready, final done, failed) or after N seconds, whichever is first — Replicate's sync
+mode. The wait is woken by the notifications that drive the event stream (in process, and
+PostgreSQL NOTIFY from other replicas), so it holds no thread and polls nothing."""
+
+import asyncio
+import contextlib
+import re
+from typing import Annotated, Any
+
+from fastapi import Depends, Header
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+
+from ...application.views import request_view
+from ...core.dependencies import Container
+from ...core.errors import ApiError
+from ...domain.models import GenerationRequest
+
+MAX_WAIT_SECONDS = 60
+_WAIT = re.compile(r"^\s*wait\s*(?:=\s*\"?([^\s\";,]*)\"?)?\s*(?:;.*)?$", re.IGNORECASE)
+
+
+def preferred_wait(
+    prefer: Annotated[
+        str | None,
+        Header(
+            max_length=256,
+            description="`wait` or `wait=N` (1..60 seconds): answer `200` once the step has "
+            "settled, or `202` as usual after N seconds (RFC 7240)",
+            examples=["wait=30"],
+        ),
+    ] = None,
+) -> int | None:
+    """The seconds the caller will wait, from a `Prefer` header; None when it asks no wait."""
+    if prefer is None:
+        return None
+    for preference in prefer.split(","):
+        match = _WAIT.match(preference)
+        if match is None:
+            continue  # another preference (respond-async, return=…): not ours to honour
+        value = match.group(1)
+        if value is None or value == "":
+            return MAX_WAIT_SECONDS
+        if not value.isdigit() or not 1 <= int(value) <= MAX_WAIT_SECONDS:
+            raise ApiError(
+                422,
+                "validation_error",
+                "Invalid input: header.prefer.",
+                [{"field": "header.prefer", "message": f"wait must be 1..{MAX_WAIT_SECONDS}"}],
+            )
+        return int(value)
+    return None
+
+
+PreferWait = Annotated[int | None, Depends(preferred_wait)]
+
+
+async def settled_answer(
+    container: Container,
+    request_id: str,
+    user_id: str,
+    seconds: int | None,
+    accepted: Any,
+    location: str | None = None,
+) -> Any:
+    """With a wait asked for: the request once its step settles, as `200` with
+    `Preference-Applied: wait`. Otherwise, or after `seconds` without that: `accepted`, the
+    usual `202` answer."""
+    if seconds is None:
+        return accepted
+    request = await _settled(container, request_id, user_id, seconds)
+    if request is None:
+        return accepted
+    body = jsonable_encoder(request_view(request, container.links))
+    headers = {"Preference-Applied": "wait"}
+    if location:
+        headers["Location"] = location
+    return JSONResponse(body, status_code=200, headers=headers)
+
+
+async def _settled(
+    container: Container, request_id: str, user_id: str, seconds: int
+) -> GenerationRequest | None:
+    service = container.service
+    loop = asyncio.get_running_loop()
+    until = loop.time() + seconds
+    with container.status_feed.subscribe(request_id) as changed:
+        while True:
+            request = await service.get_generation_status(request_id, user_id)
+            if not request.status.is_processing:
+                return request
+            left = until - loop.time()
+            if left <= 0:
+                return None
+            # woken by a change; the recheck is a safety net for a missed notification
+            with contextlib.suppress(TimeoutError):
+                recheck = container.settings.sse_recheck_seconds
+                await asyncio.wait_for(changed.wait(), min(left, recheck))
+            changed.clear()
