@@ -270,6 +270,7 @@ class FakeCreditGateway:
         self.ledger: dict[str, Decimal] = {}  # idempotency key -> signed amount
         self.down = False
         self.decline_next_debit = False
+        self.lose_next_debit_answer = False  # applied, but the caller hears a timeout
 
     async def get_account(self, user_id: str) -> CreditAccount:
         self._check_up()
@@ -286,6 +287,9 @@ class FakeCreditGateway:
             raise CreditsDeclined(debit.user_id)
         self.balances[debit.user_id] = balance - debit.amount
         self.ledger[debit.idempotency_key] = -debit.amount
+        if self.lose_next_debit_answer:
+            self.lose_next_debit_answer = False
+            raise DependencyUnavailable("no answer", maybe_applied=True)
 
     async def refund(self, refund: Refund) -> None:
         self._check_up()

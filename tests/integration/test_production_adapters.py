@@ -41,6 +41,7 @@ from ..builders import parameters
 from ..fakes import FakeRemoteImages
 from ..stub_servers import CreditServiceStub, NotificationServiceStub
 from ..tcp_proxy import TcpProxy
+from .api_client import VALID_CREATE
 from .production import Broker, eventually, job_ids, production_service
 
 pytestmark = pytest.mark.usefixtures("rabbitmq_url")
@@ -360,3 +361,27 @@ async def test_the_tier_from_the_credit_service_sets_the_price(
         "sdxl-turbo",
         "sdxl-refiner+esrgan-4x",
     ]
+
+
+async def test_a_batch_is_one_debit_at_the_credit_service(
+    pg: str, broker: Broker, credits: CreditServiceStub, tmp_path: Path
+) -> None:
+    campaign = {"requests": [{**VALID_CREATE, "format": f} for f in ("tiktok", "pinterest_pin")]}
+    async with production_service(pg, broker, tmp_path, credits=credits) as (api, container):
+        credits.book.balances["alice"] = Decimal("0.4")  # short of the sum (0.5)
+        before = await api.snapshot()
+        url = "/api/v1/generation-requests/batch"
+        response = await api.http.post(url, json=campaign, headers=api.auth())
+        assert response.status_code == 402
+        assert await api.snapshot() == before
+        assert [c for c in credits.calls if c[0] == "debit"] == []
+
+        credits.book.balances["alice"] = Decimal(10)
+        response = await api.http.post(url, json=campaign, headers=api.auth())
+        assert response.status_code == 201, response.text
+        await eventually(lambda: drained(container))
+    (debit,) = [body for kind, body in credits.calls if kind == "debit"]
+    assert Decimal(debit["amount"]) == Decimal("0.5")
+    assert debit["idempotency_key"].startswith("batch:")
+    assert debit["action_type"] == "generation.batch"
+    assert len(await broker.drain_jobs()) == 2

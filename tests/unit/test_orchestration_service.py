@@ -22,7 +22,7 @@ from creativeflow.services.aigeneration.application.errors import (
 from creativeflow.services.aigeneration.application.model_selector import ModelSelector
 from creativeflow.services.aigeneration.domain.errors import InvalidStateTransition
 from creativeflow.services.aigeneration.domain.formats import Resolution
-from creativeflow.services.aigeneration.domain.models import CallbackOutcome
+from creativeflow.services.aigeneration.domain.models import CallbackOutcome, GenerationStatus
 from creativeflow.services.aigeneration.domain.pricing import SubscriptionTier
 
 from ..builders import parameters
@@ -279,3 +279,41 @@ async def test_with_local_credits_a_declined_debit_leaves_nothing_behind() -> No
     assert world.db.requests == {}
     assert world.db.outbox == []
     assert world.credits.ledger == {}
+
+
+def campaign(user: str = "alice", count: int = 3) -> list[CreateGeneration]:
+    return [CreateGeneration(user, "p1", parameters()) for _ in range(count)]
+
+
+async def test_a_batch_is_charged_by_one_debit_for_the_sum() -> None:
+    world = World()
+    requests = await world.service.initiate_batch(campaign())
+    assert {r.status for r in requests} == {GenerationStatus.PROCESSING_SAMPLES}
+    ((key, amount),) = world.credits.ledger.items()
+    assert key.startswith("batch:") and amount == Decimal("-0.75")
+    assert len(world.outbox("job")) == 3
+
+
+async def test_a_batch_debit_declined_after_the_price_check_fails_every_item() -> None:
+    world = World()
+    world.credits.decline_next_debit = True  # the balance fell between the check and the debit
+    with pytest.raises(InsufficientCredits):
+        await world.service.initiate_batch(campaign())
+    assert {r.status for r in world.db.requests.values()} == {GenerationStatus.FAILED}
+    assert world.credits.ledger == {} and world.outbox("job") == []
+
+
+async def test_a_batch_debit_lost_in_flight_is_settled_item_by_item() -> None:
+    world = World()
+    world.credits.lose_next_debit_answer = True
+    with pytest.raises(DependencyUnavailable):
+        await world.service.initiate_batch(campaign(count=2))
+    assert {r.status for r in world.db.requests.values()} == {GenerationStatus.FAILED}
+    assert world.outbox("job") == []
+    # each item settles: the batch debit replayed (its key: once), its own price refunded
+    settles = world.outbox("settle")
+    assert {s["debit"]["idempotency_key"] for s in settles} == {next(iter(world.credits.ledger))}
+    assert sorted(s["refund"]["idempotency_key"] for s in settles) == sorted(
+        f"{r}:samples:1:refund" for r in world.db.requests
+    )
+    assert sum(Decimal(s["refund"]["amount"]) for s in settles) == Decimal("0.5")

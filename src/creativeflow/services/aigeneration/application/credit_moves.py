@@ -1,5 +1,7 @@
 """The money moves of a step, with the idempotency keys that make each happen at most once:
-debit `{request_id}:{step}:{round}`, its refund `…:refund`."""
+debit `{request_id}:{step}:{round}`, its refund `…:refund`. The first round of a batch's
+requests is charged by the batch's one debit `batch:{batch_id}` for the sum (replayed alike by
+each of them: the key moves the money once); a refund always names its own request's step."""
 
 from dataclasses import asdict
 from decimal import Decimal
@@ -10,6 +12,14 @@ from .ports import Debit, Refund
 
 
 def debit_for(request: GenerationRequest, job: Job) -> Debit:
+    if job.batch_id is not None and job.batch_total is not None:
+        return Debit(
+            user_id=request.user_id,
+            amount=job.batch_total,
+            reference=f"batch:{job.batch_id}",
+            action_type="generation.batch",
+            idempotency_key=f"batch:{job.batch_id}",
+        )
     return Debit(
         user_id=request.user_id,
         amount=job.price,

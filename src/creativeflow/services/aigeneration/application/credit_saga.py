@@ -7,11 +7,13 @@ Odoo) follow the saga: the step is committed as `validating_credits`, debited wi
 two leaves a row the recovery sweep re-drives with the same key, so a debit never happens
 twice; a debit whose answer was lost is settled (replayed, then refunded) through the outbox."""
 
+from collections.abc import Sequence
+
 from ..domain.models import Charge, GenerationRequest, GenerationStatus, JobType
 from .credit_moves import debit_for
 from .dtos import OrchestrationConfig
 from .errors import CreditsDeclined, DependencyUnavailable, InsufficientCredits
-from .ports import Clock, CreditGateway, UnitOfWork
+from .ports import Clock, CreditGateway, Debit, UnitOfWork
 from .transactions import RequestTransactions
 
 
@@ -29,22 +31,32 @@ class CreditSaga:
         self._config = config
 
     async def charge_within(self, uow: UnitOfWork, request: GenerationRequest) -> None:
-        """Local credits: debit and dispatch inside this transaction (nothing else to do)."""
-        job = request.current_job
-        if uow.ledger is None or job is None:
+        await self.charge_all_within(uow, [request])
+
+    async def charge_all_within(
+        self, uow: UnitOfWork, requests: Sequence[GenerationRequest]
+    ) -> None:
+        """Local credits: debit (once, for a batch) and dispatch inside this transaction."""
+        if uow.ledger is None:
             return
-        if job.price > 0:
+        debit = _one_debit(requests)
+        if debit.amount > 0:
             try:
-                await uow.ledger.debit(debit_for(request, job))
+                await uow.ledger.debit(debit)
             except CreditsDeclined:
                 raise InsufficientCredits("Not enough credits for this step.") from None
-        self.dispatch(request)
+        for request in requests:
+            self.dispatch(request)
 
     async def finish(self, request: GenerationRequest) -> GenerationRequest:
-        """Credits elsewhere: the step is committed as validating_credits; charge, dispatch."""
-        if request.status is not GenerationStatus.VALIDATING_CREDITS:
-            return request  # charged and dispatched in its own transaction already
-        return await self.charge_and_dispatch(request)
+        (finished,) = await self.finish_all([request])
+        return finished
+
+    async def finish_all(self, requests: list[GenerationRequest]) -> list[GenerationRequest]:
+        """Credits elsewhere: the steps are committed as validating_credits; charge, dispatch."""
+        if requests[0].status is not GenerationStatus.VALIDATING_CREDITS:
+            return requests  # charged and dispatched in their own transaction already
+        return await self._charge_and_dispatch_all(requests)
 
     def dispatch(self, request: GenerationRequest) -> None:
         job = request.current_job
@@ -56,27 +68,43 @@ class CreditSaga:
         request.job_dispatched(now, now + deadline)
 
     async def charge_and_dispatch(self, request: GenerationRequest) -> GenerationRequest:
-        job = request.current_job
-        assert job is not None, "a step is open"
-        if job.price > 0:
+        """One request's step (a batch's item replays the batch's debit: its key moves the
+        money once)."""
+        (dispatched,) = await self._charge_and_dispatch_all([request])
+        return dispatched
+
+    async def _charge_and_dispatch_all(
+        self, requests: list[GenerationRequest]
+    ) -> list[GenerationRequest]:
+        debit = _one_debit(requests)
+        if debit.amount > 0:
             try:
-                await self._credits.debit(debit_for(request, job))
+                await self._credits.debit(debit)
             except CreditsDeclined:
-                await self._transactions.change(
-                    request.id, lambda r: r.credits_declined(self._clock.now())
-                )
+                for request in requests:
+                    await self._transactions.change(
+                        request.id, lambda r: r.credits_declined(self._clock.now())
+                    )
                 raise InsufficientCredits("Not enough credits for this step.") from None
             except DependencyUnavailable as exc:
                 charge = Charge.UNKNOWN if exc.maybe_applied else Charge.NOT_TAKEN
-                await self._transactions.change(
-                    request.id,
-                    lambda r: r.fail_step(
-                        "dependency_unavailable",
-                        "The credit service could not be reached; nothing was charged.",
-                        True,
-                        self._clock.now(),
-                        charge=charge,
-                    ),
-                )
+                for request in requests:
+                    await self._transactions.change(
+                        request.id,
+                        lambda r: r.fail_step(
+                            "dependency_unavailable",
+                            "The credit service could not be reached; nothing was charged.",
+                            True,
+                            self._clock.now(),
+                            charge=charge,
+                        ),
+                    )
                 raise
-        return await self._transactions.change(request.id, self.dispatch)
+        return [await self._transactions.change(r.id, self.dispatch) for r in requests]
+
+
+def _one_debit(requests: Sequence[GenerationRequest]) -> Debit:
+    """The debit that pays for these steps: a step's own, or its batch's for the sum."""
+    job = requests[0].current_job
+    assert job is not None, "a step is open"
+    return debit_for(requests[0], job)

@@ -109,25 +109,65 @@ class OrchestrationService:
     # --- users -------------------------------------------------------------------------------
 
     async def initiate_generation(self, command: CreateGeneration) -> GenerationRequest:
-        params = command.parameters
-        if term := self._moderator.violation(params.prompt, params.style_guidance):
-            raise ContentPolicyViolation(f"The prompt contains a blocked term ({term}).")
-        if params.webhook_url and self._webhook_urls is not None:
-            await self._webhook_urls.check(params.webhook_url)
+        (request,) = await self._initiate([command], batch_id=None)
+        return request
+
+    async def initiate_batch(self, commands: Sequence[CreateGeneration]) -> list[GenerationRequest]:
+        """A campaign: several requests of one user, all or nothing, charged by one debit for
+        the sum (a refused batch creates and charges nothing)."""
+        return await self._initiate(commands, batch_id=self._new_id())
+
+    async def _initiate(
+        self, commands: Sequence[CreateGeneration], batch_id: str | None
+    ) -> list[GenerationRequest]:
+        for command in commands:
+            params = command.parameters
+            if term := self._moderator.violation(params.prompt, params.style_guidance):
+                raise ContentPolicyViolation(f"The prompt contains a blocked term ({term}).")
+            if params.webhook_url and self._webhook_urls is not None:
+                await self._webhook_urls.check(params.webhook_url)
+        user_id = commands[0].user_id
         async with self._uow() as uow:
             local = uow.ledger is not None
             if uow.ledger is not None:  # credits in this database: one transaction does it all
-                account = await uow.ledger.get_account(command.user_id)
-                request = await self._new_request(uow, command, account)
-                await self._store_new(uow, request)
+                account = await uow.ledger.get_account(user_id)
+                requests = await self._new_requests(uow, commands, account, batch_id)
+                await self._store_new(uow, requests)
         if not local:  # the saga: price, commit the step, then charge and dispatch
-            account = await self._credits.get_account(command.user_id)
+            account = await self._credits.get_account(user_id)
             async with self._uow() as uow:
-                request = await self._new_request(uow, command, account)
-                await self._store_new(uow, request)
-        self._metrics.request_created(params.format, account.tier)
-        self._metrics.status_changed(None, request.status)
-        return await self._saga.finish(request)
+                requests = await self._new_requests(uow, commands, account, batch_id)
+                await self._store_new(uow, requests)
+        for request in requests:
+            self._metrics.request_created(request.parameters.format, account.tier)
+            self._metrics.status_changed(None, request.status)
+        return await self._saga.finish_all(requests)
+
+    async def _new_requests(
+        self,
+        uow: UnitOfWork,
+        commands: Sequence[CreateGeneration],
+        account: CreditAccount,
+        batch_id: str | None,
+    ) -> list[GenerationRequest]:
+        price = self._config.prices.sample_round(account.tier)
+        total = price * len(commands)
+        requests = []
+        for index, command in enumerate(commands):
+            try:
+                requests.append(await self._new_request(uow, command, account))
+            except InvalidValue as exc:  # in a batch, name the item: requests.2.model
+                if batch_id is None:
+                    raise
+                raise InvalidValue(f"requests.{index}.{exc.field}", exc.message) from None
+        _ensure_affordable(account, total)
+        now = self._clock.now()
+        batch = (batch_id, total) if batch_id is not None else None
+        for request in requests:
+            size = sample_size(request.parameters.dimensions)
+            model = self._model(account, request, JobType.SAMPLES, size)
+            request.start_credit_check(self._new_id(), price, now, model, batch=batch)
+        return requests
 
     async def _new_request(
         self, uow: UnitOfWork, command: CreateGeneration, account: CreditAccount
@@ -135,22 +175,16 @@ class OrchestrationService:
         params = command.parameters
         if params.model is not None:
             self._config.model_selector.ensure_usable(params.model, account.tier)
-        price = self._config.prices.sample_round(account.tier)
-        _ensure_affordable(account, price)
         images = await self._input_images(uow, command)
         seed = self._new_seed() if params.seed is None else params.seed
-        now = self._clock.now()
-        request = GenerationRequest.create(
+        return GenerationRequest.create(
             request_id=self._new_id(),
             user_id=command.user_id,
             project_id=command.project_id,
             parameters=replace(params, input_images=images, seed=seed),
-            now=now,
+            now=self._clock.now(),
             correlation_id=command.correlation_id,
         )
-        model = self._model(account, request, JobType.SAMPLES, sample_size(params.dimensions))
-        request.start_credit_check(self._new_id(), price, now, model)
-        return request
 
     async def _input_images(
         self, uow: UnitOfWork, command: CreateGeneration
@@ -174,16 +208,20 @@ class OrchestrationService:
             ]
         return tuple(images)
 
-    async def _store_new(self, uow: UnitOfWork, request: GenerationRequest) -> None:
-        await uow.requests.lock_user(request.user_id)
-        active = await uow.requests.count_active(request.user_id)
-        if active >= self._config.max_active_requests:
+    async def _store_new(self, uow: UnitOfWork, requests: Sequence[GenerationRequest]) -> None:
+        """The new requests, in one transaction: within the user's active limit (a batch
+        counts as that many), charged (here when the ledger is local), with their outbox rows."""
+        await uow.requests.lock_user(requests[0].user_id)
+        active = await uow.requests.count_active(requests[0].user_id)
+        if active + len(requests) > self._config.max_active_requests:
             raise TooManyActiveRequests(
-                f"{active} requests are still processing; wait for one to finish."
+                f"{active} requests are still processing and this asks for {len(requests)} "
+                f"more; the limit is {self._config.max_active_requests}."
             )
-        await self._saga.charge_within(uow, request)
-        await uow.requests.add(request)
-        self._transactions.stage(uow, request)
+        await self._saga.charge_all_within(uow, requests)
+        for request in requests:
+            await uow.requests.add(request)
+            self._transactions.stage(uow, request)
         await uow.commit()
 
     async def get_generation_status(self, request_id: str, user_id: str) -> GenerationRequest:

@@ -1,6 +1,6 @@
-"""`Idempotency-Key` on create (contract §1): the same key and body give back the first
-response and charge once; another body under the key is 422; while the first is still being
-processed, 409. Keys are per user and live in the database, so every replica agrees."""
+"""`Idempotency-Key` on create and batch (contract §1, §7): the same key and body give back
+the first response and charge once; another body under the key is 422; while the first is
+still being processed, 409. Keys are per user and live in the database, so every replica agrees."""
 
 import hashlib
 import json
@@ -25,8 +25,9 @@ async def idempotent(
     user_id: str,
     key: str,
     payload: BaseModel,
-    create: Callable[[], Awaitable[tuple[BaseModel, str]]],
+    create: Callable[[], Awaitable[tuple[BaseModel, str | None]]],
     response: Response,
+    status_code: int = 202,
 ) -> Any:
     request_hash = body_hash(payload)
     stored = await store.begin(user_id, key, request_hash)
@@ -38,8 +39,9 @@ async def idempotent(
         await store.release(user_id, key)  # a failed create may be retried with the same key
         raise
     body = result.model_dump(mode="json")
-    await store.complete(user_id, key, StoredResponse(request_hash, 202, body, location))
-    response.headers["Location"] = location
+    await store.complete(user_id, key, StoredResponse(request_hash, status_code, body, location))
+    if location:
+        response.headers["Location"] = location
     return result
 
 

@@ -165,6 +165,15 @@ class GenerationRequestCreate(StrictModel):
         return self
 
 
+class BatchCreate(StrictModel):
+    requests: list[GenerationRequestCreate] = Field(
+        min_length=1,
+        max_length=10,
+        description="1..10 requests (one prompt in several formats, say), created and charged "
+        "all or nothing",
+    )
+
+
 class SampleSelection(StrictModel):
     selected_sample_id: Annotated[str, StringConstraints(min_length=1, max_length=128), SingleLine]
     resolution: Literal["standard", "high"] = "standard"
@@ -273,6 +282,10 @@ class GenerationRequestRead(BaseModel):
     @classmethod
     def from_domain(cls, request: GenerationRequest, links: AssetLinks) -> "GenerationRequestRead":
         return cls.model_validate(request_view(request, links))
+
+
+class BatchRead(BaseModel):
+    items: list["GenerationRequestRead"]
 
 
 class GenerationRequestPage(BaseModel):

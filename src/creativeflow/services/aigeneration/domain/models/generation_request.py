@@ -171,11 +171,27 @@ class GenerationRequest:
     # --- starting a step: charge first, then dispatch ------------------------------------------
 
     def start_credit_check(
-        self, job_id: str, price: Decimal, now: datetime, model: str | None = None
+        self,
+        job_id: str,
+        price: Decimal,
+        now: datetime,
+        model: str | None = None,
+        *,
+        batch: tuple[str, Decimal] | None = None,  # its batch's id and sum, charged as one
     ) -> None:
         self._require("start generating", {S.PENDING})
-        seed = self.parameters.seed
-        job = Job(job_id, JobType.SAMPLES, self.sample_round, price, now, model=model, seed=seed)
+        batch_id, batch_total = batch or (None, None)
+        job = Job(
+            job_id,
+            JobType.SAMPLES,
+            self.sample_round,
+            price,
+            now,
+            model=model,
+            seed=self.parameters.seed,
+            batch_id=batch_id,
+            batch_total=batch_total,
+        )
         self._open_job(job, now)
 
     def regenerate(

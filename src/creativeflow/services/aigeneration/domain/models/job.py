@@ -63,6 +63,8 @@ class Job:
     strength: Strength | None = None  # a variation's
     prompt: str | None = None  # a variation's own prompt, when it gave one
     outputs: tuple[AssetInfo, ...] = ()  # the images it delivered
+    batch_id: str | None = None  # charged by its batch's one debit (contract §7)
+    batch_total: Decimal | None = None  # that debit's amount: the batch's sum
 
     @property
     def is_variation(self) -> bool:

@@ -167,6 +167,8 @@ def _job_to_json(job: Job) -> dict[str, Any]:
         "strength": str(job.strength) if job.strength else None,
         "prompt": job.prompt,
         "outputs": [asdict(asset) for asset in job.outputs],
+        "batch_id": job.batch_id,
+        "batch_total": str(job.batch_total) if job.batch_total is not None else None,
     }
 
 
@@ -196,4 +198,6 @@ def _job_from_json(data: dict[str, Any]) -> Job:
         strength=Strength(data["strength"]) if data.get("strength") else None,
         prompt=data.get("prompt"),
         outputs=tuple(_asset(asset) for asset in data.get("outputs", ())),
+        batch_id=data.get("batch_id"),
+        batch_total=Decimal(data["batch_total"]) if data.get("batch_total") else None,
     )

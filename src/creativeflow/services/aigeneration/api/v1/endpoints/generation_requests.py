@@ -23,6 +23,8 @@ from ..idempotency import idempotent
 from ..params import RequestIdPath
 from ..responses import errors
 from ..schemas import (
+    BatchCreate,
+    BatchRead,
     GenerationRequestCreate,
     GenerationRequestPage,
     GenerationRequestRead,
@@ -49,18 +51,7 @@ async def create_generation_request_endpoint(
     ] = None,
 ) -> Any:
     async def create() -> tuple[GenerationRequestRead, str]:
-        request = await container.service.initiate_generation(
-            CreateGeneration(
-                user_id=user,
-                project_id=payload.project_id,
-                parameters=_parameters(payload),
-                correlation_id=request_id_var.get(),
-                input_asset_ids=tuple(payload.input_asset_ids),
-                logo_asset_ids=tuple(payload.brand_elements.logo_asset_ids)
-                if payload.brand_elements
-                else (),
-            )
-        )
+        request = await container.service.initiate_generation(_command(payload, user))
         location = http_request.url_for(
             "get_generation_request_status_endpoint", request_id=request.id
         )
@@ -79,6 +70,29 @@ async def create_generation_request_endpoint(
         return await settled_answer(container, request_id, user, wait, answer, location)
     read, response.headers["Location"] = await create()
     return await settled_answer(container, read.id, user, wait, read, response.headers["Location"])
+
+
+@router.post("/batch", status_code=201, response_model=BatchRead, responses=CREATE_RESPONSES)
+async def create_generation_request_batch_endpoint(
+    payload: BatchCreate,
+    user: CurrentUser,
+    container: ContainerDep,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)
+    ] = None,
+) -> Any:
+    async def create() -> tuple[BatchRead, None]:
+        requests = await container.service.initiate_batch(
+            [_command(item, user) for item in payload.requests]
+        )
+        items = [GenerationRequestRead.from_domain(r, container.links) for r in requests]
+        return BatchRead(items=items), None
+
+    if idempotency_key is not None:
+        store = container.idempotency
+        return await idempotent(store, user, idempotency_key, payload, create, response, 201)
+    return (await create())[0]
 
 
 @router.get("", response_model=GenerationRequestPage, responses=ERROR_RESPONSES)
@@ -189,6 +203,18 @@ async def _answer(container: Container, request: GenerationRequest, wait: int | 
     """The move's `202`, or with `Prefer: wait` the settled request."""
     accepted = GenerationRequestRead.from_domain(request, container.links)
     return await settled_answer(container, request.id, request.user_id, wait, accepted)
+
+
+def _command(payload: GenerationRequestCreate, user: str) -> CreateGeneration:
+    brand = payload.brand_elements
+    return CreateGeneration(
+        user_id=user,
+        project_id=payload.project_id,
+        parameters=_parameters(payload),
+        correlation_id=request_id_var.get(),
+        input_asset_ids=tuple(payload.input_asset_ids),
+        logo_asset_ids=tuple(brand.logo_asset_ids) if brand else (),
+    )
 
 
 def _parameters(payload: GenerationRequestCreate) -> GenerationParameters:
