@@ -172,3 +172,50 @@ def test_an_operator_grants_credits_from_the_shell(service: RunningService) -> N
         text=True,
     )
     assert refused.returncode == 2 and "--amount" in refused.stderr
+
+
+def test_the_client_drives_a_creative_session_with_waiting_answers(
+    service: RunningService, tmp_path: Path
+) -> None:
+    """create -> vary -> two finals, each move answered once its step settled (Prefer: wait),
+    against the embedded service and its simulator; prints how long each answer took beyond
+    the step's own time."""
+    import time
+
+    with GenerationClient(service.base_url, service.token("client-creative")) as client:
+        assert client.credits().balance == 10
+        assert client.models().models[0].job_types == ["samples", "final"]
+        started = time.monotonic()
+        request = client.create("A paper boat", "instagram_post", seed=1234, wait=30)
+        answered = (time.monotonic() - started) * 1000
+        assert request.status == "awaiting_selection"
+        assert [s.seed for s in request.sample_asset_infos] == [1234, 1235, 1236, 1237]
+        step = request.metrics.samples_ms or 0
+        print(f"\nPrefer: wait on create: answered {answered:.0f} ms, the samples step {step} ms")
+
+        sample = request.sample_asset_infos[2]
+        varied = client.vary(request.id, sample.asset_id, strength="strong", wait=30)
+        assert varied.status == "awaiting_selection"
+        assert [r.kind for r in varied.rounds] == ["samples", "variation"]
+        assert varied.rounds[1].seed == sample.seed
+
+        first = client.select_sample(request.id, varied.sample_asset_infos[0].asset_id, wait=30)
+        assert first.status == "completed"
+        second = client.select_sample(request.id, sample.asset_id, resolution="high", wait=60)
+        assert second.status == "completed"
+        assert [(f.sample_id, f.quality) for f in second.finals] == [
+            (varied.sample_asset_infos[0].asset_id, "standard"),
+            (sample.asset_id, "high"),
+        ]
+        assert second.final_asset_info is not None
+        path = client.download(second.final_asset_info.url, tmp_path / "second.png")
+        with Image.open(path) as image:
+            assert image.size == (3840, 3840)
+
+        items = client.create_batch(
+            [
+                {"project_id": "c", "prompt": "Launch day", "format": f}
+                for f in ("tiktok", "pinterest_pin")
+            ]
+        )
+        assert [i.input_parameters["format"] for i in items] == ["tiktok", "pinterest_pin"]

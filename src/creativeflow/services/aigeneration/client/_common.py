@@ -52,10 +52,23 @@ def create_call(
     project_id: str,
     idempotency_key: str | None,
     fields: dict[str, Any],
+    wait: int | None = None,
 ) -> Call:
     body = {"project_id": project_id, "prompt": prompt, "format": format_name, **fields}
     key = idempotency_key or f"client-{uuid.uuid4()}"  # one key for every retry of this create
-    return Call("POST", "/generation-requests", json=body, headers={"Idempotency-Key": key})
+    headers = {"Idempotency-Key": key, **prefer(wait)}
+    return Call("POST", "/generation-requests", json=body, headers=headers)
+
+
+def batch_call(requests: list[dict[str, Any]], idempotency_key: str | None) -> Call:
+    key = idempotency_key or f"client-{uuid.uuid4()}"
+    body = {"requests": requests}
+    return Call("POST", "/generation-requests/batch", json=body, headers={"Idempotency-Key": key})
+
+
+def prefer(wait: int | None) -> dict[str, str]:
+    """`Prefer: wait=N`: the answer comes when the step settles (or after N seconds)."""
+    return {"Prefer": f"wait={wait}"} if wait else {}
 
 
 def selection(sample_id: str, resolution: str, output_format: str) -> dict[str, str]:

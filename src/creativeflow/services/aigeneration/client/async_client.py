@@ -6,12 +6,21 @@ from typing import Any
 import httpx
 from httpx_sse import aconnect_sse
 
-from ..api.v1.schemas import FormatsRead, GenerationRequestPage, GenerationRequestRead
+from ..api.v1.schemas import (
+    BatchRead,
+    CreditsRead,
+    FormatsRead,
+    GenerationRequestPage,
+    GenerationRequestRead,
+    ModelsRead,
+)
 from ._common import (
     TERMINAL,
     Call,
     backoff,
+    batch_call,
     create_call,
+    prefer,
     raise_for_error,
     selection,
     should_retry,
@@ -53,10 +62,20 @@ class AsyncGenerationClient:
         project_id: str = "default",
         *,
         idempotency_key: str | None = None,
+        wait: int | None = None,
         **fields: Any,
     ) -> GenerationRequestRead:
-        call = create_call(prompt, format, project_id, idempotency_key, fields)
+        """`wait`: seconds to let the service hold the answer until the samples are ready
+        (`Prefer: wait`); the answer is the request as it then is."""
+        call = create_call(prompt, format, project_id, idempotency_key, fields, wait)
         return GenerationRequestRead.model_validate(await self._send(call, retry=True))
+
+    async def create_batch(
+        self, requests: list[dict[str, Any]], *, idempotency_key: str | None = None
+    ) -> list[GenerationRequestRead]:
+        """Several requests (bodies as for create), all or nothing, charged as one."""
+        body = await self._send(batch_call(requests, idempotency_key), retry=True)
+        return BatchRead.model_validate(body).items
 
     async def get(self, request_id: str) -> GenerationRequestRead:
         body = await self._send(Call("GET", f"/generation-requests/{request_id}"))
@@ -83,16 +102,44 @@ class AsyncGenerationClient:
         sample_id: str,
         resolution: str = "standard",
         output_format: str = "png",
+        *,
+        wait: int | None = None,
     ) -> GenerationRequestRead:
+        """A final from any sample of any round; one request may have several finals."""
         path = f"/generation-requests/{request_id}/select-sample"
         body = await self._send(
-            Call("POST", path, json=selection(sample_id, resolution, output_format))
+            Call(
+                "POST",
+                path,
+                json=selection(sample_id, resolution, output_format),
+                headers=prefer(wait),
+            )
         )
         return GenerationRequestRead.model_validate(body)
 
-    async def regenerate(self, request_id: str) -> GenerationRequestRead:
+    async def regenerate(
+        self, request_id: str, *, wait: int | None = None
+    ) -> GenerationRequestRead:
         path = f"/generation-requests/{request_id}/regenerate-samples"
-        return GenerationRequestRead.model_validate(await self._send(Call("POST", path)))
+        call = Call("POST", path, headers=prefer(wait))
+        return GenerationRequestRead.model_validate(await self._send(call))
+
+    async def vary(
+        self,
+        request_id: str,
+        sample_id: str,
+        strength: str = "subtle",
+        prompt: str | None = None,
+        *,
+        wait: int | None = None,
+    ) -> GenerationRequestRead:
+        """A new round of samples made from one sample (`subtle` or `strong`)."""
+        body: dict[str, Any] = {"sample_id": sample_id, "strength": strength}
+        if prompt is not None:
+            body["prompt"] = prompt
+        path = f"/generation-requests/{request_id}/vary"
+        call = Call("POST", path, json=body, headers=prefer(wait))
+        return GenerationRequestRead.model_validate(await self._send(call))
 
     async def cancel(self, request_id: str) -> GenerationRequestRead:
         path = f"/generation-requests/{request_id}/cancel"
@@ -100,6 +147,12 @@ class AsyncGenerationClient:
 
     async def formats(self) -> FormatsRead:
         return FormatsRead.model_validate(await self._send(Call("GET", "/formats")))
+
+    async def models(self) -> ModelsRead:
+        return ModelsRead.model_validate(await self._send(Call("GET", "/models")))
+
+    async def credits(self) -> CreditsRead:
+        return CreditsRead.model_validate(await self._send(Call("GET", "/credits")))
 
     async def events(
         self, request_id: str, last_event_id: str | None = None

@@ -3,7 +3,7 @@ from collections.abc import AsyncGenerator, Collection, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..api.v1.schemas import FormatsRead, GenerationRequestRead
+from ..api.v1.schemas import CreditsRead, FormatsRead, GenerationRequestRead, ModelsRead
 from .async_client import AsyncGenerationClient
 
 T = TypeVar("T")
@@ -38,6 +38,11 @@ class GenerationClient:
     ) -> GenerationRequestRead:
         return self._run(self._client.create(prompt, format, project_id, **fields))
 
+    def create_batch(
+        self, requests: list[dict[str, Any]], **options: Any
+    ) -> list[GenerationRequestRead]:
+        return self._run(self._client.create_batch(requests, **options))
+
     def get(self, request_id: str) -> GenerationRequestRead:
         return self._run(self._client.get(request_id))
 
@@ -45,18 +50,27 @@ class GenerationClient:
         return self._iterate(self._client.list(**filters))
 
     def select_sample(
-        self, request_id: str, sample_id: str, **options: str
+        self, request_id: str, sample_id: str, **options: Any
     ) -> GenerationRequestRead:
         return self._run(self._client.select_sample(request_id, sample_id, **options))
 
-    def regenerate(self, request_id: str) -> GenerationRequestRead:
-        return self._run(self._client.regenerate(request_id))
+    def regenerate(self, request_id: str, **options: Any) -> GenerationRequestRead:
+        return self._run(self._client.regenerate(request_id, **options))
+
+    def vary(self, request_id: str, sample_id: str, **options: Any) -> GenerationRequestRead:
+        return self._run(self._client.vary(request_id, sample_id, **options))
 
     def cancel(self, request_id: str) -> GenerationRequestRead:
         return self._run(self._client.cancel(request_id))
 
     def formats(self) -> FormatsRead:
         return self._run(self._client.formats())
+
+    def models(self) -> ModelsRead:
+        return self._run(self._client.models())
+
+    def credits(self) -> CreditsRead:
+        return self._run(self._client.credits())
 
     def events(
         self, request_id: str, last_event_id: str | None = None
