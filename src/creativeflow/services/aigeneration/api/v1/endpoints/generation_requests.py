@@ -143,7 +143,7 @@ async def select_sample_for_final_generation_endpoint(
             user_id=user,
             sample_id=selection.selected_sample_id,
             resolution=Resolution(selection.resolution),
-            output_format=selection.output_format,
+            output_format=str(selection.output_format),
         )
     )
     return await _answer(container, request, wait)
@@ -222,12 +222,12 @@ def _parameters(payload: GenerationRequestCreate) -> GenerationParameters:
     brand = payload.brand_elements
     return GenerationParameters(
         prompt=payload.prompt,
-        format=payload.format,
+        format=str(payload.format),
         dimensions=native_size(
-            payload.format, Dimensions(custom.width, custom.height) if custom else None
+            str(payload.format), Dimensions(custom.width, custom.height) if custom else None
         ),
         style_guidance=payload.style_guidance,
-        tone=payload.tone,
+        tone=str(payload.tone) if payload.tone else None,
         industry=payload.industry,
         template_id=payload.template_id,
         locale=payload.locale,
@@ -238,7 +238,7 @@ def _parameters(payload: GenerationRequestCreate) -> GenerationParameters:
         else BrandElements(),
         input_asset_urls=tuple(payload.input_asset_urls),
         webhook_url=payload.webhook_url,
-        webhook_events=tuple(payload.webhook_events or ()),
+        webhook_events=tuple(str(event) for event in payload.webhook_events or ()),
         seed=payload.seed,
         negative_prompt=payload.negative_prompt,
         model=payload.model,
