@@ -52,7 +52,7 @@ HOSTILE: dict[str, str] = {
 # never taken anywhere: what neither database stores alike, or no text means
 ALWAYS_REFUSED = {"nul", "control", "escape", "lone_surrogate"}
 # free text may hold line breaks and tabs; nothing else may
-FREE_TEXT_FIELDS = {"prompt", "style_guidance", "error_message"}
+FREE_TEXT_FIELDS = {"prompt", "style_guidance", "negative_prompt", "error_message"}
 LINE_BREAKS = {"crlf"}
 ID = "{request_id}"
 ASSET_ID = "{asset_id}"
@@ -203,6 +203,8 @@ async def _valid_bodies(api: ApiDriver, request_id: str) -> dict[str, dict[str, 
     return {
         f"{API}/generation-requests": dict(VALID_CREATE),
         f"{API}/generation-requests/{ID}/select-sample": {"selected_sample_id": "r1-s0"},
+        f"{API}/generation-requests/{ID}/vary": {"sample_id": "r1-s0"},
+        f"{API}/generation-requests/batch": {"requests": [dict(VALID_CREATE)]},
         f"{API}/n8n-callbacks/samples": samples,
         f"{API}/n8n-callbacks/final": {
             "request_id": request_id,

@@ -24,6 +24,7 @@ from creativeflow.services.aigeneration.application.dtos import (
     OrchestrationConfig,
     SamplesResult,
     SelectSample,
+    VarySample,
 )
 from creativeflow.services.aigeneration.application.errors import ApplicationError
 from creativeflow.services.aigeneration.application.model_selector import ModelSelector
@@ -31,7 +32,7 @@ from creativeflow.services.aigeneration.application.side_effects import REFUND
 from creativeflow.services.aigeneration.domain.errors import DomainError
 from creativeflow.services.aigeneration.domain.formats import Resolution
 from creativeflow.services.aigeneration.domain.models import GenerationStatus as S
-from creativeflow.services.aigeneration.domain.models import JobState
+from creativeflow.services.aigeneration.domain.models import JobState, Strength
 
 from ..builders import parameters
 from ..fakes import FakeAssetStorage, FakeClock, FakeCreditGateway, FakeDatabase
@@ -55,6 +56,10 @@ VISIBLE_MOVES = {
     (S.FAILED, S.PROCESSING_SAMPLES),
     (S.FAILED, S.PROCESSING_FINAL),
     (S.FAILED, S.CANCELLED),
+    # contract 1.1: more rounds, variations and finals after a final
+    (S.COMPLETED, S.PROCESSING_SAMPLES),
+    (S.COMPLETED, S.PROCESSING_FINAL),
+    (S.COMPLETED, S.FAILED),  # a declined debit of the next step
 }
 USERS = ["ann", "ben"]
 
@@ -132,6 +137,17 @@ class GenerationMachine(RuleBasedStateMachine):
         request_id = data.draw(st.sampled_from(self.request_ids()))
         user = self.db.requests[request_id].user_id
         self.run(self.service.trigger_sample_regeneration(request_id, user))
+
+    @precondition(lambda self: self.db.requests)
+    @rule(data=st.data(), sample=st.integers(0, 4), strong=st.booleans())
+    def vary(self, data: st.DataObject, sample: int, strong: bool) -> None:
+        request_id = data.draw(st.sampled_from(self.request_ids()))
+        request = self.db.requests[request_id]
+        rounds = [s for job in request.rounds for s in job.outputs]  # any sample of any round
+        sample_id = rounds[sample].asset_id if sample < len(rounds) else "nope"
+        strength = Strength.STRONG if strong else Strength.SUBTLE
+        command = VarySample(request_id, request.user_id, sample_id, strength)
+        self.run(self.service.vary_sample(command))
 
     @precondition(lambda self: self.db.requests)
     @rule(data=st.data(), as_owner=st.booleans())

@@ -2,26 +2,47 @@
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from ..core.dependencies import ContainerDep
+from .v1.responses import errors
 
 router = APIRouter(tags=["health"])
+
+
+class HealthRead(BaseModel):
+    status: Literal["ok"] = Field(description="Always `ok` while the process serves")
+
+
+class ReadinessRead(BaseModel):
+    status: Literal["ready", "not_ready"] = Field(description="`ready`: send traffic")
+    checks: dict[str, bool] = Field(
+        description="Each dependency checked: database, storage, broker, relay"
+    )
+
+
+NOT_READY: dict[int | str, dict[str, Any]] = {
+    **errors(),
+    503: {"model": ReadinessRead, "description": "A dependency is not ready"},
+}
 CHECK_TIMEOUT_SECONDS = 1.0
 
 
-@router.get("/healthz")
+@router.get("/healthz", operation_id="getHealth", response_model=HealthRead, responses=errors())
 async def healthz() -> dict[str, str]:
     """The process is alive and serving."""
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz", operation_id="getReadiness", response_model=ReadinessRead, responses=NOT_READY
+)
 async def readyz(container: ContainerDep) -> JSONResponse:
     """Ready for traffic: the database and the asset storage answer, the broker is connected
     (when configured), and the outbox relay is not stalled."""

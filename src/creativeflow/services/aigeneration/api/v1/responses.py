@@ -3,7 +3,7 @@ rely on its shape."""
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 DESCRIPTIONS = {
     401: "Missing or invalid bearer token (or callback signature)",
@@ -20,14 +20,18 @@ DESCRIPTIONS = {
 
 
 class ErrorBody(BaseModel):
-    code: str
-    message: str
-    details: list[dict[str, Any]]
-    request_id: str
+    code: str = Field(description="For programs: `validation_error`, `not_found`, …")
+    message: str = Field(description="A sentence for a person")
+    details: list[dict[str, Any]] = Field(
+        description="Per field or item: `{field, message}` (may be empty)"
+    )
+    request_id: str = Field(description="The request's `X-Request-ID`, also in the logs")
 
 
 class ErrorResponse(BaseModel):
-    error: ErrorBody
+    """Every error answer of the service (contract §1)."""
+
+    error: ErrorBody = Field(description="What went wrong")
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:

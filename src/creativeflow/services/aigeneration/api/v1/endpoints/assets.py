@@ -23,20 +23,30 @@ from ..schemas import AssetInfoModel
 
 router = APIRouter(prefix="/assets", tags=["assets"])
 # no length or pattern here: any wrong link parameter is the same 403 (contract §6), not a 422
-LinkParam = Annotated[str | None, Query()]
+Expires = Annotated[str | None, Query(description="A signed link's expiry (Unix seconds)")]
+Signature = Annotated[str | None, Query(description="A signed link's signature")]
 
 
 def _read(read: AssetRead) -> AssetInfoModel:
     return AssetInfoModel.model_validate(asset_view(read.record.info, read.link))
 
 
-@router.post("", status_code=201, response_model=AssetInfoModel, responses=errors(401, 413, 503))
+@router.post(
+    "",
+    operation_id="uploadAsset",
+    status_code=201,
+    response_model=AssetInfoModel,
+    responses=errors(401, 413, 503),
+)
 async def upload_asset(
     user: CurrentUser,
     assets: AssetServiceDep,
     container: ContainerDep,
     file: Annotated[UploadFile, File(description="A PNG, JPEG or WebP image, 64..8192 px a side")],
-    purpose: Annotated[Literal["input", "logo"], Form()] = "input",
+    purpose: Annotated[
+        Literal["input", "logo"],
+        Form(description="`input`: to work from; `logo`: to brand with"),
+    ] = "input",
 ) -> AssetInfoModel:
     limit = container.settings.max_upload_bytes
     data = await file.read(limit + 1)
@@ -45,7 +55,12 @@ async def upload_asset(
     return _read(await assets.upload(user, data, purpose))
 
 
-@router.get("/{asset_id}", response_model=AssetInfoModel, responses=errors(401, 404))
+@router.get(
+    "/{asset_id}",
+    operation_id="getAsset",
+    response_model=AssetInfoModel,
+    responses=errors(401, 404),
+)
 async def get_asset(
     asset_id: AssetIdPath, user: CurrentUser, assets: AssetServiceDep
 ) -> AssetInfoModel:
@@ -54,6 +69,7 @@ async def get_asset(
 
 @router.get(
     "/{asset_id}/content",
+    operation_id="getAssetContent",
     response_class=Response,
     responses={
         200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}},
@@ -66,8 +82,8 @@ async def get_asset_content(
     request: Request,
     assets: AssetServiceDep,
     container: ContainerDep,
-    expires: LinkParam = None,
-    signature: LinkParam = None,
+    expires: Expires = None,
+    signature: Signature = None,
 ) -> Response:
     """The image's bytes, with a bearer token of its owner or a signed link (`expires` and
     `signature`, as in every AssetInfo `url` of the local store)."""
@@ -92,6 +108,7 @@ async def get_asset_content(
 
 @router.put(
     "/{asset_id}/content",
+    operation_id="putAssetContent",
     status_code=204,
     responses={**errors(403, 413, 503)},
     include_in_schema=False,  # a worker's upload target on the local store, not a user route
@@ -102,8 +119,8 @@ async def put_asset_content(
     assets: AssetServiceDep,
     key: Annotated[str, Query(max_length=512)] = "",
     type: Annotated[str, Query(max_length=32)] = "",
-    expires: LinkParam = None,
-    signature: LinkParam = None,
+    expires: Expires = None,
+    signature: Signature = None,
 ) -> Response:
     """An upload target of a job (the local store's stand-in for a presigned S3 PUT)."""
     link = (expires or "", signature or "")

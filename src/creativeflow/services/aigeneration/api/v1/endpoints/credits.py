@@ -9,7 +9,9 @@ from ..schemas import CreditsRead
 router = APIRouter(tags=["credits"])
 
 
-@router.get("/credits", response_model=CreditsRead, responses=errors(401, 503))
+@router.get(
+    "/credits", operation_id="getCredits", response_model=CreditsRead, responses=errors(401, 503)
+)
 async def get_credits(user: CurrentUser, container: ContainerDep) -> CreditsRead:
     account = await container.credits.get_account(user)
     return CreditsRead(balance=float(account.balance), subscription_tier=str(account.tier))

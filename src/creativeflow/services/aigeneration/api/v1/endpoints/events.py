@@ -21,6 +21,7 @@ router = APIRouter(prefix="/generation-requests", tags=["generation requests"])
 
 @router.get(
     "/{request_id}/events",
+    operation_id="streamGenerationRequestEvents",
     response_class=EventSourceResponse,
     responses={200: {"content": {"text/event-stream": {}}}, **errors(401, 404, 503)},
 )
@@ -28,7 +29,14 @@ async def stream_generation_request_events(
     request_id: RequestIdPath,
     user: CurrentUser,
     container: ContainerDep,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)] = None,
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            alias="Last-Event-ID",
+            max_length=20,
+            description="Resume after this event (its `id`, the request's version)",
+        ),
+    ] = None,
 ) -> EventSourceResponse:
     service, settings = container.service, container.settings
     await service.get_generation_status(request_id, user)  # 404 before the stream starts

@@ -10,12 +10,13 @@ from ....domain.formats import (
     sample_size,
 )
 from ....domain.pricing import PriceList, SubscriptionTier
+from ..responses import errors
 from ..schemas import FormatRead, FormatsRead, ModelRead, ModelsRead, PricesRead, Size
 
 router = APIRouter(tags=["formats"])
 
 
-@router.get("/formats", response_model=FormatsRead)
+@router.get("/formats", operation_id="listFormats", response_model=FormatsRead, responses=errors())
 async def list_formats(container: ContainerDep) -> FormatsRead:
     formats = [
         FormatRead(
@@ -39,7 +40,7 @@ async def list_formats(container: ContainerDep) -> FormatsRead:
     )
 
 
-@router.get("/models", response_model=ModelsRead)
+@router.get("/models", operation_id="listModels", response_model=ModelsRead, responses=errors())
 async def list_models(container: ContainerDep) -> ModelsRead:
     """The model table: what each model renders, for which tiers, at which sizes."""
     return ModelsRead(

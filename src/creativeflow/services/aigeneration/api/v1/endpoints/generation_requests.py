@@ -34,11 +34,38 @@ from ..schemas import (
 from ..waiting import PreferWait, settled_answer
 
 router = APIRouter(prefix="/generation-requests", tags=["generation requests"])
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Makes a retry safe: the same key and body answer as the first time and "
+        "charge once (kept 24 h, per user)",
+    ),
+]
 CREATE_RESPONSES = errors(401, 402, 409, 429, 503)
-ERROR_RESPONSES = errors(401, 402, 404, 409, 503)
+READ_RESPONSES = errors(401, 404, 503)
+LIST_RESPONSES = errors(401, 503)
+CANCEL_RESPONSES = errors(401, 404, 409, 503)
+# a move that costs credits; with `Prefer: wait`, 200 once its step has settled
+SETTLED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "model": GenerationRequestRead,
+        "description": "`Prefer: wait` was honoured: the step has settled "
+        "(header `Preference-Applied: wait`)",
+    }
+}
+MOVE_RESPONSES = {**SETTLED, **errors(401, 402, 404, 409, 503)}
 
 
-@router.post("", status_code=202, response_model=GenerationRequestRead, responses=CREATE_RESPONSES)
+@router.post(
+    "",
+    operation_id="createGenerationRequest",
+    status_code=202,
+    response_model=GenerationRequestRead,
+    responses={**SETTLED, **CREATE_RESPONSES},
+)
 async def create_generation_request_endpoint(
     payload: GenerationRequestCreate,
     user: CurrentUser,
@@ -46,9 +73,7 @@ async def create_generation_request_endpoint(
     http_request: Request,
     response: Response,
     wait: PreferWait,
-    idempotency_key: Annotated[
-        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Any:
     async def create() -> tuple[GenerationRequestRead, str]:
         request = await container.service.initiate_generation(_command(payload, user))
@@ -72,15 +97,19 @@ async def create_generation_request_endpoint(
     return await settled_answer(container, read.id, user, wait, read, response.headers["Location"])
 
 
-@router.post("/batch", status_code=201, response_model=BatchRead, responses=CREATE_RESPONSES)
+@router.post(
+    "/batch",
+    operation_id="createGenerationRequestBatch",
+    status_code=201,
+    response_model=BatchRead,
+    responses=CREATE_RESPONSES,
+)
 async def create_generation_request_batch_endpoint(
     payload: BatchCreate,
     user: CurrentUser,
     container: ContainerDep,
     response: Response,
-    idempotency_key: Annotated[
-        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Any:
     async def create() -> tuple[BatchRead, None]:
         requests = await container.service.initiate_batch(
@@ -95,15 +124,24 @@ async def create_generation_request_batch_endpoint(
     return (await create())[0]
 
 
-@router.get("", response_model=GenerationRequestPage, responses=ERROR_RESPONSES)
+@router.get(
+    "",
+    operation_id="listGenerationRequests",
+    response_model=GenerationRequestPage,
+    responses=LIST_RESPONSES,
+)
 async def list_generation_requests_endpoint(
     user: CurrentUser,
     service: ServiceDep,
     links: LinksDep,
-    project_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
-    status: GenerationStatus | None = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    project_id: Annotated[
+        str | None, Query(min_length=1, max_length=64, description="Only this project's")
+    ] = None,
+    status: Annotated[GenerationStatus | None, Query(description="Only in this status")] = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="Page size, 1..100")] = 20,
+    cursor: Annotated[
+        str | None, Query(max_length=512, description="`next_cursor` of the page before")
+    ] = None,
 ) -> GenerationRequestPage:
     after = _decode_cursor(cursor) if cursor else None
     requests = await service.list_generation_requests(
@@ -116,7 +154,12 @@ async def list_generation_requests_endpoint(
     )
 
 
-@router.get("/{request_id}", response_model=GenerationRequestRead, responses=ERROR_RESPONSES)
+@router.get(
+    "/{request_id}",
+    operation_id="getGenerationRequest",
+    response_model=GenerationRequestRead,
+    responses=READ_RESPONSES,
+)
 async def get_generation_request_status_endpoint(
     request_id: RequestIdPath, user: CurrentUser, service: ServiceDep, links: LinksDep
 ) -> GenerationRequestRead:
@@ -126,9 +169,10 @@ async def get_generation_request_status_endpoint(
 
 @router.post(
     "/{request_id}/select-sample",
+    operation_id="selectSample",
     status_code=202,
     response_model=GenerationRequestRead,
-    responses=ERROR_RESPONSES,
+    responses=MOVE_RESPONSES,
 )
 async def select_sample_for_final_generation_endpoint(
     request_id: RequestIdPath,
@@ -151,9 +195,10 @@ async def select_sample_for_final_generation_endpoint(
 
 @router.post(
     "/{request_id}/regenerate-samples",
+    operation_id="regenerateSamples",
     status_code=202,
     response_model=GenerationRequestRead,
-    responses=ERROR_RESPONSES,
+    responses=MOVE_RESPONSES,
 )
 async def trigger_sample_regeneration_endpoint(
     request_id: RequestIdPath, user: CurrentUser, container: ContainerDep, wait: PreferWait
@@ -164,9 +209,10 @@ async def trigger_sample_regeneration_endpoint(
 
 @router.post(
     "/{request_id}/vary",
+    operation_id="varySample",
     status_code=202,
     response_model=GenerationRequestRead,
-    responses=ERROR_RESPONSES,
+    responses=MOVE_RESPONSES,
 )
 async def vary_sample_endpoint(
     request_id: RequestIdPath,
@@ -189,9 +235,10 @@ async def vary_sample_endpoint(
 
 @router.post(
     "/{request_id}/cancel",
+    operation_id="cancelGenerationRequest",
     status_code=202,
     response_model=GenerationRequestRead,
-    responses=ERROR_RESPONSES,
+    responses=CANCEL_RESPONSES,
 )
 async def cancel_generation_request_endpoint(
     request_id: RequestIdPath, user: CurrentUser, service: ServiceDep, links: LinksDep

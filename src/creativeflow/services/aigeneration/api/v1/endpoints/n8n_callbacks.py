@@ -152,6 +152,7 @@ def _reported(model: ReportedImageModel) -> ReportedImage:
 
 @router.post(
     "/samples",
+    operation_id="reportSamples",
     response_model=CallbackResult,
     responses=RESPONSES,
     openapi_extra=signed_body(N8NSampleResultPayload),
@@ -173,6 +174,7 @@ async def samples_ready(answer: Answer, body: VerifiedBody, service: ServiceDep)
 
 @router.post(
     "/final",
+    operation_id="reportFinal",
     response_model=CallbackResult,
     responses=RESPONSES,
     openapi_extra=signed_body(N8NFinalResultPayload),
@@ -196,6 +198,7 @@ async def final_asset_ready(
 
 @router.post(
     "/error",
+    operation_id="reportJobError",
     response_model=CallbackResult,
     responses=RESPONSES,
     openapi_extra=signed_body(N8NErrorPayload),
