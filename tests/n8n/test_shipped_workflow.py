@@ -260,6 +260,45 @@ async def test_a_request_goes_from_create_to_completed_through_n8n(stack: Stack)
     assert _distance(_colour(source), colours[2]) < 1
 
 
+async def test_a_variation_and_a_second_final_through_n8n(stack: Stack) -> None:
+    """Contract §7 through the real n8n: a variation is an image edit of its sample (with the
+    negative prompt said in the prompt), and a completed request takes a second final from a
+    sample of its first round."""
+    async with _client(stack, "n8n-creative") as client, httpx.AsyncClient() as http:
+        created = await client.create(
+            "A lantern festival", "instagram_post", "n8n-e2e", seed=99, negative_prompt="text"
+        )
+        first = (await _reach(client, created.id, "awaiting_selection")).sample_asset_infos
+        assert [s.seed for s in first] == [99, 100, 101, 102]
+        colours = [_colour(await _picture(http, s.url)) for s in first]
+
+        await client.vary(created.id, first[1].asset_id, "strong")
+        varied = await _reach(client, created.id, "awaiting_selection")
+        assert [(r.kind, r.seed) for r in varied.rounds] == [("samples", 99), ("variation", 100)]
+        for sample in varied.rounds[1].samples:
+            picture = await _picture(http, sample.url)
+            assert picture.size == (512, 512)
+            assert _distance(_colour(picture), colours[1]) < 3  # made from that sample
+
+        await client.select_sample(created.id, varied.sample_asset_infos[0].asset_id)
+        await _reach(client, created.id, "completed")
+        await client.select_sample(created.id, first[3].asset_id, "high")
+        done = await _reach(client, created.id, "completed")
+        assert [(f.sample_id, f.quality) for f in done.finals] == [
+            (varied.sample_asset_infos[0].asset_id, "standard"),
+            (first[3].asset_id, "high"),
+        ]
+        assert done.final_asset_info is not None
+        second = await _picture(http, done.final_asset_info.url)
+        assert second.size == (3840, 3840)
+        assert _distance(_colour(second), colours[3]) < 3
+    (vary,) = [
+        c for kind, c in stack.model.calls if kind == "edit" and "free variation" in c["prompt"]
+    ]
+    assert "Avoid: text" in vary["prompt"] and "lantern" in vary["prompt"]
+    assert _distance(_colour(Image.open(io.BytesIO(vary["images"][0]))), colours[1]) < 1
+
+
 async def test_samples_are_made_from_the_users_input_image_and_logo(stack: Stack) -> None:
     """Input images and logos reach the model: the samples are an image edit that carries
     them (the stand-in makes its picture from the first one, so the samples have its colour)."""

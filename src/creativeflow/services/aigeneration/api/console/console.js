@@ -3,7 +3,9 @@
 const API = "/api/v1";
 const PROGRESS = { pending: 5, validating_credits: 10, publishing_to_queue: 15, processing_samples: 25,
   awaiting_selection: 50, processing_final: 75, completed: 100 };
-const TERMINAL = ["completed", "content_rejected", "cancelled"];
+// the event stream ends after these; a later move (a variation, another final) opens a new one
+const STREAM_ENDS = ["completed", "content_rejected", "cancelled"];
+const CREATIVE = ["awaiting_selection", "completed", "failed"];  // where samples may be picked
 const $ = (id) => document.getElementById(id);
 let token = null;
 let current = null;      // the request shown
@@ -37,6 +39,20 @@ function signIn(value) {
   $("signin").hidden = true;
   $("app").hidden = false;
   loadRecent();
+  loadBalance().then(loadModels).catch(showError);
+}
+
+async function loadBalance() {
+  const credits = await call("GET", "/credits");
+  $("balance").textContent = `Balance: ${credits.balance} credits (${credits.subscription_tier})`;
+  return credits.subscription_tier;
+}
+
+// The models the user's tier may choose for samples (GET /models); "Automatic" lets the service pick.
+async function loadModels(tier) {
+  const table = await call("GET", "/models");
+  const usable = table.models.filter((m) => m.job_types.includes("samples") && (!m.tiers.length || m.tiers.includes(tier)));
+  $("model").replaceChildren(new Option("Automatic", ""), ...usable.map((m) => new Option(m.name, m.id)));
 }
 
 async function loadFormats() {
@@ -61,6 +77,41 @@ async function loadRecent() {
   } catch (err) { showError(err); }
 }
 
+function element(tag, props = {}, ...children) {
+  const node = Object.assign(document.createElement(tag), props);
+  node.append(...children);
+  return node;
+}
+
+// One round of samples, newest first: each sample with its seed, a final and a variation button.
+function roundSection(request, round, newest) {
+  const from = round.kind === "variation" ? `${round.strength} variation of ${sampleName(request, round.source_sample_id)}` : "from the prompt";
+  const title = `Round ${round.round} · ${from}` + (round.seed === null ? "" : ` · seed ${round.seed}`);
+  const open = CREATIVE.includes(request.status);
+  const list = element("ul", { className: "samples" });
+  if (newest) list.id = "samples";
+  list.append(...round.samples.map((sample, i) => {
+    const name = `sample ${i + 1} of round ${round.round}`;
+    const use = element("button", { type: "button", textContent: `Use ${name}`, disabled: !open });
+    use.addEventListener("click", () => select(sample.asset_id));
+    const vary = element("button", { type: "button", textContent: `Vary ${name}`, disabled: !open, className: "secondary-action" });
+    vary.addEventListener("click", () => varySample(sample.asset_id));
+    const caption = element("figcaption", { textContent: sample.seed === null ? "" : `Seed ${sample.seed}` });
+    const figure = element("figure", {}, element("img", { src: sample.url, alt: `Sample ${i + 1} of round ${round.round}` }), caption);
+    return element("li", {}, figure, use, vary);
+  }));
+  const status = round.samples.length ? "" : ` — ${round.status.replace(/_/g, " ")}`;
+  return element("section", { className: "round" }, element("h3", { textContent: title + status }), list);
+}
+
+function sampleName(request, sampleId) {
+  for (const round of request.rounds) {
+    const i = round.samples.findIndex((s) => s.asset_id === sampleId);
+    if (i >= 0) return `sample ${i + 1} of round ${round.round}`;
+  }
+  return "a sample";
+}
+
 function render(request) {
   current = request;
   $("current").hidden = false;
@@ -68,29 +119,30 @@ function render(request) {
   const words = request.status.replace(/_/g, " ");
   $("status-text").textContent = request.error_message ? `${words}: ${request.error_message}` : words;
   $("progress").value = PROGRESS[request.status] ?? 100;
-  const waiting = request.status === "awaiting_selection" || (request.status === "failed" && request.sample_asset_infos.length);
-  $("samples-block").hidden = !request.sample_asset_infos.length;
-  $("samples").replaceChildren(...request.sample_asset_infos.map((sample, i) => {
-    const li = document.createElement("li");
-    const img = Object.assign(document.createElement("img"), { src: sample.url, alt: `Sample ${i + 1} of ${request.sample_asset_infos.length}` });
-    const pick = Object.assign(document.createElement("button"), { type: "button", textContent: `Use sample ${i + 1}`, disabled: !waiting });
-    pick.addEventListener("click", () => select(sample.asset_id));
-    li.append(img, pick);
-    return li;
-  }));
+  const rounds = request.rounds.filter((r) => r.samples.length || r === request.rounds.at(-1));
+  $("samples-block").hidden = !request.rounds.some((r) => r.samples.length);
+  const newestDelivered = [...rounds].reverse().find((r) => r.samples.length);
+  $("rounds").replaceChildren(...[...rounds].reverse().map((r) => roundSection(request, r, r === newestDelivered)));
   $("final-block").hidden = !request.final_asset_info;
   if (request.final_asset_info) {
     $("final").src = request.final_asset_info.url;
     $("download").href = request.final_asset_info.url;
     $("download").textContent = `Download the final image (${request.final_asset_info.resolution})`;
   }
-  $("regenerate").disabled = !(request.status === "awaiting_selection" || request.status === "failed");
-  $("cancel").disabled = TERMINAL.includes(request.status) || ["validating_credits", "publishing_to_queue"].includes(request.status);
+  $("finals").replaceChildren(...request.finals.map((final, i) => {
+    const link = element("a", { href: final.url, download: "", textContent: `Final ${i + 1} (${final.resolution})` });
+    const credits = `${final.credits_cost} credit${final.credits_cost === 1 ? "" : "s"}`;
+    const note = ` from ${sampleName(request, final.sample_id)}, ${final.quality}, ${credits}`;
+    return element("li", {}, link, note);
+  }));
+  $("regenerate").disabled = !CREATIVE.includes(request.status);
+  $("cancel").disabled = ["completed", "content_rejected", "cancelled", "validating_credits", "publishing_to_queue"].includes(request.status);
+  if (!request.status.startsWith("processing")) loadBalance().catch(showError);  // a step settled
 }
 
 function show(request, follow) {
   render(request);
-  if (follow && !TERMINAL.includes(request.status)) watch(request.id);
+  if (follow && !STREAM_ENDS.includes(request.status)) watch(request.id);
 }
 
 // Server-Sent Events over fetch: EventSource cannot send the Authorization header.
@@ -124,6 +176,13 @@ async function select(sampleId) {
   catch (err) { showError(err); }
 }
 
+async function varySample(sampleId) {
+  clearError();
+  const strength = document.querySelector("input[name=strength]:checked").value;
+  try { show(await call("POST", `/generation-requests/${current.id}/vary`, { sample_id: sampleId, strength }), true); }
+  catch (err) { showError(err); }
+}
+
 async function act(action) {
   clearError();
   try { show(await call("POST", `/generation-requests/${current.id}/${action}`), true); }
@@ -146,6 +205,9 @@ document.addEventListener("DOMContentLoaded", () => {
       brand_elements: { colors: [$("color1").value, $("color2").value] } };
     if ($("tone").value) body.tone = $("tone").value;
     if ($("style").value) body.style_guidance = $("style").value;
+    if ($("negative").value) body.negative_prompt = $("negative").value;
+    if ($("model").value) body.model = $("model").value;
+    if ($("seed").value !== "") body.seed = Number($("seed").value);
     $("create").disabled = true;
     try { show(await call("POST", "/generation-requests", body, { "Idempotency-Key": crypto.randomUUID() }), true); loadRecent(); }
     catch (err) { showError(err); }
