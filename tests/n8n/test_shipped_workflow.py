@@ -410,7 +410,7 @@ async def test_every_job_was_published_once_to_the_contract_and_answered(stack: 
         payload = job["payload"]
         assert_job_message(json.loads(payload) if isinstance(payload, str) else payload)
     assert all(job["delivered_at"] is not None for job in jobs)
-    assert len({job["message_key"] for job in jobs}) == len(jobs) == 6
+    assert len({job["message_key"] for job in jobs}) == len(jobs) == 10
 
     callbacks = await _callback_counts(stack.api)
     stored = await _assets(stack.database_url)
@@ -429,15 +429,15 @@ async def test_every_job_was_published_once_to_the_contract_and_answered(stack: 
     # nothing refunded the refused prompt later either (content refusals are the user's)
     assert await _ledger(stack.database_url, "n8n-refused") == {"debit": Decimal("0.25")}
     assert statuses == {
-        "completed": 1,
+        "completed": 2,
         "content_rejected": 1,
         "failed": 1,
         "awaiting_selection": 2,
     }
     # one signed callback per job, each applied: none refused for its signature (401)
     assert callbacks == {
-        "samples applied": 3,
-        "final applied": 1,
+        "samples applied": 5,
+        "final applied": 3,
         "error applied": 2,
     }, callbacks
 
