@@ -4,6 +4,7 @@ after the terminal status."""
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -125,3 +126,29 @@ def test_another_users_stream_is_404(two_replicas: tuple[ServiceProcess, Service
     )
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+def test_a_waiting_answer_on_one_replica_is_woken_by_a_change_on_the_other(
+    two_replicas: tuple[ServiceProcess, ServiceProcess],
+) -> None:
+    """Prefer: wait across replicas: created through one (whose callbacks then land there), the
+    same Idempotency-Key replayed with a wait on the other answers once the samples are in."""
+    writer, reader = two_replicas
+    body = {"project_id": "p", "prompt": "waited for elsewhere", "format": "tiktok"}
+    key = {"Idempotency-Key": "cross-replica-wait"}
+    created = httpx.post(
+        f"{writer.base_url}/api/v1/generation-requests", json=body, headers={**AUTH, **key}
+    )
+    assert created.status_code == 202
+    started = time.monotonic()
+    waited = httpx.post(
+        f"{reader.base_url}/api/v1/generation-requests",
+        json=body,
+        headers={**AUTH, **key, "Prefer": "wait=30"},
+        timeout=40,
+    )
+    assert waited.status_code == 200, waited.text
+    assert waited.headers["preference-applied"] == "wait"
+    assert waited.json()["id"] == created.json()["id"]
+    assert waited.json()["status"] == "awaiting_selection"
+    assert time.monotonic() - started < 3  # woken by NOTIFY, long before the 10 s recheck
