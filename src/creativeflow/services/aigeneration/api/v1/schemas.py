@@ -397,6 +397,9 @@ class FinalRead(AssetInfoModel):
 class GenerationRequestRead(BaseModel):
     """A generation request: its status, every round and final, costs and timings."""
 
+    # the service always sends every field: the document says so, defaults notwithstanding
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     id: str = Field(description="The request's id")
     user_id: str = Field(description="The owner (the token's `sub`)")
     project_id: str = Field(description="The caller's project")
@@ -405,8 +408,9 @@ class GenerationRequestRead(BaseModel):
     ]
     input_prompt: str = Field(description="The prompt (empty once deleted)")
     style_guidance: str | None = Field(description="Style notes")
-    seed: int | None = Field(description="The first round's seed")
-    negative_prompt: str | None = Field(description="What the images must not show")
+    # fields of revision 1.1 have defaults: a client reads a 1.0 body (an old webhook) too
+    seed: int | None = Field(default=None, description="The first round's seed")
+    negative_prompt: str | None = Field(default=None, description="What the images must not show")
     input_parameters: dict[str, Any] = Field(
         description="Everything else asked for: format, width, height, tone, brand, …"
     )
@@ -416,8 +420,8 @@ class GenerationRequestRead(BaseModel):
     )
     selected_sample_id: str | None = Field(description="The sample of the newest final")
     final_asset_info: AssetInfoModel | None = Field(description="The newest final")
-    rounds: list[RoundRead] = Field(description="Every round, oldest first")
-    finals: list[FinalRead] = Field(description="Every final, oldest first")
+    rounds: list[RoundRead] = Field(default_factory=list, description="Every round, oldest first")
+    finals: list[FinalRead] = Field(default_factory=list, description="Every final, oldest first")
     error_code: str | None = Field(description="Why the last step failed")
     error_message: str | None = Field(description="The failure, for a person")
     retryable: bool | None = Field(description="Whether trying again may succeed")
