@@ -99,6 +99,12 @@ def cancelled() -> GenerationRequest:
     return request
 
 
+def deleted() -> GenerationRequest:
+    request = completed()
+    request.delete(T0 + timedelta(seconds=40))
+    return request
+
+
 BUILDERS = {
     "pending": pending,
     "validating_credits": validating_credits,
@@ -111,4 +117,5 @@ BUILDERS = {
     "failed_without_samples": failed_without_samples,
     "content_rejected": content_rejected,
     "cancelled": cancelled,
+    "deleted": deleted,
 }

@@ -80,6 +80,10 @@ class FakeRepository(GenerationRequestRepository):
 
     async def list_for_user(self, query: ListQuery) -> list[GenerationRequest]:
         mine = [r for r in self._db.requests.values() if r.user_id == query.user_id]
+        if query.status is not None:
+            mine = [r for r in mine if r.status == query.status]
+        else:
+            mine = [r for r in mine if r.status != GenerationStatus.DELETED]
         mine.sort(key=lambda r: (r.created_at, r.id), reverse=True)
         return copy.deepcopy(mine[: query.limit])
 
@@ -124,9 +128,13 @@ class FakeAssets:
     def __init__(self, db: FakeDatabase) -> None:
         self._db = db
         self.pending: list[AssetRecord] = []
+        self.removed: list[str] = []
 
     def add(self, record: AssetRecord) -> None:
         self.pending.append(record)
+
+    def remove(self, asset_ids: Sequence[str]) -> None:
+        self.removed += asset_ids
 
     async def get(self, asset_id: str) -> AssetRecord | None:
         return self._db.assets.get(asset_id)
@@ -256,10 +264,12 @@ class FakeUnitOfWork:
         self._db.outbox.extend(self.outbox.messages)
         self._db.receipts |= self.receipts.pending
         self._db.assets.update({r.info.asset_id: r for r in self.assets.pending})
+        for asset_id in self.assets.removed:
+            self._db.assets.pop(asset_id, None)
         self._db.commits += 1
         self.requests.pending.clear()
         self.outbox.messages = []
-        self.assets.pending = []
+        self.assets.pending, self.assets.removed = [], []
 
 
 class FakeCreditGateway:

@@ -34,6 +34,7 @@ ACTIONS: dict[str, Callable[[GenerationRequest], object]] = {
     "job_dispatched": lambda r: r.job_dispatched(LATER, LATER + timedelta(minutes=2)),
     "fail_step": lambda r: r.fail_step("timeout", "too slow", True, LATER),
     "cancel": lambda r: r.cancel(LATER),
+    "delete": lambda r: r.delete(LATER),
 }
 
 # (status the request is in, action) -> status it moves to. Everything absent is refused.
@@ -61,6 +62,17 @@ ALLOWED = {
     ("failed_with_samples", "cancel"): "cancelled",
     ("failed_without_samples", "regenerate"): "validating_credits",
     ("failed_without_samples", "cancel"): "cancelled",
+    **{
+        (state, "delete"): "deleted"
+        for state in (
+            "awaiting_selection",
+            "completed",
+            "failed_with_samples",
+            "failed_without_samples",
+            "content_rejected",
+            "cancelled",
+        )
+    },
 }
 
 CASES = [(state, action) for state in BUILDERS for action in ACTIONS]
@@ -76,7 +88,10 @@ def test_each_move_is_allowed_exactly_where_the_table_says(state: str, action: s
     request.pull_events()
     before = snapshot(request)
 
-    if (state, action) in ALLOWED:
+    if (state, action) == ("deleted", "delete"):  # a repeated DELETE: 204, nothing changed
+        assert ACTIONS[action](request) is False
+        assert snapshot(request) == before
+    elif (state, action) in ALLOWED:
         ACTIONS[action](request)
         assert request.status == ALLOWED[(state, action)]
         assert request.updated_at == LATER
@@ -111,31 +126,24 @@ def test_a_regeneration_starts_a_new_round_and_keeps_the_old_one() -> None:
 
 
 # Contract 1.1 §7, the user moves' table, copied row by row: status -> (select-sample,
-# regenerate, vary, cancel); "-" = 409 invalid_state. "failed" is split as the contract splits it.
+# regenerate, vary, cancel, DELETE); "-" = 409 invalid_state. "failed" is split as the contract
+# splits it; `deleted` answers a DELETE with 204 and changes nothing (no move).
+SAMP, FIN, GONE = "processing_samples", "processing_final", "deleted"
 CONTRACT_TABLE = {
-    "pending": ("-", "-", "-", "-"),
-    "validating_credits": ("-", "-", "-", "-"),
-    "publishing_to_queue": ("-", "-", "-", "-"),
-    "processing_samples": ("-", "-", "-", "cancelled"),
-    "processing_final": ("-", "-", "-", "cancelled"),
-    "awaiting_selection": (
-        "processing_final",
-        "processing_samples",
-        "processing_samples",
-        "cancelled",
-    ),
-    "completed": ("processing_final", "processing_samples", "processing_samples", "-"),
-    "failed_with_samples": (
-        "processing_final",
-        "processing_samples",
-        "processing_samples",
-        "cancelled",
-    ),
-    "failed_without_samples": ("-", "processing_samples", "-", "cancelled"),
-    "content_rejected": ("-", "-", "-", "-"),
-    "cancelled": ("-", "-", "-", "-"),
+    "pending": ("-", "-", "-", "-", "-"),
+    "validating_credits": ("-", "-", "-", "-", "-"),
+    "publishing_to_queue": ("-", "-", "-", "-", "-"),
+    "processing_samples": ("-", "-", "-", "cancelled", "-"),
+    "processing_final": ("-", "-", "-", "cancelled", "-"),
+    "awaiting_selection": (FIN, SAMP, SAMP, "cancelled", GONE),
+    "completed": (FIN, SAMP, SAMP, "-", GONE),
+    "failed_with_samples": (FIN, SAMP, SAMP, "cancelled", GONE),
+    "failed_without_samples": ("-", SAMP, "-", "cancelled", GONE),
+    "content_rejected": ("-", "-", "-", "-", GONE),
+    "cancelled": ("-", "-", "-", "-", GONE),
+    "deleted": ("-", "-", "-", "-", "-"),
 }
-TABLE_MOVES = (Move.SELECT, Move.REGENERATE, Move.VARY, Move.CANCEL)
+TABLE_MOVES = (Move.SELECT, Move.REGENERATE, Move.VARY, Move.CANCEL, Move.DELETE)
 
 
 def test_the_status_table_is_the_contracts() -> None:
@@ -154,9 +162,12 @@ def test_the_status_table_is_the_contracts() -> None:
 @pytest.mark.parametrize("state", list(CONTRACT_TABLE))
 def test_the_aggregate_follows_the_contracts_table(state: str) -> None:
     """Each user move, from each row: allowed moves reach the table's status once dispatched."""
-    actions = ("select_sample", "regenerate", "vary", "cancel")
+    actions = ("select_sample", "regenerate", "vary", "cancel", "delete")
     for action, expected in zip(actions, CONTRACT_TABLE[state], strict=True):
         request = BUILDERS[state]()
+        if (state, action) == ("deleted", "delete"):
+            assert ACTIONS[action](request) is False  # 204 again, nothing changed
+            continue
         if expected == "-":
             with pytest.raises(DomainError):
                 ACTIONS[action](request)

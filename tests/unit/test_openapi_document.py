@@ -15,6 +15,7 @@ OPERATIONS = {
     ("post", "/api/v1/generation-requests/batch"): "createGenerationRequestBatch",
     ("get", "/api/v1/generation-requests"): "listGenerationRequests",
     ("get", "/api/v1/generation-requests/{request_id}"): "getGenerationRequest",
+    ("delete", "/api/v1/generation-requests/{request_id}"): "deleteGenerationRequest",
     ("post", "/api/v1/generation-requests/{request_id}/select-sample"): "selectSample",
     ("post", "/api/v1/generation-requests/{request_id}/regenerate-samples"): "regenerateSamples",
     ("post", "/api/v1/generation-requests/{request_id}/vary"): "varySample",

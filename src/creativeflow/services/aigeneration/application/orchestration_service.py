@@ -309,6 +309,13 @@ class OrchestrationService:
             request_id, lambda r: r.cancel(self._clock.now()), user_id
         )
 
+    async def delete(self, request_id: str, user_id: str) -> None:
+        """A tombstone: texts erased, images deleted from storage through the outbox (an
+        outage delays a deletion, never loses it). Deleting a deleted request changes nothing."""
+        await self._transactions.change_if(
+            request_id, lambda r: r.delete(self._clock.now()), user_id
+        )
+
     # --- n8n callbacks -----------------------------------------------------------------------
 
     async def process_n8n_sample_callback(self, result: SamplesResult) -> CallbackOutcome:

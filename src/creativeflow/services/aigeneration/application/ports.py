@@ -208,6 +208,9 @@ class AssetRepository(Protocol):
     async def owned(self, user_id: str, asset_ids: Sequence[str]) -> list[AssetRecord]:
         """Those of `asset_ids` that exist and belong to `user_id`."""
 
+    def remove(self, asset_ids: Sequence[str]) -> None:
+        """Stage the removal of these rows: done when the unit of work commits."""
+
 
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without commit() rolls everything back."""

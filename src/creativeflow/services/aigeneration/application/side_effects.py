@@ -11,6 +11,7 @@ from ..domain.events import (
     GenerationCancelled,
     GenerationFailed,
     JobDispatched,
+    RequestDeleted,
     SamplesReady,
 )
 from ..domain.models import GenerationRequest, Job
@@ -21,13 +22,14 @@ from .job_messages import job_headers, job_message
 from .ports import OutboxMessage
 from .views import request_view
 
-JOB, EVENT, NOTIFICATION, REFUND, SETTLE, WEBHOOK = (
+JOB, EVENT, NOTIFICATION, REFUND, SETTLE, WEBHOOK, DELETE_ASSETS = (
     "job",
     "event",
     "notification",
     "refund",
     "settle",
     "webhook",
+    "delete_assets",  # a deleted request's images, removed from storage (retried until done)
 )
 
 # the events an API user can subscribe to with webhook_url / webhook_events
@@ -75,6 +77,9 @@ def _messages(
             yield OutboxMessage(JOB, event.job.job_id, dict(body), job_headers(request, event.job))
             continue
         yield _event_message(request, event)
+        if isinstance(event, RequestDeleted):
+            keys = [output_key(request, asset_id, fmt) for asset_id, fmt in event.images]
+            yield OutboxMessage(DELETE_ASSETS, f"{request.id}:delete", {"keys": keys})
         if type(event) in _NOTIFICATIONS:
             yield _notification(request, event, links)
         refund = _refund(request, event, config)

@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from ..domain.models import CallbackOutcome, GenerationRequest
 from ..domain.repositories import ConcurrentUpdate
-from .assets import AssetLinks, new_asset_records
+from .assets import AssetLinks, new_asset_records, removed_asset_ids
 from .dtos import OrchestrationConfig
 from .errors import DependencyUnavailable, NotFound
 from .ports import Clock, Metrics, UnitOfWork, UnitOfWorkFactory
@@ -52,9 +52,14 @@ class RequestTransactions:
 
         return await self._run(request_id, changed, user_id, _always, within=within)
 
-    async def change_if(self, request_id: str, change: Callable[[GenerationRequest], bool]) -> bool:
+    async def change_if(
+        self,
+        request_id: str,
+        change: Callable[[GenerationRequest], bool],
+        user_id: str | None = None,
+    ) -> bool:
         """Apply `change`; commit only when it reports that it moved the request."""
-        return await self._run(request_id, change, None, bool)
+        return await self._run(request_id, change, user_id, bool)
 
     async def apply(
         self,
@@ -86,6 +91,8 @@ class RequestTransactions:
             uow.outbox.add(message)
         for record in new_asset_records(request, events, self._clock.now()):
             uow.assets.add(record)
+        if removed := removed_asset_ids(events):
+            uow.assets.remove(removed)
 
     async def _run(
         self,

@@ -20,7 +20,15 @@ from ..application.ports import (
     JobDispatcher,
     Notifier,
 )
-from ..application.side_effects import EVENT, JOB, NOTIFICATION, REFUND, SETTLE, WEBHOOK
+from ..application.side_effects import (
+    DELETE_ASSETS,
+    EVENT,
+    JOB,
+    NOTIFICATION,
+    REFUND,
+    SETTLE,
+    WEBHOOK,
+)
 from ..domain.formats import parse_size
 from ..domain.models import JobType
 from ..domain.pricing import SubscriptionTier
@@ -61,7 +69,7 @@ class Adapters:
     background: list[Task] = field(default_factory=list)
     closers: list[Closer] = field(default_factory=list)
 
-    def deliverers(self) -> dict[str, Deliverer]:
+    def deliverers(self, storage: AssetStorage) -> dict[str, Deliverer]:
         async def settle(row: OutboxRow) -> None:
             # Replay the uncertain debit (same key: charged at most once), then refund it.
             try:
@@ -73,6 +81,10 @@ class Adapters:
         async def refund(row: OutboxRow) -> None:
             await self.credits.refund(refund_from_payload(row.payload))
 
+        async def delete_assets(row: OutboxRow) -> None:
+            for key in row.payload["keys"]:  # a key already gone is deleted as well
+                await storage.delete(key)
+
         return {
             JOB: lambda row: self.jobs.dispatch(row.payload, row.headers),
             EVENT: lambda row: self.events.publish(row.headers["routing_key"], row.payload),
@@ -80,6 +92,7 @@ class Adapters:
             REFUND: refund,
             SETTLE: settle,
             WEBHOOK: self.webhooks.deliver,
+            DELETE_ASSETS: delete_assets,
         }
 
 

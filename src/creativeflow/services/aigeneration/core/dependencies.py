@@ -104,9 +104,10 @@ async def build_container(
     raw_credits = adapters.credits
     adapters.credits = InstrumentedCreditGateway(raw_credits, metrics)
     store = SqlaOutboxStore(engine, clock)
+    storage = build_storage(settings, clock)
     relay = OutboxRelay(
         store,
-        adapters.deliverers(),
+        adapters.deliverers(storage),
         clock,
         batch_size=settings.outbox_batch_size,
         poll_interval=settings.outbox_poll_interval_seconds,
@@ -119,7 +120,6 @@ async def build_container(
     uow = unit_of_work_factory(
         engine, clock, on_commit=relay.wake, on_changed=status_feed.publish, ledger=ledger
     )
-    storage = build_storage(settings, clock)
     links = AssetLinks(storage, clock, timedelta(seconds=settings.asset_url_ttl_seconds))
     policy = PublicWebhookUrlPolicy(settings.webhook_allowed_hosts)
     download_http = new_http_client(30.0)

@@ -65,3 +65,11 @@ class GenerationCancelled(DomainEvent):
     name: ClassVar[str] = "generation.cancelled"
     refundable: Decimal
     job_id: str | None
+
+
+@dataclass(frozen=True)
+class RequestDeleted(DomainEvent):
+    """Its texts erased and its images to be deleted from storage (contract §6)."""
+
+    name: ClassVar[str] = "generation.deleted"
+    images: tuple[tuple[str, str], ...]  # (asset id, format) of every image its jobs could make

@@ -28,6 +28,7 @@ from ..events import (
     GenerationFailed,
     GenerationRequested,
     JobDispatched,
+    RequestDeleted,
     SamplesReady,
 )
 from ..formats import Dimensions, Resolution, final_size, sample_size
@@ -403,6 +404,27 @@ class GenerationRequest:
         refundable = job.price if job is not None else Decimal(0)
         job_id = job.job_id if job is not None else None
         self.events.append(GenerationCancelled(self.id, self.user_id, refundable, job_id))
+
+    def delete(self, now: datetime) -> bool:
+        """A tombstone (contract §6): the prompt and texts erased, the images let go (the
+        event names every image its jobs could have made), the costs kept so credits still add
+        up. False when it is deleted already: a repeated DELETE changes nothing."""
+        if self.status is S.DELETED:
+            return False
+        self.ensure_can(Move.DELETE)
+        images = tuple(
+            dict.fromkeys(
+                (asset_id, job.output_format) for job in self.jobs for asset_id in job.output_ids
+            )
+        )
+        self.parameters = replace(
+            self.parameters, prompt="", style_guidance=None, negative_prompt=None
+        )
+        self.jobs = tuple(replace(job, outputs=(), prompt=None) for job in self.jobs)
+        self.error_message = None
+        self._move(S.DELETED, now)
+        self.events.append(RequestDeleted(self.id, self.user_id, images))
+        return True
 
     def output_size(self, job: Job) -> Dimensions:
         """The exact pixel size `job` must deliver."""

@@ -12,6 +12,7 @@ class GenerationStatus(StrEnum):
     FAILED = "failed"
     CONTENT_REJECTED = "content_rejected"
     CANCELLED = "cancelled"
+    DELETED = "deleted"  # a tombstone: texts erased, images deleted, costs kept
 
     @property
     def is_terminal(self) -> bool:
@@ -29,7 +30,9 @@ class GenerationStatus(StrEnum):
         return self in PROCESSING_STATUSES
 
 
-TERMINAL_STATUSES = frozenset({GenerationStatus.CONTENT_REJECTED, GenerationStatus.CANCELLED})
+TERMINAL_STATUSES = frozenset(
+    {GenerationStatus.CONTENT_REJECTED, GenerationStatus.CANCELLED, GenerationStatus.DELETED}
+)
 PROCESSING_STATUSES = frozenset(
     {
         GenerationStatus.PENDING,

@@ -13,6 +13,7 @@ class Move(StrEnum):
     REGENERATE = "regenerate samples of"
     VARY = "vary a sample of"
     CANCEL = "cancel"
+    DELETE = "delete"
 
 
 # Moves that name a sample: allowed only once some round has delivered one.
@@ -32,6 +33,11 @@ MOVES: Mapping[tuple[S, Move], S] = {
     (S.FAILED, Move.REGENERATE): S.PROCESSING_SAMPLES,
     (S.FAILED, Move.VARY): S.PROCESSING_SAMPLES,
     (S.FAILED, Move.CANCEL): S.CANCELLED,
+    (S.AWAITING_SELECTION, Move.DELETE): S.DELETED,
+    (S.COMPLETED, Move.DELETE): S.DELETED,
+    (S.FAILED, Move.DELETE): S.DELETED,
+    (S.CONTENT_REJECTED, Move.DELETE): S.DELETED,
+    (S.CANCELLED, Move.DELETE): S.DELETED,
 }
 
 

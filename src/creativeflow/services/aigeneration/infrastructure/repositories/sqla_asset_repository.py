@@ -13,12 +13,14 @@ from ..database.tables import assets as t
 
 _GET = select(t).where(t.c.id == bindparam("asset_id"))
 INSERT_ASSETS = t.insert()
+DELETE_ASSETS = t.delete().where(t.c.id.in_(bindparam("ids", expanding=True)))
 
 
 class SqlaAssetRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
         self.pending: list[AssetRecord] = []
+        self.removed: list[str] = []
 
     def add(self, record: AssetRecord) -> None:
         self.pending.append(record)
@@ -30,6 +32,9 @@ class SqlaAssetRepository:
     async def owned(self, user_id: str, asset_ids: Sequence[str]) -> list[AssetRecord]:
         query = select(t).where(t.c.user_id == user_id, t.c.id.in_(list(asset_ids)))
         return [_record(row) for row in await self._connection.execute(query)]
+
+    def remove(self, asset_ids: Sequence[str]) -> None:
+        self.removed += asset_ids
 
     def pending_rows(self) -> list[dict[str, Any]]:
         return [

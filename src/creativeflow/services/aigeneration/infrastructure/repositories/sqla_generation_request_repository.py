@@ -63,6 +63,8 @@ class SqlaGenerationRequestRepository(GenerationRequestRepository):
             statement = statement.where(t.c.project_id == query.project_id)
         if query.status is not None:
             statement = statement.where(t.c.status == str(query.status))
+        else:  # tombstones only when asked for
+            statement = statement.where(t.c.status != str(GenerationStatus.DELETED))
         if query.after is not None:
             created_at, request_id = query.after
             statement = statement.where(

@@ -11,7 +11,7 @@ from ..database.errors import unavailable
 from ..database.tables import outbox
 from ..messaging.pg_listener import OUTBOX_CHANNEL
 from ..messaging.status_feed import STATUS_CHANNEL
-from .sqla_asset_repository import INSERT_ASSETS, SqlaAssetRepository
+from .sqla_asset_repository import DELETE_ASSETS, INSERT_ASSETS, SqlaAssetRepository
 from .sqla_generation_request_repository import SqlaGenerationRequestRepository
 from .sqla_receipts import SqlaCallbackReceipts
 
@@ -98,9 +98,11 @@ class SqlaUnitOfWork:
             )
         if asset_rows := self.assets.pending_rows():
             await self._connection.execute(INSERT_ASSETS, asset_rows)
+        if self.assets.removed:
+            await self._connection.execute(DELETE_ASSETS, {"ids": self.assets.removed})
         await self._connection.commit()
         self.outbox = PendingOutbox()
-        self.assets.pending = []
+        self.assets.pending, self.assets.removed = [], []
         if messages and self._on_commit is not None:
             self._on_commit()
         if changed and self._on_changed is not None:

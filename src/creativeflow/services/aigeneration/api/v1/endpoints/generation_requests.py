@@ -252,6 +252,22 @@ async def _answer(container: Container, request: GenerationRequest, wait: int | 
     return await settled_answer(container, request.id, request.user_id, wait, accepted)
 
 
+@router.delete(
+    "/{request_id}",
+    operation_id="deleteGenerationRequest",
+    status_code=204,
+    response_class=Response,
+    responses=errors(401, 404, 409, 503),
+)
+async def delete_generation_request_endpoint(
+    request_id: RequestIdPath, user: CurrentUser, service: ServiceDep
+) -> Response:
+    """Erase the prompt and texts and delete the images; the request stays as a `deleted`
+    tombstone (its costs kept). Not while a job is in flight (`409`); again: `204`."""
+    await service.delete(request_id, user)
+    return Response(status_code=204)
+
+
 def _command(payload: GenerationRequestCreate, user: str) -> CreateGeneration:
     brand = payload.brand_elements
     return CreateGeneration(
