@@ -16,6 +16,7 @@ from creativeflow.services.aigeneration.application.errors import (
 )
 from creativeflow.services.aigeneration.application.ports import (
     AssetRecord,
+    AuditEntry,
     CreditAccount,
     Debit,
     OutboxMessage,
@@ -51,6 +52,7 @@ class FakeDatabase:
     outbox: list[OutboxMessage] = field(default_factory=list)
     receipts: set[str] = field(default_factory=set)
     assets: dict[str, AssetRecord] = field(default_factory=dict)
+    audit: list[AuditEntry] = field(default_factory=list)
     commits: int = 0
 
 
@@ -136,6 +138,9 @@ class FakeAssets:
     def remove(self, asset_ids: Sequence[str]) -> None:
         self.removed += asset_ids
 
+    async def uploads_of(self, user_id: str) -> list[AssetRecord]:
+        return [r for r in self._db.assets.values() if r.user_id == user_id and not r.request_id]
+
     async def get(self, asset_id: str) -> AssetRecord | None:
         return self._db.assets.get(asset_id)
 
@@ -204,11 +209,23 @@ class FakeRemoteImages:
 
 
 class FakeOutbox:
-    def __init__(self) -> None:
+    def __init__(self, db: "FakeDatabase") -> None:
+        self._db = db
         self.messages: list[OutboxMessage] = []
 
     def add(self, message: OutboxMessage) -> None:
         self.messages.append(message)
+
+    async def sent(self, key: str) -> bool:
+        return any(m.key == key for m in [*self._db.outbox, *self.messages])
+
+
+class FakeAudit:
+    def __init__(self) -> None:
+        self.entries: list[AuditEntry] = []
+
+    def add(self, entry: AuditEntry) -> None:
+        self.entries.append(entry)
 
 
 class FakeLedgerInTransaction:
@@ -240,7 +257,8 @@ class FakeUnitOfWork:
 
     async def __aenter__(self) -> Self:
         self.requests = FakeRepository(self._db)
-        self.outbox = FakeOutbox()
+        self.outbox = FakeOutbox(self._db)
+        self.audit = FakeAudit()
         self.receipts = FakeReceipts(self._db)
         self.assets = FakeAssets(self._db)
         # with local credits the use cases charge inside the transaction; else the saga
@@ -262,6 +280,7 @@ class FakeUnitOfWork:
             request.events = []
             self._db.requests[request.id] = copy.deepcopy(request)
         self._db.outbox.extend(self.outbox.messages)
+        self._db.audit.extend(self.audit.entries)
         self._db.receipts |= self.receipts.pending
         self._db.assets.update({r.info.asset_id: r for r in self.assets.pending})
         for asset_id in self.assets.removed:
@@ -269,6 +288,7 @@ class FakeUnitOfWork:
         self._db.commits += 1
         self.requests.pending.clear()
         self.outbox.messages = []
+        self.audit.entries = []
         self.assets.pending, self.assets.removed = [], []
 
 

@@ -55,6 +55,10 @@ class ApiDriver:
     def auth(self, user: str = "alice") -> dict[str, str]:
         return {"Authorization": f"Bearer {create_dev_token(self.container.settings, user)}"}
 
+    def admin_auth(self, user: str = "ops-ann") -> dict[str, str]:
+        token = create_dev_token(self.container.settings, user, roles=["admin"])
+        return {"Authorization": f"Bearer {token}"}
+
     async def create(self, user: str = "alice", **fields: Any) -> httpx.Response:
         return await self.http.post(
             f"{API}/generation-requests", json={**VALID_CREATE, **fields}, headers=self.auth(user)

@@ -52,7 +52,7 @@ HOSTILE: dict[str, str] = {
 # never taken anywhere: what neither database stores alike, or no text means
 ALWAYS_REFUSED = {"nul", "control", "escape", "lone_surrogate"}
 # free text may hold line breaks and tabs; nothing else may
-FREE_TEXT_FIELDS = {"prompt", "style_guidance", "negative_prompt", "error_message"}
+FREE_TEXT_FIELDS = {"prompt", "style_guidance", "negative_prompt", "error_message", "reason"}
 LINE_BREAKS = {"crlf"}
 ID = "{request_id}"
 ASSET_ID = "{asset_id}"
@@ -108,7 +108,13 @@ async def test_no_door_takes_a_hostile_string_or_fails_on_one(
     uploaded = await api.http.post(
         f"{API}/assets", files={"file": ("a.png", image_bytes(64, 64))}, headers=api.auth()
     )
-    ids = {ID: request_id, ASSET_ID: uploaded.json()["asset_id"]}
+    ids = {
+        ID: request_id,
+        ASSET_ID: uploaded.json()["asset_id"],
+        "{job_id}": "job-1",
+        "{row_id}": "1",
+        "{user_id}": "nobody-here",
+    }
     document = (await api.http.get(f"{API}/openapi.json")).json()
 
     statuses: dict[str, int] = {}
@@ -205,6 +211,11 @@ async def _valid_bodies(api: ApiDriver, request_id: str) -> dict[str, dict[str, 
         f"{API}/generation-requests/{ID}/select-sample": {"selected_sample_id": "r1-s0"},
         f"{API}/generation-requests/{ID}/vary": {"sample_id": "r1-s0"},
         f"{API}/generation-requests/batch": {"requests": [dict(VALID_CREATE)]},
+        f"{API}/admin/dead-letters/{{job_id}}/redrive": {"reason": "r"},
+        f"{API}/admin/outbox/{{row_id}}/redrive": {"reason": "r"},
+        f"{API}/admin/generation-requests/{ID}/refund": {"reason": "r"},
+        f"{API}/admin/generation-requests/{ID}/fail": {"reason": "r"},
+        f"{API}/admin/users/{{user_id}}/erase": {"reason": "r"},
         f"{API}/n8n-callbacks/samples": samples,
         f"{API}/n8n-callbacks/final": {
             "request_id": request_id,
@@ -236,7 +247,8 @@ async def _send(
         url = url.replace(placeholder, quote(_raw(hostile), safe="") if hostile_here else valid)
     if case.door == "query":
         url += f"?{quote(case.target)}={quote(_raw(hostile), safe='')}"
-    headers: dict[str, Any] = {**api.auth()}
+    # admin routes with an admin's token, so their own checks are what meets the string
+    headers: dict[str, Any] = {**(api.admin_auth() if "/admin/" in case.route else api.auth())}
     if case.door == "claim":
         claims = {"sub": hostile, "exp": 4102444800}
         token = jwt.encode(claims, api.container.settings.jwt_secret, "HS256")

@@ -36,6 +36,7 @@ from creativeflow.services.aigeneration.client import (
     GenerationRequestRead,
 )
 from creativeflow.services.aigeneration.infrastructure.simulator.signing import (
+    CallbackSigner,
     n8n_callback_secret,
 )
 
@@ -64,6 +65,7 @@ class Stack:
     n8n: N8n
     s3: S3Server
     timings: dict[str, float]
+    callback_secret: str  # the service's N8N_CALLBACK_SECRET
 
 
 def _rabbitmqctl(*args: str) -> None:
@@ -91,6 +93,7 @@ async def stack(
     _rabbitmqctl("add_vhost", vhost)
     broker = f"{rabbitmq_url.rstrip('/')}/{vhost}"
     signing_key = secrets.token_urlsafe(32)  # what an operator puts in n8n's Crypto credential
+    callback_secret = n8n_callback_secret(signing_key)
     model = ImageModelStub(api_key=f"sk-test-{secrets.token_hex(8)}")
     n8n = N8n(installed, folder / "n8n-home")
     service: ServiceProcess | None = None
@@ -101,7 +104,7 @@ async def stack(
             postgres_url,
             folder,
             RABBITMQ_URL=broker,
-            N8N_CALLBACK_SECRET=n8n_callback_secret(signing_key),
+            N8N_CALLBACK_SECRET=callback_secret,
             DEFAULT_AI_MODEL=MODEL,
             **s3_server.settings(prefix=f"{vhost}/"),
         )
@@ -117,7 +120,9 @@ async def stack(
         await asyncio.to_thread(n8n.start)
         await _wait_for_consumer(broker)
         timings["n8n_start_s"] = round(time.monotonic() - started, 1)
-        yield Stack(service.base_url, broker, postgres_url, model, n8n, s3_server, timings)
+        yield Stack(
+            service.base_url, broker, postgres_url, model, n8n, s3_server, timings, callback_secret
+        )
     finally:
         n8n.stop()
         if service is not None:
@@ -386,6 +391,76 @@ async def test_a_job_in_flight_when_n8n_dies_is_redelivered_and_applied_once(
         assert sample.width == sample.height == 512
 
 
+async def test_a_job_no_longer_current_when_n8n_takes_it_makes_no_model_call(
+    stack: Stack,
+) -> None:
+    """Contract §8: the workflow asks each job's status_url first. With n8n away, one request
+    is cancelled while its job waits in the queue, and another's job is superseded (it failed
+    and the user regenerated); once n8n is back it drops both stale jobs without calling the
+    model, and renders the regenerated round."""
+    await asyncio.to_thread(stack.n8n.kill)
+    try:
+        async with _client(stack, "n8n-stale") as client, httpx.AsyncClient() as http:
+            cancelled = await client.create("A kite CANCELLED-WHILE-QUEUED", "instagram_post")
+            await client.cancel(cancelled.id)
+            superseded = await client.create("A boat SUPERSEDED-WHILE-QUEUED", "instagram_post")
+            first_job = await _newest_job(stack, superseded.id)
+            body = json.dumps(
+                {
+                    "request_id": superseded.id,
+                    "job_id": first_job,
+                    "error_code": "model_error",
+                    "error_message": "an earlier run failed",
+                }
+            )
+            headers = CallbackSigner(stack.callback_secret).headers(body, f"msg_{first_job}")
+            failed = await http.post(
+                f"{stack.api}/api/v1/n8n-callbacks/error", content=body, headers=headers
+            )
+            assert failed.json() == {"result": "applied"}
+            await client.regenerate(superseded.id)
+            assert await _queued(stack) == 3  # the cancelled job, the failed one, the new round
+    finally:
+        await asyncio.to_thread(stack.n8n.start)
+        await _wait_for_consumer(stack.broker)
+    async with _client(stack, "n8n-stale") as client:
+        done = await _reach(client, superseded.id, "awaiting_selection")
+        assert [r.status for r in done.rounds] == ["failed", "succeeded"]
+    deadline = time.monotonic() + 30
+    while await _queued(stack):  # every job taken and acked
+        assert time.monotonic() < deadline, "the stale jobs stayed in the queue"
+        await asyncio.sleep(0.5)
+    prompts = stack.model.prompts()
+    assert [p for p in prompts if "CANCELLED-WHILE-QUEUED" in p] == []
+    assert len([p for p in prompts if "SUPERSEDED-WHILE-QUEUED" in p]) == 1  # the new round only
+
+
+async def _newest_job(stack: Stack, request_id: str) -> str:
+    connection = await asyncpg.connect(asyncpg_dsn(stack.database_url))
+    try:
+        value = await connection.fetchval(
+            "SELECT current_job_id FROM generation_requests WHERE id = $1", request_id
+        )
+    finally:
+        await connection.close()
+    return str(value)
+
+
+async def _queued(stack: Stack) -> int:
+    """Jobs in the workflow's queue, ready or taken but not yet acked."""
+    vhost = stack.broker.rsplit("/", 1)[1]
+    listing = await asyncio.to_thread(
+        subprocess.run,
+        ["rabbitmqctl", "-q", "list_queues", "-p", vhost, "name", "messages"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    counts = dict(line.split("\t") for line in listing.stdout.splitlines() if "\t" in line)
+    return int(counts.get(QUEUE, 0))
+
+
 async def test_every_job_was_published_once_to_the_contract_and_answered(stack: Stack) -> None:
     """Runs last: the counts of the whole module's run, written to test-artifacts/."""
     connection = await asyncpg.connect(asyncpg_dsn(stack.database_url))
@@ -410,7 +485,7 @@ async def test_every_job_was_published_once_to_the_contract_and_answered(stack: 
         payload = job["payload"]
         assert_job_message(json.loads(payload) if isinstance(payload, str) else payload)
     assert all(job["delivered_at"] is not None for job in jobs)
-    assert len({job["message_key"] for job in jobs}) == len(jobs) == 10
+    assert len({job["message_key"] for job in jobs}) == len(jobs) == 13
 
     callbacks = await _callback_counts(stack.api)
     stored = await _assets(stack.database_url)
@@ -432,13 +507,14 @@ async def test_every_job_was_published_once_to_the_contract_and_answered(stack: 
         "completed": 2,
         "content_rejected": 1,
         "failed": 1,
-        "awaiting_selection": 2,
+        "awaiting_selection": 3,
+        "cancelled": 1,
     }
     # one signed callback per job, each applied: none refused for its signature (401)
     assert callbacks == {
-        "samples applied": 5,
+        "samples applied": 6,
         "final applied": 3,
-        "error applied": 2,
+        "error applied": 3,
     }, callbacks
 
 

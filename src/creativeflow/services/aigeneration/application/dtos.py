@@ -8,6 +8,7 @@ from ..domain.formats import Resolution
 from ..domain.models import GenerationParameters, GenerationStatus, Strength
 from ..domain.pricing import PriceList
 from .assets import ReportedImage
+from .job_status import JobStatusLinks
 from .model_selector import ModelSelector
 
 
@@ -95,3 +96,4 @@ class OrchestrationConfig:
     final_deadline: timedelta = timedelta(seconds=600)
     refund_on_system_failure: bool = True
     max_active_requests: int = 5
+    status_links: JobStatusLinks | None = None  # each job's status_url; none: the field is null

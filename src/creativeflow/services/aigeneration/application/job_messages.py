@@ -94,6 +94,8 @@ class _JobMessage(TypedDict):
     model: str | None
     callback_urls: CallbackUrlsMessage
     deadline: str | None
+    # GET it before calling the model: `{"current": false}` means skip the job (contract §8)
+    status_url: str | None
 
 
 class SamplesJobMessage(_JobMessage):
@@ -125,6 +127,7 @@ def job_message(
     urls: CallbackUrls,
     links: AssetLinks,
     model_sizes: Sequence[Dimensions] = (),
+    status_url: str | None = None,
 ) -> JobMessage:
     params = request.parameters
     size = request.output_size(job)
@@ -196,6 +199,7 @@ def job_message(
         "model": job.model,
         "callback_urls": {"samples": urls.samples, "final": urls.final, "error": urls.error},
         "deadline": job.deadline.isoformat() if job.deadline else None,
+        "status_url": status_url,
     }
     if job.job_type is JobType.SAMPLES:
         variation = job.source_sample_id is not None

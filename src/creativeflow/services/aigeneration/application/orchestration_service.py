@@ -18,6 +18,7 @@ from ..domain.models import (
     GenerationRequest,
     GenerationStatus,
     InputImage,
+    JobState,
     JobType,
     Move,
 )
@@ -43,6 +44,7 @@ from .errors import (
     NotFound,
     TooManyActiveRequests,
 )
+from .job_status import JobStatusLinks
 from .model_selector import ModelSelector
 from .moderation import BlocklistModerator, PromptModerator
 from .ports import (
@@ -105,6 +107,11 @@ class OrchestrationService:
     @property
     def models(self) -> ModelSelector:
         return self._config.model_selector
+
+    @property
+    def status_links(self) -> JobStatusLinks:
+        assert self._config.status_links is not None, "the composition root gives them"
+        return self._config.status_links
 
     # --- users -------------------------------------------------------------------------------
 
@@ -308,6 +315,13 @@ class OrchestrationService:
         return await self._transactions.change(
             request_id, lambda r: r.cancel(self._clock.now()), user_id
         )
+
+    async def job_is_current(self, request_id: str, job_id: str) -> bool:
+        """Whether n8n should still render `job_id`: it is the request's job in flight."""
+        async with self._uow(read_only=True) as uow:
+            request = await uow.requests.get(request_id)
+        job = request.current_job if request is not None else None
+        return job is not None and job.job_id == job_id and job.state is JobState.DISPATCHED
 
     async def delete(self, request_id: str, user_id: str) -> None:
         """A tombstone: texts erased, images deleted from storage through the outbox (an

@@ -65,6 +65,26 @@ class OutboxMessage:
 class Outbox(Protocol):
     def add(self, message: OutboxMessage) -> None: ...
 
+    async def sent(self, key: str) -> bool:
+        """Whether a message with this key was committed before (refunds are keyed by step)."""
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One admin action (contract §8): who, what, on what, why; written with its effect."""
+
+    actor: str
+    action: str
+    target: str
+    reason: str
+    correlation_id: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class AuditLog(Protocol):
+    def add(self, entry: AuditEntry) -> None:
+        """Stage an entry: written when the unit of work commits, with the action's effect."""
+
 
 class CallbackReceipts(Protocol):
     """The `webhook-id`s of callbacks already applied: a replay of one is a duplicate."""
@@ -208,6 +228,9 @@ class AssetRepository(Protocol):
     async def owned(self, user_id: str, asset_ids: Sequence[str]) -> list[AssetRecord]:
         """Those of `asset_ids` that exist and belong to `user_id`."""
 
+    async def uploads_of(self, user_id: str) -> list[AssetRecord]:
+        """The user's own uploads (inputs and logos), not the images of their requests."""
+
     def remove(self, asset_ids: Sequence[str]) -> None:
         """Stage the removal of these rows: done when the unit of work commits."""
 
@@ -226,6 +249,9 @@ class UnitOfWork(Protocol):
 
     @property
     def assets(self) -> AssetRepository: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
 
     @property
     def ledger(self) -> TransactionalCredits | None:
@@ -272,6 +298,8 @@ class Metrics(Protocol):
 
     def job_round_trip(self, job_type: str, seconds: float) -> None: ...
 
+    def admin_action(self, action: str) -> None: ...
+
 
 class NoMetrics:
     def request_created(self, format_name: str, tier: str) -> None:
@@ -282,3 +310,47 @@ class NoMetrics:
 
     def job_round_trip(self, job_type: str, seconds: float) -> None:
         pass
+
+    def admin_action(self, action: str) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class GivenUpDelivery:
+    """An outbox row the relay gave up on after its retry policy ran out."""
+
+    id: int
+    destination: str
+    key: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    dead_at: datetime
+
+
+class OutboxOperations(Protocol):
+    async def given_up(self, limit: int) -> list[GivenUpDelivery]: ...
+
+    async def redrive(self, row_id: int, entry: AuditEntry) -> bool:
+        """Deliver a given-up row again from now, with its audit entry in the same
+        transaction; False when there is no such given-up row."""
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A job the broker dead-lettered (its delivery limit ran out), as read from the queue."""
+
+    job_id: str
+    request_id: str | None
+    job_type: str | None
+    reason: str | None  # the broker's: delivery_limit, rejected, expired
+    deaths: int
+
+
+class DeadLetters(Protocol):
+    async def peek(self, limit: int) -> list[DeadLetter]:
+        """Read without taking: every message stays in the dead-letter queue."""
+
+    async def settle(self, job_id: str, redrive: bool) -> DeadLetter | None:
+        """Take `job_id` out of the dead-letter queue, publishing it to the job queue again
+        first when `redrive`; None when it is not there."""

@@ -73,7 +73,10 @@ def _messages(
     for event in events:
         if isinstance(event, JobDispatched):
             sizes = config.model_selector.sizes(event.job.model)
-            body = job_message(request, event.job, config.callback_urls, links, sizes)
+            status = (
+                config.status_links.for_job(request.id, event.job) if config.status_links else None
+            )
+            body = job_message(request, event.job, config.callback_urls, links, sizes, status)
             yield OutboxMessage(JOB, event.job.job_id, dict(body), job_headers(request, event.job))
             continue
         yield _event_message(request, event)

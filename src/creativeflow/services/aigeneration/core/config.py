@@ -191,6 +191,8 @@ class Settings(BaseSettings):
     jwt_audience: str | None = Field(None, alias="JWT_AUDIENCE")
     jwt_issuer: str | None = Field(None, alias="JWT_ISSUER")
     jwt_leeway_seconds: int = Field(30, ge=0, le=300, alias="JWT_LEEWAY_SECONDS")
+    # the claim that lists a token's roles; `admin` opens the /admin routes (contract §8)
+    jwt_roles_claim: str = Field("roles", min_length=1, max_length=64, alias="JWT_ROLES_CLAIM")
 
     cors_allow_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, alias="CORS_ALLOW_ORIGINS"

@@ -11,10 +11,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine
 from standardwebhooks import Webhook
 
+from ..application.admin import AdminService
 from ..application.asset_service import AssetService
 from ..application.assets import AssetLinks, OutputCheck
 from ..application.clock import SystemClock
 from ..application.dtos import CallbackUrls, OrchestrationConfig
+from ..application.job_status import JobStatusLinks
 from ..application.moderation import BlocklistModerator
 from ..application.orchestration_service import OrchestrationService, new_id
 from ..application.ports import AssetStorage, Clock, CreditGateway, IdempotencyStore
@@ -27,6 +29,7 @@ from ..infrastructure.clients.webhook_url_policy import PublicWebhookUrlPolicy
 from ..infrastructure.database.db_config import create_engine
 from ..infrastructure.database.housekeeping import Housekeeping
 from ..infrastructure.database.migrate import upgrade_to_head
+from ..infrastructure.messaging.dead_letters import RabbitMqDeadLetters
 from ..infrastructure.messaging.outbox_relay import OutboxRelay
 from ..infrastructure.messaging.outbox_store import SqlaOutboxStore
 from ..infrastructure.messaging.pg_listener import OUTBOX_CHANNEL, PgNotifyListener
@@ -45,11 +48,15 @@ from .adapters import (
     build_adapters,
     build_storage,
     model_selector,
+    rabbitmq_topology,
     retry_policies,
     signed_links,
 )
 from .config import Settings
+from .errors import ApiError
 from .security import TokenVerifier, Unauthenticated
+
+ADMIN_ROLE = "admin"
 
 
 @dataclass
@@ -59,6 +66,7 @@ class Container:
     clock: Clock
     credits: CreditGateway
     service: OrchestrationService
+    admin: AdminService
     relay: OutboxRelay
     outbox_store: SqlaOutboxStore
     sweeper: Sweeper
@@ -126,17 +134,24 @@ async def build_container(
     outputs = OutputCheck(
         storage, HttpRemoteImages(download_http, policy), settings.max_asset_bytes
     )
+    config = orchestration_config(settings, clock)
     service = OrchestrationService(
         uow,
         adapters.credits,
         clock,
-        orchestration_config(settings),
+        config,
         links,
         outputs,
         moderator=BlocklistModerator(settings.prompt_blocklist),
         webhook_urls=policy,
         metrics=metrics,
     )
+    dead_letters = None
+    if adapters.publisher is not None and settings.effective_rabbitmq_url:
+        # jobs go through RabbitMQ: the jobs it dead-letters are there
+        topology = rabbitmq_topology(settings)
+        dead_letters = RabbitMqDeadLetters(settings.effective_rabbitmq_url, topology)
+    admin = AdminService(uow, config, metrics, links, clock, store, dead_letters)
     assets = AssetService(
         uow,
         storage,
@@ -165,6 +180,7 @@ async def build_container(
         clock=clock,
         credits=raw_credits,
         service=service,
+        admin=admin,
         relay=relay,
         outbox_store=store,
         sweeper=sweeper,
@@ -200,8 +216,10 @@ async def build_container(
     return container
 
 
-def orchestration_config(settings: Settings) -> OrchestrationConfig:
+def orchestration_config(settings: Settings, clock: Clock | None = None) -> OrchestrationConfig:
     base = settings.callback_base_url
+    signed = signed_links(settings, clock or SystemClock())
+    status_links = JobStatusLinks(signed, f"{settings.public_base_url}{settings.api_v1_str}")
     return OrchestrationConfig(
         callback_urls=CallbackUrls(f"{base}/samples", f"{base}/final", f"{base}/error"),
         model_selector=model_selector(settings),
@@ -217,6 +235,7 @@ def orchestration_config(settings: Settings) -> OrchestrationConfig:
         final_deadline=timedelta(seconds=settings.final_job_deadline_seconds),
         refund_on_system_failure=settings.enable_credit_refund_on_system_failure,
         max_active_requests=settings.max_active_requests_per_user,
+        status_links=status_links,
     )
 
 
@@ -248,6 +267,19 @@ async def get_current_user(
     return await get_container(request).tokens.user_id(credentials.credentials)
 
 
+async def get_admin(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> str:
+    """An administrator: a token whose roles claim (JWT_ROLES_CLAIM) holds `admin`."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated()
+    principal = await get_container(request).tokens.principal(credentials.credentials)
+    if ADMIN_ROLE not in principal.roles:
+        raise ApiError(403, "forbidden", "This route is for administrators.")
+    return principal.user_id
+
+
 def get_links(request: Request) -> AssetLinks:
     return get_container(request).links
 
@@ -260,4 +292,5 @@ ServiceDep = Annotated[OrchestrationService, Depends(get_orchestration_service)]
 LinksDep = Annotated[AssetLinks, Depends(get_links)]
 AssetServiceDep = Annotated[AssetService, Depends(get_asset_service)]
 CurrentUser = Annotated[str, Depends(get_current_user)]
+AdminUser = Annotated[str, Depends(get_admin)]
 ContainerDep = Annotated[Container, Depends(get_container)]

@@ -6,6 +6,8 @@ token signed with the RS256 public key as its secret are both refused."""
 
 import asyncio
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -74,8 +76,12 @@ class TokenVerifier:
         self._audience = settings.jwt_audience
         self._issuer = settings.jwt_issuer
         self._leeway = settings.jwt_leeway_seconds
+        self._roles_claim = settings.jwt_roles_claim
 
     async def user_id(self, token: str) -> str:
+        return (await self.principal(token)).user_id
+
+    async def principal(self, token: str) -> "Principal":
         key = self._key
         if self._jwks is not None:
             try:
@@ -100,12 +106,35 @@ class TokenVerifier:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not 1 <= len(subject) <= 128 or text_problem(subject):
             raise Unauthenticated("The token has no usable subject.")
-        return subject
+        return Principal(subject, _roles(claims.get(self._roles_claim)))
 
 
-def create_dev_token(settings: Settings, user_id: str, ttl: timedelta = timedelta(days=7)) -> str:
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    roles: frozenset[str]
+
+
+def _roles(value: object) -> frozenset[str]:
+    """The roles claim: a list of names or one space-separated string (OAuth's `scope` style);
+    anything else is no role at all."""
+    if isinstance(value, str):
+        return frozenset(value.split())
+    if isinstance(value, list):
+        return frozenset(item for item in value if isinstance(item, str))
+    return frozenset()
+
+
+def create_dev_token(
+    settings: Settings,
+    user_id: str,
+    ttl: timedelta = timedelta(days=7),
+    roles: Sequence[str] = (),
+) -> str:
     now = datetime.now(UTC)
     claims: dict[str, object] = {"sub": user_id, "iat": now, "exp": now + ttl}
+    if roles:
+        claims[settings.jwt_roles_claim] = list(roles)
     if settings.jwt_audience:
         claims["aud"] = settings.jwt_audience
     if settings.jwt_issuer:

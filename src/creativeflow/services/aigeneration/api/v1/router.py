@@ -1,6 +1,15 @@
 from fastapi import APIRouter
 
-from .endpoints import assets, credits, events, formats, generation_requests, n8n_callbacks
+from .endpoints import (
+    admin,
+    assets,
+    credits,
+    events,
+    formats,
+    generation_requests,
+    jobs,
+    n8n_callbacks,
+)
 
 api_router = APIRouter()
 api_router.include_router(generation_requests.router)
@@ -9,3 +18,5 @@ api_router.include_router(n8n_callbacks.router)
 api_router.include_router(formats.router)
 api_router.include_router(assets.router)
 api_router.include_router(credits.router)
+api_router.include_router(jobs.router)
+api_router.include_router(admin.router)

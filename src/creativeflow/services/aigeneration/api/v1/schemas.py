@@ -107,7 +107,7 @@ def _single_line(value: str) -> str:
     return value
 
 
-def _visible_text(max_length: int) -> AfterValidator:
+def visible_text(max_length: int) -> AfterValidator:
     """Free text that must say something: trimmed of invisible characters at its ends
     (separators, controls, zero-width and direction marks), then 1..max_length long."""
 
@@ -194,7 +194,7 @@ class GenerationRequestCreate(StrictModel):
     project_id: Annotated[str, StringConstraints(min_length=1, max_length=64), SingleLine] = Field(
         description="The caller's project, 1..64 characters", examples=["spring-launch"]
     )
-    prompt: Annotated[str, _visible_text(2000)] = Field(
+    prompt: Annotated[str, visible_text(2000)] = Field(
         description="What the image shows, 1..2000 visible characters",
         examples=["A red fox in a neon city at night"],
     )
@@ -308,7 +308,7 @@ class VariationRequest(StrictModel):
     strength: Annotated[
         Strength, FromValue, Field(description="How far the variations may move from the sample")
     ] = Strength.SUBTLE
-    prompt: Annotated[str, _visible_text(2000)] | None = Field(
+    prompt: Annotated[str, visible_text(2000)] | None = Field(
         default=None, description="A prompt for this round only; the request's when not given"
     )
 

@@ -56,6 +56,8 @@ generation_requests = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("finished_at", UtcDateTime),
+    Column("assets_expired_at", UtcDateTime),  # its images deleted by the retention sweep
+    Column("retention_notice_at", UtcDateTime),  # its owner told they would be
     # the caller's list, newest first, is a keyset walk over this index
     Index("ix_generation_requests_user_created", "user_id", "created_at", "id"),
     Index("ix_generation_requests_status_updated", "status", "updated_at"),
@@ -149,4 +151,19 @@ assets = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Index("ix_assets_user_created", "user_id", "created_at"),
     Index("ix_assets_request_id", "request_id"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("actor", String(128), nullable=False),  # the admin's token `sub`, or cli:<user>
+    Column("action", String(64), nullable=False),
+    Column("target", String(255), nullable=False),  # a request, job or outbox id
+    Column("reason", Text, nullable=False),
+    Column("correlation_id", String(128)),  # the X-Request-ID of the call that did it
+    Column("details", JsonDocument, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_audit_log_created_at", "created_at"),
+    Index("ix_audit_log_target", "target"),
 )

@@ -2,15 +2,15 @@
 disjoint rows with FOR UPDATE SKIP LOCKED, and a relay that dies mid-delivery loses its
 lease, so its rows are delivered again by another (at least once; receivers dedupe)."""
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ...application.ports import Clock
-from ..database.tables import outbox
+from ...application.ports import AuditEntry, Clock, GivenUpDelivery
+from ..database.tables import audit_log, outbox
 
 
 @dataclass(frozen=True)
@@ -92,3 +92,41 @@ class SqlaOutboxStore:
         )
         async with self._engine.connect() as connection:
             return int((await connection.execute(query)).scalar_one())
+
+    # --- what operators do (contract §8: GET /admin/outbox, POST /admin/outbox/{id}/redrive) --
+
+    async def given_up(self, limit: int) -> list[GivenUpDelivery]:
+        query = (
+            select(
+                outbox.c.id,
+                outbox.c.destination,
+                outbox.c.message_key,
+                outbox.c.attempts,
+                outbox.c.last_error,
+                outbox.c.created_at,
+                outbox.c.dead_at,
+            )
+            .where(outbox.c.dead_at.is_not(None), outbox.c.delivered_at.is_(None))
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [GivenUpDelivery(*row) for row in rows]
+
+    async def redrive(self, row_id: int, entry: AuditEntry) -> bool:
+        now = self._clock.now()
+        again = (
+            update(outbox)
+            .where(
+                outbox.c.id == row_id,
+                outbox.c.dead_at.is_not(None),
+                outbox.c.delivered_at.is_(None),
+            )
+            .values(dead_at=None, attempts=0, last_error=None, available_at=now)
+        )
+        async with self._engine.begin() as connection:
+            if (await connection.execute(again)).rowcount != 1:
+                return False
+            await connection.execute(audit_log.insert(), {**asdict(entry), "created_at": now})
+        return True

@@ -66,6 +66,12 @@ class PrometheusMetrics:
             ["destination"],
             registry=r,
         )
+        self.admin_actions = Counter(
+            "aigen_admin_actions_total",
+            "Actions taken through the admin routes or `aigen admin` (refund, fail, redrive, ...)",
+            ["action"],
+            registry=r,
+        )
         self.outbox_dead = Gauge(
             "aigen_outbox_dead", "Outbox rows given up on", ["destination"], registry=r
         )
@@ -93,6 +99,9 @@ class PrometheusMetrics:
 
     def job_round_trip(self, job_type: str, seconds: float) -> None:
         self.round_trip.labels(job_type).observe(seconds)
+
+    def admin_action(self, action: str) -> None:
+        self.admin_actions.labels(action).inc()
 
     # --- recorded by adapters ----------------------------------------------------------------
 

@@ -33,6 +33,10 @@ class SqlaAssetRepository:
         query = select(t).where(t.c.user_id == user_id, t.c.id.in_(list(asset_ids)))
         return [_record(row) for row in await self._connection.execute(query)]
 
+    async def uploads_of(self, user_id: str) -> list[AssetRecord]:
+        query = select(t).where(t.c.user_id == user_id, t.c.request_id.is_(None))
+        return [_record(row) for row in await self._connection.execute(query)]
+
     def remove(self, asset_ids: Sequence[str]) -> None:
         self.removed += asset_ids
 

@@ -1,14 +1,15 @@
 import contextlib
 from collections.abc import Callable
+from dataclasses import asdict
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ...application.ports import Clock, OutboxMessage, TransactionalCredits
+from ...application.ports import AuditEntry, Clock, OutboxMessage, TransactionalCredits
 from ..database.errors import unavailable
-from ..database.tables import outbox
+from ..database.tables import audit_log, outbox
 from ..messaging.pg_listener import OUTBOX_CHANNEL
 from ..messaging.status_feed import STATUS_CHANNEL
 from .sqla_asset_repository import DELETE_ASSETS, INSERT_ASSETS, SqlaAssetRepository
@@ -16,21 +17,40 @@ from .sqla_generation_request_repository import SqlaGenerationRequestRepository
 from .sqla_receipts import SqlaCallbackReceipts
 
 _INSERT_OUTBOX = outbox.insert()
+_INSERT_AUDIT = audit_log.insert()
+_SENT = select(exists().where(outbox.c.message_key == bindparam("key")))
 
 
 class PendingOutbox:
     """Collects the transaction's outbox rows; the unit of work inserts them at commit."""
 
-    def __init__(self) -> None:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
         self.messages: list[OutboxMessage] = []
 
     def add(self, message: OutboxMessage) -> None:
         self.messages.append(message)
 
+    async def sent(self, key: str) -> bool:
+        if any(message.key == key for message in self.messages):
+            return True
+        return bool(await self._connection.scalar(_SENT, {"key": key}))
+
+
+class PendingAudit:
+    """Collects the transaction's audit entries; the unit of work inserts them at commit."""
+
+    def __init__(self) -> None:
+        self.entries: list[AuditEntry] = []
+
+    def add(self, entry: AuditEntry) -> None:
+        self.entries.append(entry)
+
 
 class SqlaUnitOfWork:
     requests: SqlaGenerationRequestRepository
     outbox: PendingOutbox
+    audit: PendingAudit
     receipts: SqlaCallbackReceipts
     assets: SqlaAssetRepository
     ledger: TransactionalCredits | None
@@ -63,7 +83,8 @@ class SqlaUnitOfWork:
             await self._close()
             raise (unavailable(exc) or exc) from exc
         self.requests = SqlaGenerationRequestRepository(self._connection)
-        self.outbox = PendingOutbox()
+        self.outbox = PendingOutbox(self._connection)
+        self.audit = PendingAudit()
         self.receipts = SqlaCallbackReceipts(self._connection, self._clock)
         self.assets = SqlaAssetRepository(self._connection)
         self.ledger = self._ledger_on(self._connection) if self._ledger_on else None
@@ -100,8 +121,13 @@ class SqlaUnitOfWork:
             await self._connection.execute(INSERT_ASSETS, asset_rows)
         if self.assets.removed:
             await self._connection.execute(DELETE_ASSETS, {"ids": self.assets.removed})
+        if self.audit.entries:
+            now = self._clock.now()
+            rows = [{**asdict(entry), "created_at": now} for entry in self.audit.entries]
+            await self._connection.execute(_INSERT_AUDIT, rows)
         await self._connection.commit()
-        self.outbox = PendingOutbox()
+        self.outbox = PendingOutbox(self._connection)
+        self.audit = PendingAudit()
         self.assets.pending, self.assets.removed = [], []
         if messages and self._on_commit is not None:
             self._on_commit()

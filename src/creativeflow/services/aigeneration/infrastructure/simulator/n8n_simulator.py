@@ -6,6 +6,9 @@ into its samples, makes a variation from its source sample's pixels (a subtle on
 them), and makes a final by upscaling the chosen sample's own pixels. The same seed and prompt
 render the same sample.
 
+Before it renders a job it asks the job's `status_url` and skips a job that is no longer
+current (cancelled, or superseded while it waited), as the workflow does.
+
 Prompts can ask for a failure, so every path is easy to try by hand:
 `[simulate:content_policy]` is refused, `[simulate:error]` fails as a model error, and
 `[simulate:crash]` never reports (a poison job: a queue consumer requeues it until the
@@ -83,6 +86,9 @@ class N8nSimulator:
 
     async def handle(self, job: dict[str, Any]) -> None:
         job_id = job["job_id"]
+        if job_id not in self._results and not await self._still_wanted(job):
+            log.info("job %s is no longer current: skipped, no model call", job_id)
+            return
         if job_id not in self._results:
             started = time.monotonic()
             await asyncio.sleep(self._settings.render_delay_seconds)
@@ -92,6 +98,19 @@ class N8nSimulator:
                 self._results.popitem(last=False)
         url, body = self._results[job_id]
         await self._post(url, body, job.get("correlation_id"))
+
+    async def _still_wanted(self, job: dict[str, Any]) -> bool:
+        """As the workflow does before it calls the model: ask the job's `status_url` and go
+        on only for `{"current": true}` (a job without one is rendered)."""
+        url = job.get("status_url")
+        if not url:
+            return True
+        try:
+            response = await self._http.get(url)
+            return response.status_code == 200 and response.json().get("current") is True
+        except (httpx.HTTPError, ValueError) as exc:
+            log.warning("status of job %s unknown (%s): skipped", job["job_id"], exc)
+            return False
 
     async def _result(self, job: dict[str, Any], started: float) -> tuple[str, str]:
         prompt: str = job["prompt"]

@@ -1,0 +1,231 @@
+"""What operators do by hand (contract §8): refund a step, fail a stuck request, erase a user.
+Each action is written to the audit log in the same transaction as its effect, and takes the
+request's row lock, so two operators racing on one step do it once."""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from ..domain.errors import DomainError, InvalidStateTransition, InvalidValue
+from ..domain.models import GenerationRequest, GenerationStatus, Job, JobState
+from ..domain.repositories import ListQuery
+from .assets import AssetLinks
+from .credit_moves import refund_for, to_payload
+from .dtos import OrchestrationConfig
+from .errors import NotFound
+from .ports import (
+    AuditEntry,
+    Clock,
+    DeadLetter,
+    DeadLetters,
+    GivenUpDelivery,
+    Metrics,
+    OutboxMessage,
+    OutboxOperations,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+from .side_effects import DELETE_ASSETS, REFUND
+from .transactions import RequestTransactions
+
+ADMIN_REFUND = "admin_refund"
+ADMIN_FAILED = "admin_failed"
+
+
+@dataclass(frozen=True)
+class AdminAction:
+    """Who acts, and why: every admin action names both (they go to the audit log)."""
+
+    actor: str
+    reason: str
+    correlation_id: str | None = None
+
+    def entry(self, action: str, target: str, **details: str) -> AuditEntry:
+        return AuditEntry(self.actor, action, target, self.reason, self.correlation_id, details)
+
+
+@dataclass(frozen=True)
+class Erasure:
+    erased: list[str]  # requests now tombstones (cancelled first where a job was in flight)
+    uploads: int  # the user's own uploads deleted
+    skipped: list[str]  # requests between two steps (a debit in progress): erase again later
+
+
+class AdminService:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        config: OrchestrationConfig,
+        metrics: Metrics,
+        links: AssetLinks,
+        clock: Clock,
+        outbox: OutboxOperations,
+        dead_letters: DeadLetters | None = None,  # none without RabbitMQ (in-process jobs)
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._metrics = metrics
+        self._outbox = outbox
+        self._dead_letters = dead_letters
+        self._transactions = RequestTransactions(uow, config, metrics, links, clock)
+
+    # --- deliveries the relay gave up on, and jobs the broker dead-lettered --------------------
+
+    async def given_up(self, limit: int = 100) -> list[GivenUpDelivery]:
+        return await self._outbox.given_up(limit)
+
+    async def redrive_delivery(self, action: AdminAction, row_id: int) -> None:
+        """Deliver a given-up outbox row again (its receiver dedupes on the row's key)."""
+        if not await self._outbox.redrive(row_id, action.entry("redrive_outbox", str(row_id))):
+            raise NotFound("No given-up delivery with this id.")
+        self._metrics.admin_action("redrive_outbox")
+
+    async def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        return [] if self._dead_letters is None else await self._dead_letters.peek(limit)
+
+    async def redrive_dead_letter(
+        self, action: AdminAction, job_id: str
+    ) -> Literal["redriven", "dropped"]:
+        """Publish a dead-lettered job again, if it is still its request's job in flight;
+        a job no longer current is dropped, never rendered. Returns what was done."""
+        letter = next((d for d in await self.dead_letters(10_000) if d.job_id == job_id), None)
+        if letter is None or self._dead_letters is None:
+            raise NotFound("No dead-lettered job with this id.")
+        current = await self._is_current(letter.request_id, job_id)
+        if await self._dead_letters.settle(job_id, redrive=current) is None:
+            raise NotFound("No dead-lettered job with this id.")
+        outcome: Literal["redriven", "dropped"] = "redriven" if current else "dropped"
+        async with self._uow() as uow:
+            target = letter.request_id or job_id
+            uow.audit.add(
+                action.entry("redrive_dead_letter", target, job_id=job_id, outcome=outcome)
+            )
+            await uow.commit()
+        self._metrics.admin_action(f"dead_letter_{outcome}")
+        return outcome
+
+    async def _is_current(self, request_id: str | None, job_id: str) -> bool:
+        if request_id is None:
+            return False
+        async with self._uow(read_only=True) as uow:
+            request = await uow.requests.get(request_id)
+        job = request.current_job if request is not None else None
+        return job is not None and job.job_id == job_id and job.state is JobState.DISPATCHED
+
+    # --- requests ---------------------------------------------------------------------------
+
+    async def refund_step(
+        self, action: AdminAction, request_id: str, job_id: str | None = None
+    ) -> GenerationRequest:
+        """Refund one charged step (the newest when `job_id` is not given), once: its refund
+        key is the step's own, so a second refund, by hand or by the service, is 409."""
+
+        async def refund(uow: UnitOfWork, request: GenerationRequest) -> None:
+            job = _charged_step(request, job_id)
+            move = refund_for(request, job, ADMIN_REFUND)
+            if await uow.outbox.sent(move.idempotency_key):
+                raise InvalidStateTransition("refund a step of", "refunded for that step already")
+            uow.outbox.add(OutboxMessage(REFUND, move.idempotency_key, to_payload(move)))
+            uow.audit.add(
+                action.entry("refund", request.id, job_id=job.job_id, amount=str(job.price))
+            )
+
+        request = await self._change(request_id, refund)
+        self._metrics.admin_action("refund")
+        return request
+
+    async def fail(self, action: AdminAction, request_id: str) -> GenerationRequest:
+        """Fail the step in flight of a stuck request, refunded as a system failure."""
+
+        async def audit(uow: UnitOfWork, request: GenerationRequest) -> None:
+            uow.audit.add(action.entry("fail", request.id))
+
+        def fail(request: GenerationRequest) -> None:
+            request.fail_step(ADMIN_FAILED, action.reason, True, self._clock.now())
+
+        request = await self._transactions.change(request_id, fail, within=audit)
+        self._metrics.admin_action("fail")
+        return request
+
+    async def erase_user(self, action: AdminAction, user_id: str) -> Erasure:
+        """A right-to-erasure request: every request of the user becomes a tombstone (a job in
+        flight is cancelled and refunded first), and the user's uploads are deleted."""
+        erased, skipped = [], []
+        for request in await self._all_requests(user_id):
+            if request.status is GenerationStatus.DELETED:
+                continue
+            try:
+                if request.status in _BETWEEN_STEPS:
+                    raise InvalidStateTransition("erase", request.status)
+                await self._change(request.id, _erase(action, self._clock))
+                erased.append(request.id)
+            except DomainError:  # between two steps now: the next erasure takes it
+                skipped.append(request.id)
+        uploads = await self._delete_uploads(action, user_id)
+        self._metrics.admin_action("erase_user")
+        return Erasure(erased, uploads, skipped)
+
+    async def _all_requests(self, user_id: str) -> list[GenerationRequest]:
+        found: list[GenerationRequest] = []
+        after = None
+        while True:
+            async with self._uow(read_only=True) as uow:
+                page = await uow.requests.list_for_user(ListQuery(user_id, 100, after=after))
+            found += page
+            if len(page) < 100:
+                return found
+            after = (page[-1].created_at, page[-1].id)
+
+    async def _delete_uploads(self, action: AdminAction, user_id: str) -> int:
+        async with self._uow() as uow:
+            uploads = await uow.assets.uploads_of(user_id)
+            if not uploads:
+                return 0
+            uow.assets.remove([record.info.asset_id for record in uploads])
+            keys = [record.key for record in uploads]
+            uow.outbox.add(
+                OutboxMessage(DELETE_ASSETS, f"uploads:{user_id}:{len(keys)}", {"keys": keys})
+            )
+            uow.audit.add(action.entry("erase_uploads", user_id, count=str(len(keys))))
+            await uow.commit()
+        return len(uploads)
+
+    async def _change(
+        self, request_id: str, within: Callable[[UnitOfWork, GenerationRequest], Awaitable[None]]
+    ) -> GenerationRequest:
+        return await self._transactions.change(request_id, lambda _: None, within=within)
+
+
+# a debit is in progress: the saga (or its recovery) moves it on within seconds
+_BETWEEN_STEPS = frozenset(
+    {
+        GenerationStatus.PENDING,
+        GenerationStatus.VALIDATING_CREDITS,
+        GenerationStatus.PUBLISHING_TO_QUEUE,
+    }
+)
+
+
+def _erase(
+    action: AdminAction, clock: Clock
+) -> Callable[[UnitOfWork, GenerationRequest], Awaitable[None]]:
+    async def erase(uow: UnitOfWork, request: GenerationRequest) -> None:
+        if request.status.is_processing:  # a job in flight: stop it (refunded), then erase
+            request.cancel(clock.now())
+        request.delete(clock.now())
+        uow.audit.add(action.entry("erase", request.id, user_id=request.user_id))
+
+    return erase
+
+
+def _charged_step(request: GenerationRequest, job_id: str | None) -> Job:
+    """A step whose price was debited: it was dispatched (a step is charged before it is)."""
+    charged = [job for job in request.jobs if job.dispatched_at is not None and job.price > 0]
+    if job_id is None:
+        if not charged:
+            raise InvalidStateTransition("refund a step of", "without a charged step")
+        return charged[-1]
+    job = next((job for job in charged if job.job_id == job_id), None)
+    if job is None:
+        raise InvalidValue("job_id", "is not a charged step of this request")
+    return job
