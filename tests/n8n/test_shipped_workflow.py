@@ -419,7 +419,10 @@ async def test_a_job_no_longer_current_when_n8n_takes_it_makes_no_model_call(
             )
             assert failed.json() == {"result": "applied"}
             await client.regenerate(superseded.id)
-            assert await _queued(stack) == 3  # the cancelled job, the failed one, the new round
+            deadline = time.monotonic() + 20  # the relay publishes each job right after commit
+            while await _queued(stack) < 3:  # the cancelled job, the failed one, the new round
+                assert time.monotonic() < deadline, "the three jobs never reached the queue"
+                await asyncio.sleep(0.2)
     finally:
         await asyncio.to_thread(stack.n8n.start)
         await _wait_for_consumer(stack.broker)
