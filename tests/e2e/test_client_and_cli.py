@@ -219,3 +219,40 @@ def test_the_client_drives_a_creative_session_with_waiting_answers(
             ]
         )
         assert [i.input_parameters["format"] for i in items] == ["tiktok", "pinterest_pin"]
+
+
+def test_an_operator_refunds_and_erases_from_the_shell(service: RunningService) -> None:
+    """`aigen admin …` on the service's own database, audited as cli:<login>."""
+    import json
+
+    def admin(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [AIGEN, "admin", *args]
+        return subprocess.run(command, cwd=service.folder, capture_output=True, text=True)
+
+    with GenerationClient(service.base_url, service.token("cli-admin-user")) as client:
+        request = client.create("Refunded by hand", "tiktok", wait=30)
+        assert request.status == "awaiting_selection"
+    refunded = admin("refund", request.id, "--reason", "ticket 12")
+    assert refunded.returncode == 0, refunded.stderr
+    assert json.loads(refunded.stdout)["id"] == request.id
+    twice = admin("refund", request.id, "--reason", "ticket 12")
+    assert twice.returncode == 1 and "refunded for that step already" in twice.stderr
+    assert json.loads(admin("outbox").stdout) == []
+    assert json.loads(admin("dead-letters").stdout) == []  # no broker: no dead letters
+    erased = admin("erase-user", "cli-admin-user", "--reason", "right to erasure")
+    assert json.loads(erased.stdout) == {"erased": [request.id], "uploads": 0, "skipped": []}
+    assert admin("refund", request.id).returncode == 2  # a reason is required
+    token = subprocess.run(
+        [AIGEN, "dev-token", "--user", "ops", "--role", "admin"],
+        cwd=service.folder,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    import httpx
+
+    listed = httpx.get(
+        f"{service.base_url}/api/v1/admin/outbox",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert listed.status_code == 200 and listed.json() == {"items": []}

@@ -2,6 +2,7 @@
 the credit and notification services. Nothing lost, nothing doubled."""
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
@@ -41,7 +42,7 @@ from ..builders import parameters
 from ..fakes import FakeRemoteImages
 from ..stub_servers import CreditServiceStub, NotificationServiceStub
 from ..tcp_proxy import TcpProxy
-from .api_client import VALID_CREATE
+from .api_client import VALID_CREATE, ApiDriver
 from .production import Broker, eventually, job_ids, production_service
 
 pytestmark = pytest.mark.usefixtures("rabbitmq_url")
@@ -385,3 +386,55 @@ async def test_a_batch_is_one_debit_at_the_credit_service(
     assert debit["idempotency_key"].startswith("batch:")
     assert debit["action_type"] == "generation.batch"
     assert len(await broker.drain_jobs()) == 2
+
+
+async def reject_every_job(broker: Broker) -> list[str]:
+    """What n8n does with a job it fails on for good: reject without requeue (dead-lettered)."""
+    connection = await aio_pika.connect(broker.url)
+    rejected = []
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.get_queue(broker.queue)
+        while (message := await queue.get(no_ack=False, fail=False)) is not None:
+            rejected.append(message.message_id or "")
+            await message.reject(requeue=False)
+    return rejected
+
+
+async def test_dead_letters_are_read_without_loss_and_redriven_only_while_current(
+    pg: str, broker: Broker, tmp_path: Path
+) -> None:
+    async with production_service(pg, broker, tmp_path) as (api, container):
+        live = (await api.created())["id"]
+        stale = (await api.created(user="bob"))["id"]
+        await eventually(lambda: drained(container))
+        assert len(await reject_every_job(broker)) == 2
+        await api.action(stale, "cancel", user="bob")  # its job is no longer worth rendering
+        url = "/api/v1/admin/dead-letters"
+        await eventually(lambda: _dead_letters(api, url, 2))
+        for _ in range(2):  # reading takes nothing off the queue
+            items = (await api.http.get(url, headers=api.admin_auth())).json()["items"]
+            assert {item["request_id"] for item in items} == {live, stale}
+        by_request = {item["request_id"]: item for item in items}
+        assert by_request[live]["reason"] == "rejected" and by_request[live]["deaths"] == 1
+
+        reason = {"reason": "n8n fixed; retry"}
+        for request_id, outcome in ((live, "redriven"), (stale, "dropped")):
+            job_id = by_request[request_id]["job_id"]
+            response = await api.http.post(
+                f"{url}/{job_id}/redrive", json=reason, headers=api.admin_auth()
+            )
+            assert response.json() == {"outcome": outcome}, response.text
+        assert (await api.http.get(url, headers=api.admin_auth())).json() == {"items": []}
+        again = await api.http.post(
+            f"{url}/{by_request[live]['job_id']}/redrive", json=reason, headers=api.admin_auth()
+        )
+        assert again.status_code == 404
+    requeued = await broker.drain_jobs()
+    assert [m.message_id for m in requeued] == [by_request[live]["job_id"]]  # the live one only
+    assert json.loads(requeued[0].body)["request_id"] == live
+
+
+async def _dead_letters(api: ApiDriver, url: str, count: int) -> bool:
+    items = (await api.http.get(url, headers=api.admin_auth())).json()["items"]
+    return len(items) == count

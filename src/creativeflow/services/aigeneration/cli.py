@@ -9,7 +9,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from . import client_cli
+from . import admin_cli, client_cli
 from .core.config import ConfigurationError, Environment, Settings, load_settings
 from .core.security import create_dev_token
 
@@ -32,6 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     token = commands.add_parser("dev-token", help="print a JWT signed with the configured secret")
     token.add_argument("--user", required=True)
     token.add_argument("--days", type=int, default=7)
+    token.add_argument("--role", action="append", default=[], help="a role claim, e.g. admin")
 
     schemas = commands.add_parser(
         "schemas", help="write the JSON Schemas of the job message and the n8n callbacks"
@@ -55,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     grant.add_argument("--reason", default="granted by an operator")
 
     client_cli.add_commands(commands)
+    admin_cli.add_commands(commands)
 
     args = parser.parse_args(argv)
     try:
@@ -85,13 +87,15 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "dev-token":
         from datetime import timedelta
 
-        print(create_dev_token(settings, args.user, timedelta(days=args.days)))
+        print(create_dev_token(settings, args.user, timedelta(days=args.days), args.role))
     elif args.command == "worker":
         asyncio.run(_worker())
     elif args.command == "simulate-n8n":
         asyncio.run(_simulate_n8n())
     elif args.command == "credits":
         return asyncio.run(_grant(settings, args.user, args.amount, args.reason))
+    elif args.command == "admin":
+        return admin_cli.run(args, settings)
     return 0
 
 
