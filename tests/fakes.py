@@ -113,6 +113,20 @@ class FakeRepository(GenerationRequestRepository):
             if r.current_job and r.current_job.deadline and r.current_job.deadline < now
         ][:limit]
 
+    async def ids_created_before(
+        self, before: datetime, limit: int, *, noticed: bool | None = None
+    ) -> list[str]:
+        found = [
+            r
+            for r in self._db.requests.values()
+            if r.created_at < before
+            and r.assets_expired_at is None
+            and r.status != GenerationStatus.DELETED
+            and (noticed is not False or r.retention_notice_at is None)
+        ]
+        found.sort(key=lambda r: r.created_at)
+        return [r.id for r in found[:limit]]
+
 
 class FakeReceipts:
     def __init__(self, db: "FakeDatabase") -> None:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from ..domain.errors import InvalidOutput
-from ..domain.events import DomainEvent, FinalAssetReady, RequestDeleted, SamplesReady
+from ..domain.events import DomainEvent, FinalAssetReady, ImagesReleased, SamplesReady
 from ..domain.models import AssetInfo, GenerationRequest, InputImage, Job
 from ..domain.models.asset_info import MEDIA_TYPES
 from .errors import DependencyUnavailable, Unfetchable
@@ -76,11 +76,11 @@ def new_asset_records(
 
 
 def removed_asset_ids(events: Sequence[DomainEvent]) -> list[str]:
-    """The rows of the assets table a change lets go of (a deleted request's images)."""
+    """The rows of the assets table a change lets go of (deleted, or past retention)."""
     return [
         asset_id
         for event in events
-        if isinstance(event, RequestDeleted)
+        if isinstance(event, ImagesReleased)
         for asset_id, _ in event.images
     ]
 

@@ -431,6 +431,38 @@ class OrchestrationService:
             failed += int(timed_out)
         return failed
 
+    async def expire_old_assets(self, retention: timedelta, limit: int = 100) -> int:
+        """ASSET_RETENTION_DAYS: the images of requests older than `retention` are deleted
+        (through the outbox), each request keeping its texts and showing `assets_expired_at`."""
+        now = self._clock.now()
+        async with self._uow(read_only=True) as uow:
+            ids = await uow.requests.ids_created_before(now - retention, limit)
+        expired = 0
+        for request_id in ids:
+            moved = await self._transactions.change_if(
+                request_id, lambda r: r.expire_assets(self._clock.now())
+            )
+            expired += int(moved)
+        return expired
+
+    async def notify_retention(
+        self, retention: timedelta, notice: timedelta, limit: int = 100
+    ) -> int:
+        """ASSET_RETENTION_NOTICE_DAYS: tell each owner once, `notice` ahead of the deletion."""
+        now = self._clock.now()
+        async with self._uow(read_only=True) as uow:
+            ids = await uow.requests.ids_created_before(
+                now - retention + notice, limit, noticed=False
+            )
+        told = 0
+        for request_id in ids:
+            moved = await self._transactions.change_if(
+                request_id,
+                lambda r: r.notice_retention(self._clock.now(), r.created_at + retention),
+            )
+            told += int(moved)
+        return told
+
     def _model(
         self,
         account: CreditAccount,

@@ -5,13 +5,14 @@ from decimal import Decimal
 from typing import Any
 
 from ..domain.events import (
+    AssetsExpiring,
     ContentRejected,
     DomainEvent,
     FinalAssetReady,
     GenerationCancelled,
     GenerationFailed,
+    ImagesReleased,
     JobDispatched,
-    RequestDeleted,
     SamplesReady,
 )
 from ..domain.models import GenerationRequest, Job
@@ -49,6 +50,10 @@ _NOTIFICATIONS: dict[type[DomainEvent], tuple[str, str]] = {
         "generation.content_rejected",
         "Your prompt was declined by the content policy.",
     ),
+    AssetsExpiring: (
+        "generation.assets_expiring",
+        "The images of this request will be deleted soon: download what you want to keep.",
+    ),
 }
 
 
@@ -80,9 +85,9 @@ def _messages(
             yield OutboxMessage(JOB, event.job.job_id, dict(body), job_headers(request, event.job))
             continue
         yield _event_message(request, event)
-        if isinstance(event, RequestDeleted):
+        if isinstance(event, ImagesReleased):
             keys = [output_key(request, asset_id, fmt) for asset_id, fmt in event.images]
-            yield OutboxMessage(DELETE_ASSETS, f"{request.id}:delete", {"keys": keys})
+            yield OutboxMessage(DELETE_ASSETS, f"{request.id}:{event.name}", {"keys": keys})
         if type(event) in _NOTIFICATIONS:
             yield _notification(request, event, links)
         refund = _refund(request, event, config)
@@ -130,6 +135,11 @@ def _notification(
             "error_code": request.error_code,
             "final_asset_url": final_url,
             "correlation_id": request.correlation_id,
+            **(
+                {"assets_expire_at": event.expires_at.isoformat()}
+                if isinstance(event, AssetsExpiring)
+                else {}
+            ),
         },
     }
     key = f"{request.id}:{kind}:{len(request.jobs)}"

@@ -1,6 +1,7 @@
 """GenerationRequestRead (contract §1, §6) as plain JSON: what the API answers, what SSE streams
 and what webhooks to API users carry. Asset links are minted here, on every read."""
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -76,9 +77,14 @@ def request_view(request: GenerationRequest, links: AssetLinks) -> dict[str, Any
         "ai_model_used": request.ai_model_used,
         "created_at": request.created_at.isoformat(),
         "updated_at": request.updated_at.isoformat(),
+        "assets_expired_at": _time(request.assets_expired_at),
         "metrics": {
             "samples_ms": request.last_duration_ms(JobType.SAMPLES),
             "final_ms": request.last_duration_ms(JobType.FINAL),
             "total_ms": request.total_ms,
         },
     }
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

@@ -191,6 +191,12 @@ class Settings(BaseSettings):
     jwt_audience: str | None = Field(None, alias="JWT_AUDIENCE")
     jwt_issuer: str | None = Field(None, alias="JWT_ISSUER")
     jwt_leeway_seconds: int = Field(30, ge=0, le=300, alias="JWT_LEEWAY_SECONDS")
+    # images older than this are deleted by a sweep (none: kept for good); the owner is told
+    # ASSET_RETENTION_NOTICE_DAYS ahead through the notification service (none: not told)
+    asset_retention_days: int | None = Field(None, ge=1, le=36500, alias="ASSET_RETENTION_DAYS")
+    asset_retention_notice_days: int | None = Field(
+        None, ge=1, le=36500, alias="ASSET_RETENTION_NOTICE_DAYS"
+    )
     # the claim that lists a token's roles; `admin` opens the /admin routes (contract §8)
     jwt_roles_claim: str = Field("roles", min_length=1, max_length=64, alias="JWT_ROLES_CLAIM")
 
@@ -302,6 +308,15 @@ class Settings(BaseSettings):
                 raise ValueError("N8N_CALLBACK_SECRET must be set outside development")
             if self.outbound_webhook_secret == DEV_WEBHOOK_SECRET:
                 raise ValueError("OUTBOUND_WEBHOOK_SECRET must be set outside development")
+        return self
+
+    @model_validator(mode="after")
+    def _retention_notice_comes_before_the_deletion(self) -> "Settings":
+        notice, days = self.asset_retention_notice_days, self.asset_retention_days
+        if notice is not None and (days is None or notice >= days):
+            raise ValueError(
+                "ASSET_RETENTION_NOTICE_DAYS needs ASSET_RETENTION_DAYS, and must be fewer days"
+            )
         return self
 
     @model_validator(mode="after")

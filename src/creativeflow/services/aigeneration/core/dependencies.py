@@ -2,6 +2,7 @@
 lifespan (and for `aigen worker`); routers get what they need through the aliases below."""
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated
@@ -172,7 +173,7 @@ async def build_container(
         service,
         settings.sweep_interval_seconds,
         timedelta(seconds=settings.recovery_grace_seconds),
-        chores=[housekeeping.purge],
+        chores=[housekeeping.purge, *retention_chores(settings, service)],
     )
     container = Container(
         settings=settings,
@@ -214,6 +215,20 @@ async def build_container(
     if settings.run_sweeps if with_sweeps is None else with_sweeps:
         container.background.append(sweeper.run)
     return container
+
+
+def retention_chores(
+    settings: Settings, service: OrchestrationService
+) -> list[Callable[[], Awaitable[int]]]:
+    """ASSET_RETENTION_DAYS (and its notice) as chores of the sweep, when set."""
+    if settings.asset_retention_days is None:
+        return []
+    retention = timedelta(days=settings.asset_retention_days)
+    chores: list[Callable[[], Awaitable[int]]] = [lambda: service.expire_old_assets(retention)]
+    if settings.asset_retention_notice_days is not None:
+        notice = timedelta(days=settings.asset_retention_notice_days)
+        chores.append(lambda: service.notify_retention(retention, notice))
+    return chores
 
 
 def orchestration_config(settings: Settings, clock: Clock | None = None) -> OrchestrationConfig:

@@ -4,6 +4,7 @@ outbox rows (job messages, domain events, notifications, refunds) in the same tr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, ClassVar
 
@@ -68,8 +69,29 @@ class GenerationCancelled(DomainEvent):
 
 
 @dataclass(frozen=True)
-class RequestDeleted(DomainEvent):
+class ImagesReleased(DomainEvent):
+    """Images the request lets go of: their rows go at once, the objects through the outbox."""
+
+    images: tuple[tuple[str, str], ...]  # (asset id, format) of every image its jobs could make
+
+
+@dataclass(frozen=True)
+class RequestDeleted(ImagesReleased):
     """Its texts erased and its images to be deleted from storage (contract §6)."""
 
     name: ClassVar[str] = "generation.deleted"
-    images: tuple[tuple[str, str], ...]  # (asset id, format) of every image its jobs could make
+
+
+@dataclass(frozen=True)
+class AssetsExpired(ImagesReleased):
+    """Its images were older than ASSET_RETENTION_DAYS (contract §6): deleted, texts kept."""
+
+    name: ClassVar[str] = "generation.assets_expired"
+
+
+@dataclass(frozen=True)
+class AssetsExpiring(DomainEvent):
+    """Its owner is told ahead (ASSET_RETENTION_NOTICE_DAYS) when its images will be deleted."""
+
+    name: ClassVar[str] = "generation.assets_expiring"
+    expires_at: datetime

@@ -431,6 +431,10 @@ class GenerationRequestRead(BaseModel):
     created_at: datetime = Field(description="When it was created")
     updated_at: datetime = Field(description="When it last changed")
     metrics: RequestMetrics = Field(description="Timings, as Replicate's `predict_time`")
+    assets_expired_at: datetime | None = Field(
+        default=None,
+        description="When its images were deleted for ASSET_RETENTION_DAYS (null: kept)",
+    )
 
     @classmethod
     def from_domain(cls, request: GenerationRequest, links: AssetLinks) -> "GenerationRequestRead":

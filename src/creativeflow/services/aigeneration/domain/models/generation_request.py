@@ -21,6 +21,8 @@ from ..errors import (
     UnknownJob,
 )
 from ..events import (
+    AssetsExpired,
+    AssetsExpiring,
     ContentRejected,
     DomainEvent,
     FinalAssetReady,
@@ -71,6 +73,8 @@ class GenerationRequest:
     ai_model_used: str | None = None
     jobs: tuple[Job, ...] = ()
     finished_at: datetime | None = None
+    assets_expired_at: datetime | None = None  # its images deleted by the retention sweep
+    retention_notice_at: datetime | None = None  # its owner told ahead
     version: int = 0
     events: list[DomainEvent] = field(default_factory=list, repr=False)
 
@@ -273,8 +277,8 @@ class GenerationRequest:
             raise InvalidStateTransition(move, self.status)
         if move not in NAMES_A_SAMPLE:
             return
-        if not self.samples:
-            raise InvalidStateTransition(move, "failed before its samples")
+        if not self.samples:  # none delivered, or deleted by the retention sweep
+            raise InvalidStateTransition(move, "without samples")
         if self.find_sample(sample_id or "") is None:
             raise InvalidValue(field, "is not a sample of this request")
 
@@ -412,19 +416,48 @@ class GenerationRequest:
         if self.status is S.DELETED:
             return False
         self.ensure_can(Move.DELETE)
+        images = self._release_images()
+        self.parameters = replace(
+            self.parameters, prompt="", style_guidance=None, negative_prompt=None
+        )
+        self.jobs = tuple(replace(job, prompt=None) for job in self.jobs)
+        self.error_message = None
+        self._move(S.DELETED, now)
+        self.events.append(RequestDeleted(self.id, self.user_id, images))
+        return True
+
+    def expire_assets(self, now: datetime) -> bool:
+        """Retention (contract §6): the images go, the request and its texts stay, showing
+        `assets_expired_at`. Not while a job is in flight (the next sweep takes it)."""
+        if self.assets_expired_at is not None or self.status is S.DELETED:
+            return False
+        if self.status.is_processing:
+            return False
+        images = self._release_images()
+        self.assets_expired_at = now
+        self.updated_at = now
+        self.events.append(AssetsExpired(self.id, self.user_id, images))
+        return True
+
+    def notice_retention(self, now: datetime, expires_at: datetime) -> bool:
+        """Tell the owner once, ahead, when the images will be deleted."""
+        if self.retention_notice_at is not None or self.assets_expired_at is not None:
+            return False
+        if self.status is S.DELETED:
+            return False
+        self.retention_notice_at = now
+        self.events.append(AssetsExpiring(self.id, self.user_id, expires_at))
+        return True
+
+    def _release_images(self) -> tuple[tuple[str, str], ...]:
+        """Every image its jobs could have made (uploaded or not), let go of."""
         images = tuple(
             dict.fromkeys(
                 (asset_id, job.output_format) for job in self.jobs for asset_id in job.output_ids
             )
         )
-        self.parameters = replace(
-            self.parameters, prompt="", style_guidance=None, negative_prompt=None
-        )
-        self.jobs = tuple(replace(job, outputs=(), prompt=None) for job in self.jobs)
-        self.error_message = None
-        self._move(S.DELETED, now)
-        self.events.append(RequestDeleted(self.id, self.user_id, images))
-        return True
+        self.jobs = tuple(replace(job, outputs=()) for job in self.jobs)
+        return images
 
     def output_size(self, job: Job) -> Dimensions:
         """The exact pixel size `job` must deliver."""

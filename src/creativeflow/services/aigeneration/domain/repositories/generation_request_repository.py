@@ -52,6 +52,13 @@ class GenerationRequestRepository(ABC):
     async def ids_overdue(self, now: datetime, limit: int) -> list[str]:
         """Requests whose job in flight has passed its deadline."""
 
+    @abstractmethod
+    async def ids_created_before(
+        self, before: datetime, limit: int, *, noticed: bool | None = None
+    ) -> list[str]:
+        """Requests created before `before` whose images are still kept (not deleted, not
+        expired), oldest first; `noticed=False`: only those whose owner was not told yet."""
+
 
 class ConcurrentUpdate(Exception):
     """The row changed between load and save (optimistic version check)."""

@@ -62,6 +62,12 @@ generation_requests = Table(
     Index("ix_generation_requests_user_created", "user_id", "created_at", "id"),
     Index("ix_generation_requests_status_updated", "status", "updated_at"),
     Index(
+        "ix_generation_requests_created_kept",
+        "created_at",
+        postgresql_where=text("assets_expired_at IS NULL"),
+        sqlite_where=text("assets_expired_at IS NULL"),
+    ),
+    Index(
         "ix_generation_requests_deadline_at",
         "deadline_at",
         postgresql_where=text("deadline_at IS NOT NULL"),

@@ -55,6 +55,8 @@ def to_row(request: GenerationRequest) -> dict[str, Any]:
         "created_at": request.created_at,
         "updated_at": request.updated_at,
         "finished_at": request.finished_at,
+        "assets_expired_at": request.assets_expired_at,
+        "retention_notice_at": request.retention_notice_at,
     }
 
 
@@ -79,6 +81,8 @@ def from_row(row: Any) -> GenerationRequest:
         ai_model_used=row.ai_model_used,
         jobs=_with_legacy_outputs(jobs, row.sample_asset_infos, row.final_asset_info),
         finished_at=row.finished_at,
+        assets_expired_at=row.assets_expired_at,
+        retention_notice_at=row.retention_notice_at,
         version=row.version,
     )
 

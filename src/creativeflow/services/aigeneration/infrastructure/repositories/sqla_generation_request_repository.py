@@ -101,3 +101,20 @@ class SqlaGenerationRequestRepository(GenerationRequestRepository):
         # deadline_at is set only while a job is in flight (see request_mapping.to_row)
         query = select(t.c.id).where(t.c.deadline_at < now).order_by(t.c.deadline_at).limit(limit)
         return list((await self._connection.scalars(query)).all())
+
+    async def ids_created_before(
+        self, before: datetime, limit: int, *, noticed: bool | None = None
+    ) -> list[str]:
+        query = (
+            select(t.c.id)
+            .where(
+                t.c.created_at < before,
+                t.c.assets_expired_at.is_(None),
+                t.c.status != str(GenerationStatus.DELETED),
+            )
+            .order_by(t.c.created_at)
+            .limit(limit)
+        )
+        if noticed is False:
+            query = query.where(t.c.retention_notice_at.is_(None))
+        return list(await self._connection.scalars(query))

@@ -42,9 +42,18 @@ def upgrade() -> None:
     with op.batch_alter_table("generation_requests") as table:
         table.add_column(sa.Column("assets_expired_at", UtcDateTime))
         table.add_column(sa.Column("retention_notice_at", UtcDateTime))
+    # the retention sweep walks the requests whose images are kept, oldest first
+    op.create_index(
+        "ix_generation_requests_created_kept",
+        "generation_requests",
+        ["created_at"],
+        postgresql_where=sa.text("assets_expired_at IS NULL"),
+        sqlite_where=sa.text("assets_expired_at IS NULL"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_generation_requests_created_kept", table_name="generation_requests")
     with op.batch_alter_table("generation_requests") as table:
         table.drop_column("retention_notice_at")
         table.drop_column("assets_expired_at")
