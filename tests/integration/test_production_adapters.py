@@ -417,6 +417,7 @@ async def test_dead_letters_are_read_without_loss_and_redriven_only_while_curren
             assert {item["request_id"] for item in items} == {live, stale}
         by_request = {item["request_id"]: item for item in items}
         assert by_request[live]["reason"] == "rejected" and by_request[live]["deaths"] == 1
+        assert "aigen_dead_letter_jobs 2.0" in (await api.http.get("/metrics")).text
 
         reason = {"reason": "n8n fixed; retry"}
         for request_id, outcome in ((live, "redriven"), (stale, "dropped")):
@@ -426,6 +427,7 @@ async def test_dead_letters_are_read_without_loss_and_redriven_only_while_curren
             )
             assert response.json() == {"outcome": outcome}, response.text
         assert (await api.http.get(url, headers=api.admin_auth())).json() == {"items": []}
+        assert "aigen_dead_letter_jobs 0.0" in (await api.http.get("/metrics")).text
         again = await api.http.post(
             f"{url}/{by_request[live]['job_id']}/redrive", json=reason, headers=api.admin_auth()
         )

@@ -80,6 +80,10 @@ class AdminService:
             raise NotFound("No given-up delivery with this id.")
         self._metrics.admin_action("redrive_outbox")
 
+    async def dead_letter_depth(self) -> int | None:
+        """None without a broker (jobs go in process: nothing is ever dead-lettered)."""
+        return None if self._dead_letters is None else await self._dead_letters.depth()
+
     async def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         return [] if self._dead_letters is None else await self._dead_letters.peek(limit)
 

@@ -348,6 +348,9 @@ class DeadLetter:
 
 
 class DeadLetters(Protocol):
+    async def depth(self) -> int:
+        """How many jobs wait in the dead-letter queue."""
+
     async def peek(self, limit: int) -> list[DeadLetter]:
         """Read without taking: every message stays in the dead-letter queue."""
 

@@ -24,6 +24,11 @@ class RabbitMqDeadLetters:
         self._url = url
         self._topology = topology
 
+    async def depth(self) -> int:
+        async with self._channel() as channel:
+            queue = await channel.declare_queue(self._topology.dead_letter_queue, passive=True)
+            return int(queue.declaration_result.message_count or 0)
+
     async def peek(self, limit: int) -> list[DeadLetter]:
         async with self._channel() as channel:
             queue = await channel.get_queue(self._topology.dead_letter_queue, ensure=True)

@@ -72,6 +72,11 @@ class PrometheusMetrics:
             ["action"],
             registry=r,
         )
+        self.dead_letter_jobs = Gauge(
+            "aigen_dead_letter_jobs",
+            "Jobs in RabbitMQ's dead-letter queue (their delivery limit ran out), read at scrape",
+            registry=r,
+        )
         self.outbox_dead = Gauge(
             "aigen_outbox_dead", "Outbox rows given up on", ["destination"], registry=r
         )
