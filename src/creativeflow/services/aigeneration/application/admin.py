@@ -1,13 +1,14 @@
-"""What operators do by hand (contract §8): refund a step, fail a stuck request, erase a user.
-Each action is written to the audit log in the same transaction as its effect, and takes the
-request's row lock, so two operators racing on one step do it once."""
+"""What operators do by hand (contract §8): re-drive dead-lettered jobs and given-up
+deliveries, refund a step, fail a stuck request, erase a user. Each action is written to the
+audit log in the transaction of its effect; those on a request take its row lock, so two
+operators racing on one step do it once."""
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from ..domain.errors import DomainError, InvalidStateTransition, InvalidValue
-from ..domain.models import GenerationRequest, GenerationStatus, Job, JobState
+from ..domain.models import GenerationRequest, GenerationStatus, Job
 from ..domain.repositories import ListQuery
 from .assets import AssetLinks
 from .credit_moves import refund_for, to_payload
@@ -113,8 +114,7 @@ class AdminService:
             return False
         async with self._uow(read_only=True) as uow:
             request = await uow.requests.get(request_id)
-        job = request.current_job if request is not None else None
-        return job is not None and job.job_id == job_id and job.state is JobState.DISPATCHED
+        return request is not None and request.renders(job_id)
 
     # --- requests ---------------------------------------------------------------------------
 

@@ -18,7 +18,6 @@ from ..domain.models import (
     GenerationRequest,
     GenerationStatus,
     InputImage,
-    JobState,
     JobType,
     Move,
 )
@@ -320,8 +319,7 @@ class OrchestrationService:
         """Whether n8n should still render `job_id`: it is the request's job in flight."""
         async with self._uow(read_only=True) as uow:
             request = await uow.requests.get(request_id)
-        job = request.current_job if request is not None else None
-        return job is not None and job.job_id == job_id and job.state is JobState.DISPATCHED
+        return request is not None and request.renders(job_id)
 
     async def delete(self, request_id: str, user_id: str) -> None:
         """A tombstone: texts erased, images deleted from storage through the outbox (an

@@ -111,6 +111,12 @@ class GenerationRequest:
             return self.jobs[-1]
         return None
 
+    def renders(self, job_id: str) -> bool:
+        """Whether `job_id` is the job to render now: dispatched and still in flight (not
+        cancelled, superseded or timed out). n8n asks this before it calls the model."""
+        job = self.current_job
+        return job is not None and job.job_id == job_id and job.state is JobState.DISPATCHED
+
     def find_job(self, job_id: str) -> Job | None:
         return next((job for job in self.jobs if job.job_id == job_id), None)
 
