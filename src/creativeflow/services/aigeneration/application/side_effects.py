@@ -30,7 +30,7 @@ JOB, EVENT, NOTIFICATION, REFUND, SETTLE, WEBHOOK, DELETE_ASSETS = (
     "refund",
     "settle",
     "webhook",
-    "delete_assets",  # a deleted request's images, removed from storage (retried until done)
+    "delete_assets",  # images let go of (deleted or expired request): removed from storage
 )
 
 # the events an API user can subscribe to with webhook_url / webhook_events
