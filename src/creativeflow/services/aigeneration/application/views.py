@@ -30,9 +30,15 @@ def request_view(request: GenerationRequest, links: AssetLinks) -> dict[str, Any
     def credits(value: Decimal | None) -> float | None:
         return None if value is None else float(value)
 
+    viewed: dict[str, dict[str, Any]] = {}
+
     def asset(info: AssetInfo) -> dict[str, Any]:
-        key = output_key(request, info.asset_id, info.format)
-        return asset_view(info, links.for_user(info.asset_id, key))
+        # an image shows up twice (the newest round and `rounds`, the newest final and
+        # `finals`): its link is minted once per answer
+        if info.asset_id not in viewed:
+            key = output_key(request, info.asset_id, info.format)
+            viewed[info.asset_id] = asset_view(info, links.for_user(info.asset_id, key))
+        return viewed[info.asset_id]
 
     return {
         "id": request.id,
