@@ -93,13 +93,19 @@ class AdminService:
     ) -> Literal["redriven", "dropped"]:
         """Publish a dead-lettered job again, if it is still its request's job in flight;
         a job no longer current is dropped, never rendered. Returns what was done."""
-        letter = next((d for d in await self.dead_letters(10_000) if d.job_id == job_id), None)
-        if letter is None or self._dead_letters is None:
+        if self._dead_letters is None:
             raise NotFound("No dead-lettered job with this id.")
-        current = await self._is_current(letter.request_id, job_id)
-        if await self._dead_letters.settle(job_id, redrive=current) is None:
+        redriven = False
+
+        async def still_current(letter: DeadLetter) -> bool:
+            nonlocal redriven
+            redriven = await self._is_current(letter.request_id, job_id)
+            return redriven
+
+        letter = await self._dead_letters.settle(job_id, still_current)
+        if letter is None:
             raise NotFound("No dead-lettered job with this id.")
-        outcome: Literal["redriven", "dropped"] = "redriven" if current else "dropped"
+        outcome: Literal["redriven", "dropped"] = "redriven" if redriven else "dropped"
         async with self._uow() as uow:
             target = letter.request_id or job_id
             uow.audit.add(

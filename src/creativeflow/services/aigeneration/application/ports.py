@@ -1,6 +1,6 @@
 """The capabilities the use cases need, named for what they do. Adapters live in infrastructure/."""
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -354,6 +354,8 @@ class DeadLetters(Protocol):
     async def peek(self, limit: int) -> list[DeadLetter]:
         """Read without taking: every message stays in the dead-letter queue."""
 
-    async def settle(self, job_id: str, redrive: bool) -> DeadLetter | None:
+    async def settle(
+        self, job_id: str, redrive: Callable[[DeadLetter], Awaitable[bool]]
+    ) -> DeadLetter | None:
         """Take `job_id` out of the dead-letter queue, publishing it to the job queue again
-        first when `redrive`; None when it is not there."""
+        first when `redrive(letter)` says so; None when it is not there."""

@@ -6,7 +6,7 @@ exchange again (with publisher confirms) before it acknowledges the dead letter,
 in between leaves a duplicate, which the service answers `duplicate`, never a lost job."""
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -40,7 +40,9 @@ class RabbitMqDeadLetters:
                 letters.append(_letter(message))
             return letters  # closing the channel puts every message back
 
-    async def settle(self, job_id: str, redrive: bool) -> DeadLetter | None:
+    async def settle(
+        self, job_id: str, redrive: Callable[[DeadLetter], Awaitable[bool]]
+    ) -> DeadLetter | None:
         async with self._channel() as channel:
             queue = await channel.get_queue(self._topology.dead_letter_queue, ensure=True)
             for _ in range(MAX_SCAN):
@@ -49,11 +51,12 @@ class RabbitMqDeadLetters:
                     return None
                 if message.message_id != job_id:
                     continue  # put back when the channel closes
-                if redrive:
+                letter = _letter(message)
+                if await redrive(letter):
                     jobs = await channel.get_exchange(self._topology.job_exchange, ensure=True)
                     await jobs.publish(_again(message), self._topology.job_routing_key)
                 await message.ack()
-                return _letter(message)
+                return letter
             return None
 
     @asynccontextmanager

@@ -11,13 +11,12 @@ from ....application.correlation import request_id_var
 from ....application.dtos import CreateGeneration, ListRequests, SelectSample, VarySample
 from ....core.dependencies import Container, ContainerDep, CurrentUser, LinksDep, ServiceDep
 from ....core.errors import ApiError
-from ....domain.formats import Dimensions, Resolution, native_size
+from ....domain.formats import Dimensions, native_size
 from ....domain.models import (
     BrandElements,
     GenerationParameters,
     GenerationRequest,
     GenerationStatus,
-    Strength,
 )
 from ..idempotency import idempotent
 from ..params import RequestIdPath
@@ -186,7 +185,7 @@ async def select_sample_for_final_generation_endpoint(
             request_id=request_id,
             user_id=user,
             sample_id=selection.selected_sample_id,
-            resolution=Resolution(selection.resolution),
+            resolution=selection.resolution,
             output_format=str(selection.output_format),
         )
     )
@@ -226,7 +225,7 @@ async def vary_sample_endpoint(
             request_id=request_id,
             user_id=user,
             sample_id=variation.sample_id,
-            strength=Strength(variation.strength),
+            strength=variation.strength,
             prompt=variation.prompt,
         )
     )
