@@ -254,10 +254,3 @@ async def queue_request_ids(world: Stack) -> list[str]:
         while (message := await queue.get(no_ack=True, fail=False)) is not None:
             ids.append(json.loads(message.body)["request_id"])
     return ids
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)

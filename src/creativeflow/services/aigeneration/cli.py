@@ -133,6 +133,7 @@ def _serve(host: str, port: int, workers: int) -> int:
         workers=workers,
         log_config=None,
         proxy_headers=True,
+        timeout_keep_alive=settings.http_keep_alive_seconds,
         # SIGTERM: stop accepting, let requests in flight finish (live streams at most this
         # long), then the lifespan lets the outbox relay finish its batch
         timeout_graceful_shutdown=10,

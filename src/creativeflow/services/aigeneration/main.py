@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from .api import health
+from .api.load_shedding import LoadSheddingMiddleware
 from .api.middleware import HttpMetricsMiddleware, RequestIdMiddleware, SecurityMiddleware
 from .api.v1.router import api_router
 from .core.config import ConfigurationError, Settings, load_settings
@@ -77,6 +78,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_image_bytes=max(settings.max_upload_bytes, settings.max_asset_bytes),
     )
     app.add_middleware(HttpMetricsMiddleware, observe=lambda *args: _observe(app, *args))
+    app.add_middleware(
+        LoadSheddingMiddleware,
+        max_in_flight=settings.max_requests_in_flight,
+        api_prefix=settings.api_v1_str,
+        retry_after_seconds=settings.overload_retry_after_seconds,
+        on_shed=lambda kind: _shed(app, kind),
+    )
     app.add_middleware(RequestIdMiddleware)
     app.include_router(api_router, prefix=settings.api_v1_str)
     app.mount("/console", StaticFiles(directory=CONSOLE, html=True), name="console")
@@ -89,6 +97,12 @@ def _observe(app: FastAPI, method: str, route: str, status: int, seconds: float)
     container = getattr(app.state, "container", None)
     if container is not None:
         container.metrics.http_request(method, route, status, seconds)
+
+
+def _shed(app: FastAPI, kind: str) -> None:
+    container = getattr(app.state, "container", None)
+    if container is not None:
+        container.metrics.http_shed(kind)
 
 
 def _app_or_exit() -> FastAPI:

@@ -56,7 +56,7 @@ class RequestIdMiddleware:
             log.exception("unhandled error on %s %s", scope["method"], scope["path"])
             if started:
                 raise
-            await _refuse(send_with_id, 500, "internal_error", "Something went wrong on our side.")
+            await refuse(send_with_id, 500, "internal_error", "Something went wrong on our side.")
         finally:
             request_id_var.reset(token)
 
@@ -109,7 +109,7 @@ class SecurityMiddleware:
             return
         headers = scope["headers"]
         if sum(len(k) + len(v) for k, v in headers) > self.max_header_bytes:
-            await _refuse(
+            await refuse(
                 send, 431, "request_header_fields_too_large", "The request headers are too large."
             )
             return
@@ -119,11 +119,11 @@ class SecurityMiddleware:
         )
         declared = next((v for k, v in headers if k == b"content-length"), b"0")
         if declared.isdigit() and int(declared) > body_limit:
-            await _refuse(send, 413, "payload_too_large", "The request body is too large.")
+            await refuse(send, 413, "payload_too_large", "The request body is too large.")
             return
         if problems := _text_problems(scope):
             fields = ", ".join(problem["field"] for problem in problems)
-            await _refuse(send, 422, "validation_error", f"Invalid input: {fields}.", problems)
+            await refuse(send, 422, "validation_error", f"Invalid input: {fields}.", problems)
             return
         csp = None if path.startswith(self.docs_prefix) else API_CSP
         if path.startswith("/console"):
@@ -151,7 +151,7 @@ class SecurityMiddleware:
             await self.app(scope, counted_receive, send_with_headers)
         except _BodyTooLarge:
             if not started:
-                await _refuse(send, 413, "payload_too_large", "The request body is too large.")
+                await refuse(send, 413, "payload_too_large", "The request body is too large.")
 
 
 def _text_problems(scope: Scope) -> list[dict[str, str]]:
@@ -200,12 +200,13 @@ def _printable(name: str) -> str:
     return "".join(char if char.isprintable() else "?" for char in name)[:64]
 
 
-async def _refuse(
+async def refuse(
     send: Send,
     status: int,
     code: str,
     message: str,
     details: list[dict[str, Any]] | None = None,
+    headers: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
     error: dict[str, object] = {
         "code": code,
@@ -217,7 +218,12 @@ async def _refuse(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json"), *SECURITY_HEADERS, API_CSP],
+            "headers": [
+                (b"content-type", b"application/json"),
+                *(headers or []),
+                *SECURITY_HEADERS,
+                API_CSP,
+            ],
         }
     )
     await send({"type": "http.response.body", "body": json.dumps({"error": error}).encode()})

@@ -1,5 +1,6 @@
 """What the sync and async clients share: the error type, request building, answer parsing."""
 
+import random
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -100,7 +101,11 @@ def should_retry(response: httpx.Response | None) -> bool:
 
 
 def backoff(attempt: int, response: httpx.Response | None) -> float:
+    """Doubling from 0.5 s (capped at 10 s), never sooner than the answer's Retry-After (capped
+    at 30 s), and up to half as long again at random: clients shed together must not all come
+    back in the same second."""
+    delay = min(0.5 * 2**attempt, 10.0)
     retry_after = response.headers.get("retry-after") if response is not None else None
     if retry_after and retry_after.isdigit():
-        return min(float(retry_after), 30.0)
-    return float(min(0.5 * 2**attempt, 10.0))
+        delay = max(delay, min(float(retry_after), 30.0))
+    return delay * random.uniform(1.0, 1.5)  # noqa: S311 (spreads retries, no secret)

@@ -32,6 +32,12 @@ class PrometheusMetrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.shed = Counter(
+            "aigen_http_requests_shed_total",
+            "Requests answered 503 overloaded at the door, by kind (new_work, user)",
+            ["kind"],
+            registry=r,
+        )
         self.created = Counter(
             "aigen_generation_requests_created_total",
             "Generation requests accepted, by format and subscription tier",
@@ -115,6 +121,9 @@ class PrometheusMetrics:
 
     def http_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.http_duration.labels(method, route, str(status)).observe(seconds)
+
+    def http_shed(self, kind: str) -> None:
+        self.shed.labels(kind).inc()
 
     async def refresh_outbox(self, engine: AsyncEngine, now: datetime) -> None:
         """Outbox depth and age, read at scrape time (one grouped query)."""
