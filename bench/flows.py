@@ -157,3 +157,32 @@ async def run_flows(
 
         await asyncio.gather(*(one(n) for n in range(run.flows)))
     return run
+
+
+P95_GOAL_MS = 200.0  # NFR-001's API answer time, held under load
+SHED_ALLOWED = 0.01  # a rate that sheds more than this is past capacity
+
+
+def sustained(run: FlowRun) -> bool:
+    return (
+        run.errors == 0
+        and run.completed == run.flows
+        and run.p95_ms() <= P95_GOAL_MS
+        and run.figures()["shed_share"] <= SHED_ALLOWED
+    )
+
+
+async def find_capacity(
+    api_url: str, token: Callable[[str], str], rates: tuple[float, ...], seconds: float
+) -> dict[str, Any]:
+    """Steps up through `rates` (flows a minute) until one is not sustained: every flow
+    completed, API P95 within the goal, at most 1 % shed. The highest sustained is the capacity."""
+    steps = []
+    capacity = 0.0
+    for rate in rates:
+        run = await run_flows(api_url, token, rate, seconds)
+        steps.append(run.figures())
+        if not sustained(run):
+            break
+        capacity = rate
+    return {"flows_per_minute": round(capacity), "p95_goal_ms": P95_GOAL_MS, "steps": steps}

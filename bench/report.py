@@ -90,7 +90,42 @@ def write_report(results: dict[str, Any], path: Path, raw: Path) -> None:
             _met(e2e["create_to_queue"]["p99_ms"] <= 100),
         ),
     ]
+    capacity, overload = s["flow_capacity"], s["overload"]
+    rows += [
+        (
+            "whole flows a minute sustained (create → samples → select → final; API P95 ≤ 200 ms)",
+            f"{capacity['flows_per_minute']:,}",
+            "–",
+            "–",
+            "≥ 3,000",
+            _met(capacity["flows_per_minute"] >= 3000),
+        ),
+        (
+            f"overload: {overload['rate_per_minute']:,} flows a minute, accepted requests' P95",
+            f"{overload['accepted_p95_ms']:.0f} ms, {overload['shed_share']:.0%} shed, "
+            f"{overload['lost']} lost",
+            "–",
+            "–",
+            "≤ 200 ms, 0 lost",
+            _met(overload["accepted_p95_ms"] <= 200 and overload["lost"] == 0),
+        ),
+    ]
     table = "\n".join(f"| {' | '.join(r)} |" for r in rows)
+    cpu = " · ".join(
+        f"{name} {s[key]['ours']['cpu_us_per_request']:,} µs"
+        + (f" (floor {s[key]['floor']['cpu_us_per_request']:,} µs)" if "floor" in s[key] else "")
+        for name, key in (
+            ("create", "create"),
+            ("samples callback", "callback_apply"),
+            ("GET by id", "get_by_id"),
+            ("list", "list_first_page"),
+        )
+    )
+    steps = "; ".join(
+        f"{step['rate_per_minute']:,}/min: P95 {step['api_p95_ms']:.0f} ms, "
+        f"{step['shed_share']:.1%} shed, {step['completed']}/{step['flows']} completed"
+        for step in capacity["steps"]
+    )
     reads = (
         f"GET by id {get['rps']:.0f} req/s (P99 {get['p99_ms']:.1f} ms); "
         f"list first page {listing['rps']:.0f} req/s (P99 {listing['p99_ms']:.1f} ms)"
@@ -112,6 +147,13 @@ app is a bare FastAPI app on asyncpg with the same server settings and pool.
 {table}
 
 Other reads at the start of the run: {reads}.
+
+CPU of the process under test a request (from /proc/<pid>/stat around each run; steady when
+the machine is shared): {cpu}.
+
+Whole flows (`bench/flows.py`: aiohttp clients polling every 2 s, `aigen simulate-n8n` in plain
+mode on the same two cores), each rate for {results.get("flow_seconds", 20)} s, then followed to
+`completed`: {steps}.
 
 {_notes()}
 

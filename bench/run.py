@@ -4,6 +4,7 @@ mode, docs/PERFORMANCE.md. `--smoke` runs every scenario for seconds, to keep it
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import platform
@@ -20,6 +21,9 @@ from typing import Any
 
 import asyncpg
 
+from creativeflow.services.aigeneration.core.security import create_dev_token
+
+from .flows import find_capacity, run_flows
 from .scenarios import e2e_latencies, relay_rates
 from .services import Services, start_services
 from .workloads import Workloads
@@ -39,6 +43,8 @@ class Mode:
     growth: tuple[int, int]
     samples: int  # end-to-end latency samples
     relay_messages: int
+    flow_rates: tuple[float, ...]  # whole flows a minute, stepped up until one is not sustained
+    flow_seconds: float  # each step's length (its flows are then followed to the end)
 
 
 FULL = Mode(
@@ -49,9 +55,19 @@ FULL = Mode(
     growth=(10_000, 1_000_000),
     samples=300,
     relay_messages=20_000,
+    flow_rates=(800, 1000, 1250, 1560, 1950, 2440, 3050),
+    flow_seconds=20,
 )
 SMOKE = Mode(
-    "smoke", seconds=1, runs=1, connections=8, growth=(500, 2_000), samples=20, relay_messages=300
+    "smoke",
+    seconds=1,
+    runs=1,
+    connections=8,
+    growth=(500, 2_000),
+    samples=20,
+    relay_messages=300,
+    flow_rates=(120,),
+    flow_seconds=5,
 )
 
 
@@ -59,14 +75,39 @@ def median_of(results: list[dict[str, float]]) -> dict[str, float]:
     return {key: round(statistics.median(r[key] for r in results), 2) for key in results[0]}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (/proc/<pid>/stat): the steady figure on a shared
+    machine, where throughput moves with the neighbours."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed_run(
+    base_url: str, requests_file: Path, connections: int, seconds: float, pid: int
+) -> dict[str, float]:
+    """One wrk run, and the CPU microseconds the process under test spent a request in it."""
+    before = cpu_seconds(pid)
+    result = run_wrk(base_url, requests_file, connections, seconds)
+    spent = cpu_seconds(pid) - before
+    requests = result.rps * max(1, round(seconds))
+    return {
+        **result.as_dict(),
+        "cpu_us_per_request": round(spent / requests * 1e6) if requests else 0,
+    }
+
+
 def measure(
-    base_url: str, requests_file: Callable[[int], Path], mode: Mode, connections: int | None = None
+    base_url: str,
+    requests_file: Callable[[int], Path],
+    mode: Mode,
+    pid: int,
+    connections: int | None = None,
 ) -> dict[str, float]:
     """A warm-up, then `runs` timed runs (each on fresh request lines); the medians."""
     c = connections or mode.connections
     run_wrk(base_url, requests_file(-1), c, max(1.0, mode.seconds / 4))
     return median_of(
-        [run_wrk(base_url, requests_file(n), c, mode.seconds).as_dict() for n in range(mode.runs)]
+        [timed_run(base_url, requests_file(n), c, mode.seconds, pid) for n in range(mode.runs)]
     )
 
 
@@ -130,33 +171,42 @@ async def main_async(mode: Mode) -> dict[str, Any]:
     results: dict[str, Any] = {
         "mode": mode.name,
         "started": datetime.now(UTC).isoformat(),
+        "flow_seconds": mode.flow_seconds,
         "machine": machine(),
     }
     try:
         work = await Workloads.prepare(services)
         print("create …", flush=True)
-        create = measure(services.api_url, work.creates, mode)
-        floor_insert = measure(services.floor_url, work.floor_inserts, mode)
+        ours, floor = services.api_pid, services.floor_pid
+        create = measure(services.api_url, work.creates, mode, ours)
+        floor_insert = measure(services.floor_url, work.floor_inserts, mode, floor)
         create_half = half_rate_latency(services.api_url, work.creates, mode, create["rps"])
         print("callbacks …", flush=True)
         per_run = int(max(create["rps"], 300) * 2 * mode.seconds)  # more than a run can send
-        callbacks = measure(services.api_url, await work.callbacks(per_run, mode.runs), mode)
-        floor_update = measure(services.floor_url, work.floor_updates, mode)
+        callbacks = measure(services.api_url, await work.callbacks(per_run, mode.runs), mode, ours)
+        floor_update = measure(services.floor_url, work.floor_updates, mode, floor)
         print("reads …", flush=True)
-        get_by_id = measure(services.api_url, await work.gets(), mode)
-        list_page = measure(services.api_url, await work.lists(), mode)
+        get_by_id = measure(services.api_url, await work.gets(), mode, ours)
+        list_page = measure(services.api_url, await work.lists(), mode, ours)
         print("growth …", flush=True)
         growth = {}
         for size in mode.growth:
             await work.grow_to(size)
             growth[str(size)] = {
-                "get": measure(services.api_url, await work.gets(), mode),
-                "list": measure(services.api_url, await work.lists(), mode),
+                "get": measure(services.api_url, await work.gets(), mode, ours),
+                "list": measure(services.api_url, await work.lists(), mode, ours),
             }
         print("relay …", flush=True)
         relay = await relay_rates(services, mode.relay_messages, mode.runs)
         print("end to end …", flush=True)
         e2e = await e2e_latencies(services, mode.samples)
+        print("whole flows (the simulator now takes the jobs) …", flush=True)
+        await services.purge_jobs()
+        services.start_simulator()
+        token = functools.partial(create_dev_token, services.settings)
+        capacity = await find_capacity(services.api_url, token, mode.flow_rates, mode.flow_seconds)
+        overload_rate = 2 * max(capacity["flows_per_minute"], mode.flow_rates[0])
+        overload = await run_flows(services.api_url, token, overload_rate, mode.flow_seconds)
     finally:
         await services.stop()
     small, large = (str(s) for s in mode.growth)
@@ -175,6 +225,13 @@ async def main_async(mode: Mode) -> dict[str, Any]:
             "target": ">= 0.7",
         },
         "get_by_id": {"ours": get_by_id},
+        "flow_capacity": {**capacity, "target_flows_per_minute": 3000},
+        "overload": {
+            **overload.figures(),
+            "accepted_p95_ms": overload.p95_ms(),
+            "lost": overload.flows - overload.completed,
+            "target": "accepted P95 <= 200 ms at twice the capacity, nothing lost",
+        },
         "list_first_page": {"ours": list_page},
         "growth": {
             **growth,

@@ -41,9 +41,46 @@ class Services:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
+    def api_pid(self) -> int:
+        return self.processes[0].pid
+
+    @property
+    def floor_pid(self) -> int:
+        return self.processes[1].pid
+
+    @property
     def assets_dir(self) -> Path:
         """The service's local asset store (DATA_DIR/assets), where n8n's uploads would land."""
         return self.folder / "data" / "assets"
+
+    def start_simulator(self) -> None:
+        """`aigen simulate-n8n` in plain mode (one-colour pictures: a real model renders on other
+        hosts, and Pillow's full pictures would take the cores from the service)."""
+        env = {
+            **self.env,
+            "SIMULATOR_CONCURRENCY": "32",
+            "SIMULATOR_RENDER_MODE": "plain",
+            "SIMULATOR_RENDER_DELAY_SECONDS": "0",
+        }
+        self.processes.append(
+            subprocess.Popen(
+                [AIGEN, "simulate-n8n"],
+                cwd=self.folder,
+                env=env,
+                stdout=(self.folder / "simulator.log").open("wb"),
+                stderr=subprocess.STDOUT,
+            )
+        )
+
+    async def purge_jobs(self) -> None:
+        """Empties the job queue: the jobs earlier scenarios published are nobody's to render."""
+        import aio_pika
+
+        connection = await aio_pika.connect(self.rabbitmq_url)
+        async with connection:
+            channel = await connection.channel()
+            queue = await channel.declare_queue(self.env["RABBITMQ_N8N_JOB_QUEUE"], passive=True)
+            await queue.purge()
 
     async def stop(self) -> None:
         for process in self.processes:
