@@ -12,13 +12,21 @@ let current = null;      // the request shown
 let stream = null;       // AbortController of its event stream
 
 async function call(method, path, body, headers = {}) {
-  const response = await fetch(API + path, {
-    method, headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw Object.assign(new Error(data.error?.message || response.statusText), { error: data.error });
-  return data;
+  for (let attempt = 0; ; attempt++) {
+    const response = await fetch(API + path, {
+      method, headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const data = await response.json().catch(() => ({}));
+    // a shed request was not looked at: sent again after Retry-After, doubling, with jitter
+    if (data.error?.code === "overloaded" && attempt < 4) {
+      const after = Number(response.headers.get("Retry-After")) || 1;
+      await new Promise((done) => setTimeout(done, after * 2 ** attempt * (1 + Math.random() / 2) * 1000));
+      continue;
+    }
+    if (!response.ok) throw Object.assign(new Error(data.error?.message || response.statusText), { error: data.error });
+    return data;
+  }
 }
 
 function showError(err) {
