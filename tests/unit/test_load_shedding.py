@@ -55,7 +55,7 @@ async def _fill(client: httpx.AsyncClient, held: Held, count: int, path: str) ->
 
 
 async def test_a_user_request_past_the_bound_is_shed_with_retry_after_and_the_error_body() -> None:
-    held, shed = Held(), []
+    held, shed = Held(), list[str]()
     transport = httpx.ASGITransport(app=held.app(4, shed))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         waiting = await _fill(client, held, 4, "/api/v1/generation-requests/abc")
@@ -73,7 +73,7 @@ async def test_a_user_request_past_the_bound_is_shed_with_retry_after_and_the_er
 
 
 async def test_new_work_is_shed_first_at_three_quarters_of_the_bound() -> None:
-    held, shed = Held(), []
+    held, shed = Held(), list[str]()
     transport = httpx.ASGITransport(app=held.app(8, shed))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         waiting = await _fill(client, held, 6, "/api/v1/generation-requests/abc")
@@ -103,7 +103,7 @@ async def test_new_work_is_shed_first_at_three_quarters_of_the_bound() -> None:
 async def test_workers_probes_and_long_lived_answers_are_never_shed(
     method: str, path: str, headers: dict[str, str]
 ) -> None:
-    held, shed = Held(), []
+    held, shed = Held(), list[str]()
     transport = httpx.ASGITransport(app=held.app(4, shed))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         waiting = await _fill(client, held, 4, "/api/v1/generation-requests/abc")
@@ -116,7 +116,7 @@ async def test_workers_probes_and_long_lived_answers_are_never_shed(
 
 
 async def test_long_lived_answers_do_not_take_places_from_the_others() -> None:
-    held, shed = Held(), []
+    held, shed = Held(), list[str]()
     transport = httpx.ASGITransport(app=held.app(4, shed))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         streams = await _fill(client, held, 10, "/api/v1/generation-requests/abc/events")

@@ -104,7 +104,7 @@ def backoff(attempt: int, response: httpx.Response | None) -> float:
     """Doubling from 0.5 s (capped at 10 s), never sooner than the answer's Retry-After (capped
     at 30 s), and up to half as long again at random: clients shed together must not all come
     back in the same second."""
-    delay = min(0.5 * 2**attempt, 10.0)
+    delay = min(0.5 * 2.0**attempt, 10.0)
     retry_after = response.headers.get("retry-after") if response is not None else None
     if retry_after and retry_after.isdigit():
         delay = max(delay, min(float(retry_after), 30.0))
