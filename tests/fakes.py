@@ -136,8 +136,11 @@ class FakeReceipts:
     async def seen(self, webhook_id: str) -> bool:
         return webhook_id in self._db.receipts or webhook_id in self.pending
 
-    async def add(self, webhook_id: str) -> None:
+    async def add(self, webhook_id: str) -> bool:
+        if await self.seen(webhook_id):
+            return False
         self.pending.add(webhook_id)
+        return True
 
 
 class FakeAssets:

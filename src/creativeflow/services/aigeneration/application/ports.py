@@ -91,7 +91,8 @@ class CallbackReceipts(Protocol):
 
     async def seen(self, webhook_id: str) -> bool: ...
 
-    async def add(self, webhook_id: str) -> None: ...
+    async def add(self, webhook_id: str) -> bool:
+        """Records the receipt in the unit of work; False when it was there (a replay)."""
 
 
 class WebhookUrlPolicy(Protocol):

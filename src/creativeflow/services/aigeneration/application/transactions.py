@@ -110,15 +110,14 @@ class RequestTransactions:
                     request = await uow.requests.get_for_update(request_id)
                     if request is None or (user_id is not None and request.user_id != user_id):
                         raise NotFound("No generation request with this id.")
-                    if receipt is not None and await uow.receipts.seen(receipt[0]):
+                    # noted now, kept only if this commits: a replay finds it and changes nothing
+                    if receipt is not None and not await uow.receipts.add(receipt[0]):
                         return receipt[1]
                     before = request.status
                     result = work(request)
                     if within is not None:
                         await within(uow, request)
                     if commit_if(result):
-                        if receipt is not None:
-                            await uow.receipts.add(receipt[0])
                         self.stage(uow, request)
                         await uow.requests.save(request)
                         await uow.commit()

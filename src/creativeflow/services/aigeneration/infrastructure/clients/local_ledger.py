@@ -46,17 +46,23 @@ class LedgerBook:
         self._starting_tier = starting_tier
 
     async def get_account(self, user_id: str) -> CreditAccount:
-        await self.open_account(user_id)
-        row = (await self._connection.execute(_ACCOUNT, {"user": user_id})).one()
+        # read first: the account exists on every call but a user's first (one statement, not two)
+        row = (await self._connection.execute(_ACCOUNT, {"user": user_id})).one_or_none()
+        if row is None:
+            await self.open_account(user_id)
+            row = (await self._connection.execute(_ACCOUNT, {"user": user_id})).one()
         return CreditAccount(row.balance, SubscriptionTier.parse(row.subscription_tier))
 
     async def debit(self, debit: Debit) -> None:
-        await self.open_account(debit.user_id)
         if not await self._record(debit.idempotency_key, debit, "debit"):
             return
-        moved = await self._connection.execute(
-            _TAKE, {"user": debit.user_id, "amount": debit.amount}
-        )
+        take = {"user": debit.user_id, "amount": debit.amount}
+        moved = await self._connection.execute(_TAKE, take)
+        # nothing taken: the balance is short, or there is no account yet (opened here, or by a
+        # concurrent first call this one waited for) — then taken again
+        if moved.rowcount != 1:
+            await self.open_account(debit.user_id)
+            moved = await self._connection.execute(_TAKE, take)
         if moved.rowcount != 1:  # the caller's transaction rolls the entry back with it
             raise CreditsDeclined(debit.user_id)
 

@@ -3,6 +3,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ...application.ports import Clock
 from ..database.tables import callback_receipts
+from ..database.upsert import insert_ignoring_duplicates
 
 
 class SqlaCallbackReceipts:
@@ -16,7 +17,12 @@ class SqlaCallbackReceipts:
         )
         return (await self._connection.scalar(query)) is not None
 
-    async def add(self, webhook_id: str) -> None:
-        await self._connection.execute(
-            callback_receipts.insert().values(webhook_id=webhook_id, received_at=self._clock.now())
+    async def add(self, webhook_id: str) -> bool:
+        """One statement for "seen?" and "note it": a concurrent first receipt of the same id
+        makes this one wait for its transaction, then find it there."""
+        dialect = self._connection.dialect.name
+        added = await self._connection.execute(
+            insert_ignoring_duplicates(callback_receipts, dialect),
+            {"webhook_id": webhook_id, "received_at": self._clock.now()},
         )
+        return added.rowcount == 1
