@@ -21,7 +21,7 @@ MAX_WAIT_SECONDS = 60
 _WAIT = re.compile(r"^\s*wait\s*(?:=\s*\"?([^\s\";,]*)\"?)?\s*(?:;.*)?$", re.IGNORECASE)
 
 
-def preferred_wait(
+async def preferred_wait(
     prefer: Annotated[
         str | None,
         Header(
