@@ -1,6 +1,7 @@
 """The floor the service is measured against: bare FastAPI endpoints on asyncpg doing the
-least work of each kind — one INSERT + commit, and one SELECT ... FOR UPDATE + UPDATE in a
-transaction. Same machine, same database, same server settings as the service."""
+least work of each kind — one INSERT + commit; one SELECT ... FOR UPDATE + UPDATE in a
+transaction; one row read by id, and a user's first page read by the same index. Same machine,
+same database, same server settings as the service."""
 
 import json
 import os
@@ -49,3 +50,34 @@ async def lock_update(row: int, request: Request) -> dict[str, int]:
             json.dumps({"samples": 4}),
         )
     return {"version": (version or 0) + 1}
+
+
+def _plain(row: asyncpg.Record) -> dict[str, object]:
+    """The row as JSON would carry it: timestamps as text, everything else as read."""
+    return {
+        key: value.isoformat() if hasattr(value, "isoformat") else value
+        for key, value in row.items()
+    }
+
+
+@app.get("/requests/{request_id}")
+async def get_request(request_id: str, user: str, request: Request) -> dict[str, object]:
+    """GET by id's floor: the same row of the same table, by id and owner, as JSON."""
+    async with request.app.state.pool.acquire() as connection:
+        row = await connection.fetchrow(
+            "SELECT * FROM generation_requests WHERE id = $1 AND user_id = $2", request_id, user
+        )
+    return _plain(row) if row is not None else {}
+
+
+@app.get("/requests")
+async def list_requests(user: str, request: Request, limit: int = 20) -> list[dict[str, object]]:
+    """The list's floor: a user's newest rows, by the same index, as JSON."""
+    async with request.app.state.pool.acquire() as connection:
+        rows = await connection.fetch(
+            "SELECT * FROM generation_requests WHERE user_id = $1"
+            " ORDER BY created_at DESC, id DESC LIMIT $2",
+            user,
+            limit,
+        )
+    return [_plain(row) for row in rows]

@@ -30,8 +30,8 @@ def write_report(results: dict[str, Any], path: Path, raw: Path) -> None:
             f"{s['create']['ours']['rps']:.0f} req/s",
             f"{s['create']['floor']['rps']:.0f} req/s (INSERT + commit)",
             f"{s['create']['ratio']:.2f}",
-            "≥ 0.7",
-            _met(s["create"]["ratio"] >= 0.7),
+            "≥ 0.5",
+            _met(s["create"]["ratio"] >= 0.5),
         ),
         (
             "create P99 at about half the create throughput",
@@ -46,16 +46,32 @@ def write_report(results: dict[str, Any], path: Path, raw: Path) -> None:
             f"{s['callback_apply']['ours']['rps']:.0f} req/s",
             f"{s['callback_apply']['floor']['rps']:.0f} req/s (SELECT … FOR UPDATE + UPDATE)",
             f"{s['callback_apply']['ratio']:.2f}",
+            "≥ 0.5",
+            _met(s["callback_apply"]["ratio"] >= 0.5),
+        ),
+        (
+            "GET by id (JWT, the row, the answer with its image links)",
+            f"{get['rps']:.0f} req/s, P99 {get['p99_ms']:.1f} ms",
+            f"{s['get_by_id']['floor']['rps']:.0f} req/s (SELECT by id, row as JSON)",
+            f"{s['get_by_id']['ratio']:.2f}",
             "≥ 0.7",
-            _met(s["callback_apply"]["ratio"] >= 0.7),
+            _met(s["get_by_id"]["ratio"] >= 0.7),
+        ),
+        (
+            "list, first page of 20",
+            f"{listing['rps']:.0f} req/s, P99 {listing['p99_ms']:.1f} ms",
+            f"{s['list_first_page']['floor']['rps']:.0f} req/s (same index, rows as JSON)",
+            f"{s['list_first_page']['ratio']:.2f}",
+            "≥ 0.5",
+            _met(s["list_first_page"]["ratio"] >= 0.5),
         ),
         (
             "outbox relay → RabbitMQ with confirms",
             f"{s['relay']['relay_per_second']:.0f} msg/s",
             f"{s['relay']['bare_per_second']:.0f} msg/s (bare aio-pika, same batches)",
             f"{s['relay']['ratio']:.2f}",
-            "≥ 0.7",
-            _met(s["relay"]["ratio"] >= 0.7),
+            "≥ 0.9",
+            _met(s["relay"]["ratio"] >= 0.9),
         ),
         (
             f"GET by id, P50 at {int(large):,} vs {int(small):,} rows",
@@ -126,10 +142,6 @@ def write_report(results: dict[str, Any], path: Path, raw: Path) -> None:
         f"{step['shed_share']:.1%} shed, {step['completed']}/{step['flows']} completed"
         for step in capacity["steps"]
     )
-    reads = (
-        f"GET by id {get['rps']:.0f} req/s (P99 {get['p99_ms']:.1f} ms); "
-        f"list first page {listing['rps']:.0f} req/s (P99 {listing['p99_ms']:.1f} ms)"
-    )
     path.write_text(f"""# Performance
 
 Measured by `make bench` (`python -m bench.run`; `--smoke` for the seconds-long CI mode). Every
@@ -145,8 +157,6 @@ app is a bare FastAPI app on asyncpg with the same server settings and pool.
 | scenario | ours | floor / baseline | ratio | target | |
 |---|---|---|---|---|---|
 {table}
-
-Other reads at the start of the run: {reads}.
 
 CPU of the process under test a request (from /proc/<pid>/stat around each run; steady when
 the machine is shared): {cpu}.

@@ -187,7 +187,9 @@ async def main_async(mode: Mode) -> dict[str, Any]:
         floor_update = measure(services.floor_url, work.floor_updates, mode, floor)
         print("reads …", flush=True)
         get_by_id = measure(services.api_url, await work.gets(), mode, ours)
+        floor_get = measure(services.floor_url, await work.floor_gets(), mode, floor)
         list_page = measure(services.api_url, await work.lists(), mode, ours)
+        floor_list = measure(services.floor_url, work.floor_lists, mode, floor)
         print("growth …", flush=True)
         growth = {}
         for size in mode.growth:
@@ -201,6 +203,7 @@ async def main_async(mode: Mode) -> dict[str, Any]:
         print("end to end …", flush=True)
         e2e = await e2e_latencies(services, mode.samples)
         print("whole flows (the simulator now takes the jobs) …", flush=True)
+        await services.serve_for_flows()
         await services.purge_jobs()
         services.start_simulator()
         token = functools.partial(create_dev_token, services.settings)
@@ -215,16 +218,21 @@ async def main_async(mode: Mode) -> dict[str, Any]:
             "ours": create,
             "floor": floor_insert,
             "ratio": ratio(create["rps"], floor_insert["rps"]),
-            "target": ">= 0.7",
+            "target": ">= 0.5",
         },
         "create_p99_at_half_rate": {"ours": create_half, "target_ms": 25},
         "callback_apply": {
             "ours": callbacks,
             "floor": floor_update,
             "ratio": ratio(callbacks["rps"], floor_update["rps"]),
+            "target": ">= 0.5",
+        },
+        "get_by_id": {
+            "ours": get_by_id,
+            "floor": floor_get,
+            "ratio": ratio(get_by_id["rps"], floor_get["rps"]),
             "target": ">= 0.7",
         },
-        "get_by_id": {"ours": get_by_id},
         "flow_capacity": {**capacity, "target_flows_per_minute": 3000},
         "overload": {
             **overload.figures(),
@@ -232,7 +240,12 @@ async def main_async(mode: Mode) -> dict[str, Any]:
             "lost": overload.flows - overload.completed,
             "target": "accepted P95 <= 200 ms at twice the capacity, nothing lost",
         },
-        "list_first_page": {"ours": list_page},
+        "list_first_page": {
+            "ours": list_page,
+            "floor": floor_list,
+            "ratio": ratio(list_page["rps"], floor_list["rps"]),
+            "target": ">= 0.5",
+        },
         "growth": {
             **growth,
             "get_ratio": ratio(growth[large]["get"]["p50_ms"], growth[small]["get"]["p50_ms"]),
@@ -242,7 +255,7 @@ async def main_async(mode: Mode) -> dict[str, Any]:
         "relay": {
             **relay,
             "ratio": ratio(relay["relay_per_second"], relay["bare_per_second"]),
-            "target": ">= 0.7",
+            "target": ">= 0.9",
         },
         "end_to_end": {
             **e2e,

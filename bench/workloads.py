@@ -97,6 +97,16 @@ class Workloads:
         path = self._file("lists", lines)
         return lambda run: path
 
+    async def floor_gets(self) -> Callable[[int], Path]:
+        lines = [
+            ("GET", f"/requests/{i}?user={READ_USER}", {}, "") for i in await self._reader_ids()
+        ]
+        path = self._file("floor-gets", lines)
+        return lambda run: path
+
+    def floor_lists(self, run: int) -> Path:
+        return self._file("floor-lists", [("GET", f"/requests?user={READ_USER}&limit=20", {}, "")])
+
     async def grow_to(self, total: int) -> None:
         template = fixtures.waiting_for_samples(1, "filler")[0]
         await fixtures.grow_to(self._services.engine, total, template)
