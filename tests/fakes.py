@@ -133,11 +133,8 @@ class FakeReceipts:
         self._db = db
         self.pending: set[str] = set()
 
-    async def seen(self, webhook_id: str) -> bool:
-        return webhook_id in self._db.receipts or webhook_id in self.pending
-
     async def add(self, webhook_id: str) -> bool:
-        if await self.seen(webhook_id):
+        if webhook_id in self._db.receipts or webhook_id in self.pending:
             return False
         self.pending.add(webhook_id)
         return True

@@ -71,10 +71,16 @@ async def _drive(base_url: str, tokens: dict[str, str]) -> dict[str, str]:
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
 
         async def call(method: str, path: str, user: str, body: Any = None) -> dict[str, Any]:
-            async with limit:
-                response = await http.request(
-                    method, path, json=body, headers={"Authorization": f"Bearer {tokens[user]}"}
-                )
+            auth = {"Authorization": f"Bearer {tokens[user]}"}
+            for _ in range(10):
+                async with limit:
+                    response = await http.request(method, path, json=body, headers=auth)
+                if response.status_code != 503:
+                    break
+                # shed at the door (contract: `overloaded`, nothing done): sent again after
+                # Retry-After, as every client must
+                assert response.json()["error"]["code"] == "overloaded", response.text
+                await asyncio.sleep(float(response.headers["Retry-After"]))
             assert response.status_code < 300, response.text
             result: dict[str, Any] = response.json()
             return result

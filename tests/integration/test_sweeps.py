@@ -114,6 +114,6 @@ async def test_housekeeping_forgets_only_what_has_expired(clocked: Clocked) -> N
     assert await housekeeping.purge() == 2
     assert await store.begin("alice", "old-key", "other") is None  # forgotten: free again
     assert await store.begin("alice", "new-key", "other") is not None
-    async with SqlaUnitOfWork(clocked.engine, clocked.clock) as uow:
-        assert not await uow.receipts.seen("msg_old")
-        assert await uow.receipts.seen("msg_new")
+    async with SqlaUnitOfWork(clocked.engine, clocked.clock) as uow:  # not committed
+        assert await uow.receipts.add("msg_old")  # forgotten: taken as new
+        assert not await uow.receipts.add("msg_new")  # kept: a replay

@@ -368,10 +368,10 @@ class OrchestrationService:
         then applied, in one transaction with the assets' rows (contract §6)."""
         async with self._uow(read_only=True) as uow:
             request = await uow.requests.get(request_id)
-            if request is None:
-                raise NotFound("No generation request with this id.")
-            if webhook_id is not None and await uow.receipts.seen(webhook_id):
-                return CallbackOutcome.DUPLICATE
+        if request is None:
+            raise NotFound("No generation request with this id.")
+        # a replay of an applied result finds its job succeeded (the receipt is asked in the
+        # transaction that applies, where it decides)
         outcome = request.result_outcome(job_id, kind)
         if outcome is not CallbackOutcome.APPLIED:
             return outcome

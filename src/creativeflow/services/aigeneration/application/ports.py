@@ -89,8 +89,6 @@ class AuditLog(Protocol):
 class CallbackReceipts(Protocol):
     """The `webhook-id`s of callbacks already applied: a replay of one is a duplicate."""
 
-    async def seen(self, webhook_id: str) -> bool: ...
-
     async def add(self, webhook_id: str) -> bool:
         """Records the receipt in the unit of work; False when it was there (a replay)."""
 

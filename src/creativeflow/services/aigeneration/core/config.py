@@ -208,7 +208,7 @@ class Settings(BaseSettings):
     max_active_requests_per_user: int = Field(5, ge=1, alias="MAX_ACTIVE_REQUESTS_PER_USER")
     # requests one process serves at once; a user's request past it is `503 overloaded` at once
     # (a create already at three quarters of it), so admitted requests keep their latency
-    max_requests_in_flight: int = Field(24, ge=4, le=10_000, alias="MAX_REQUESTS_IN_FLIGHT")
+    max_requests_in_flight: int = Field(32, ge=4, le=10_000, alias="MAX_REQUESTS_IN_FLIGHT")
     overload_retry_after_seconds: int = Field(1, ge=1, le=60, alias="OVERLOAD_RETRY_AFTER_SECONDS")
     # longer than any load balancer's idle timeout (60 s is common): else a request the balancer
     # sends on a connection this server is just closing fails

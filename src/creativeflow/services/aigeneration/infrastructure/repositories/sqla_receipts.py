@@ -1,4 +1,3 @@
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ...application.ports import Clock
@@ -10,12 +9,6 @@ class SqlaCallbackReceipts:
     def __init__(self, connection: AsyncConnection, clock: Clock) -> None:
         self._connection = connection
         self._clock = clock
-
-    async def seen(self, webhook_id: str) -> bool:
-        query = select(callback_receipts.c.webhook_id).where(
-            callback_receipts.c.webhook_id == webhook_id
-        )
-        return (await self._connection.scalar(query)) is not None
 
     async def add(self, webhook_id: str) -> bool:
         """One statement for "seen?" and "note it": a concurrent first receipt of the same id
