@@ -55,8 +55,8 @@ FULL = Mode(
     growth=(10_000, 1_000_000),
     samples=300,
     relay_messages=20_000,
-    flow_rates=(800, 1000, 1250, 1560, 1950, 2440, 3050),
-    flow_seconds=20,
+    flow_rates=(1000, 1250, 1560, 1950, 2440, 3050),
+    flow_seconds=15,
 )
 SMOKE = Mode(
     "smoke",
