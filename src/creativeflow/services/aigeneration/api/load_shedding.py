@@ -1,6 +1,7 @@
-"""Overload sheds early instead of queueing without bound. Each process admits a bounded number of requests at once; a user's request past
-that bound is answered `503 overloaded` with `Retry-After` at once, for a few microseconds, so
-the requests already admitted keep their latency. The client and the console retry those.
+"""Overload sheds early instead of queueing without bound. Each process admits a bounded number
+of requests at once; a user's request past that bound is answered `503 overloaded` with
+`Retry-After` at once, for a few microseconds, so the requests already admitted keep their
+latency. The client and the console retry those.
 
 What is never shed: the work n8n does for requests already accepted (callbacks, upload targets,
 its status questions, the images it fetches by signed link) — finishing accepted work is what
