@@ -18,6 +18,7 @@ from .core.config import ConfigurationError, Settings, load_settings
 from .core.dependencies import build_container
 from .core.error_handlers import register_error_handlers
 from .core.logging_config import setup_logging
+from .infrastructure.observability.prometheus_metrics import PrometheusMetrics
 
 log = logging.getLogger(__name__)
 CONSOLE = Path(__file__).parent / "api" / "console"
@@ -94,15 +95,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _observe(app: FastAPI, method: str, route: str, status: int, seconds: float) -> None:
-    container = getattr(app.state, "container", None)
-    if container is not None:
-        container.metrics.http_request(method, route, status, seconds)
+    if (metrics := _metrics(app)) is not None:
+        metrics.http_request(method, route, status, seconds)
 
 
 def _shed(app: FastAPI, kind: str) -> None:
+    if (metrics := _metrics(app)) is not None:
+        metrics.http_shed(kind)
+
+
+def _metrics(app: FastAPI) -> PrometheusMetrics | None:
+    """The container's metrics once the lifespan has built it (none before, e.g. in a probe)."""
     container = getattr(app.state, "container", None)
-    if container is not None:
-        container.metrics.http_shed(kind)
+    return container.metrics if container is not None else None
 
 
 def _app_or_exit() -> FastAPI:
