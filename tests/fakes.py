@@ -23,6 +23,10 @@ from creativeflow.services.aigeneration.application.ports import (
     Refund,
     StoredObject,
 )
+from creativeflow.services.aigeneration.application.unit_of_work import (
+    CommitStaging,
+    StagingUnitOfWork,
+)
 from creativeflow.services.aigeneration.domain.models import GenerationRequest, GenerationStatus
 from creativeflow.services.aigeneration.domain.pricing import SubscriptionTier
 from creativeflow.services.aigeneration.domain.repositories import (
@@ -60,20 +64,21 @@ class FakeRepository(GenerationRequestRepository):
     """Reads committed state; writes stay pending until the unit of work commits."""
 
     def __init__(self, db: FakeDatabase) -> None:
+        super().__init__()
         self._db = db
         self.pending: dict[str, GenerationRequest] = {}
 
-    async def add(self, request: GenerationRequest) -> None:
+    async def _insert(self, request: GenerationRequest) -> None:
         self.pending[request.id] = copy.deepcopy(request)
 
     async def get(self, request_id: str) -> GenerationRequest | None:
         found = self.pending.get(request_id) or self._db.requests.get(request_id)
         return copy.deepcopy(found)
 
-    async def get_for_update(self, request_id: str) -> GenerationRequest | None:
+    async def _get_for_update(self, request_id: str) -> GenerationRequest | None:
         return await self.get(request_id)
 
-    async def save(self, request: GenerationRequest) -> None:
+    async def _update(self, request: GenerationRequest) -> None:
         stored = self._db.requests.get(request.id)
         if stored is not None and stored.version != request.version:
             raise ConcurrentUpdate(request.id)
@@ -264,8 +269,16 @@ class FakeLedgerInTransaction:
             await self._credits.debit(debit)
 
 
-class FakeUnitOfWork:
-    def __init__(self, db: FakeDatabase, local_credits: "FakeCreditGateway | None" = None) -> None:
+class FakeUnitOfWork(StagingUnitOfWork):
+    """Stages at commit like the database adapter (the shared base), then keeps the rows."""
+
+    def __init__(
+        self,
+        db: FakeDatabase,
+        staging: CommitStaging | None = None,
+        local_credits: "FakeCreditGateway | None" = None,
+    ) -> None:
+        super().__init__(staging)
         self._db = db
         self._local_credits = local_credits
 
@@ -287,7 +300,7 @@ class FakeUnitOfWork:
     ) -> None:
         pass  # whatever was not committed is dropped with this object
 
-    async def commit(self) -> None:
+    async def _commit(self) -> None:
         if self.ledger is not None:
             await self.ledger.apply()
         for request in self.requests.pending.values():

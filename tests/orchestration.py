@@ -14,11 +14,17 @@ from creativeflow.services.aigeneration.application.assets import (
     ReportedImage,
     output_key,
 )
+from creativeflow.services.aigeneration.application.chargers import CreditCharger
+from creativeflow.services.aigeneration.application.chargers.in_transaction import (
+    InTransactionCharger,
+)
+from creativeflow.services.aigeneration.application.chargers.saga import SagaCharger
 from creativeflow.services.aigeneration.application.dtos import OrchestrationConfig
 from creativeflow.services.aigeneration.application.orchestration_service import (
     OrchestrationService,
 )
 from creativeflow.services.aigeneration.application.ports import CreditGateway
+from creativeflow.services.aigeneration.application.unit_of_work import CommitStaging
 from creativeflow.services.aigeneration.domain.models import GenerationRequest, Job
 
 from .fakes import FakeAssetStorage, FakeClock, FakeDatabase, FakeRemoteImages, FakeUnitOfWork
@@ -36,14 +42,24 @@ def service_over_fakes(
     local_credits: Any = None,
     **options: Any,
 ) -> OrchestrationService:
-    """`local_credits`: a FakeCreditGateway charged inside the unit of work (the local ledger)."""
+    """`local_credits`: a FakeCreditGateway charged inside the unit of work (the local ledger,
+    with the in-transaction charger); without it, `credits` is charged by the saga."""
     links = AssetLinks(storage, clock, timedelta(seconds=900))
+    staging = CommitStaging(config, links, clock)
+
+    def uow(read_only: bool = False) -> FakeUnitOfWork:
+        return FakeUnitOfWork(db, staging, local_credits=local_credits)
+
+    charger: CreditCharger = (
+        InTransactionCharger(uow, clock, config)
+        if local_credits is not None
+        else SagaCharger(uow, credits, clock, config)
+    )
     return OrchestrationService(
-        lambda read_only=False: FakeUnitOfWork(db, local_credits=local_credits),
-        credits,
+        uow,
+        charger,
         clock,
         config,
-        links,
         OutputCheck(storage, FakeRemoteImages(), MAX_ASSET_BYTES),
         ids,
         **options,

@@ -17,7 +17,6 @@ from creativeflow.services.aigeneration.infrastructure.database.db_config import
 from creativeflow.services.aigeneration.infrastructure.database.tables import metadata
 from creativeflow.services.aigeneration.infrastructure.messaging.outbox_relay import OutboxRelay
 from creativeflow.services.aigeneration.infrastructure.messaging.outbox_store import (
-    OutboxRow,
     SqlaOutboxStore,
 )
 from creativeflow.services.aigeneration.infrastructure.repositories.sqla_unit_of_work import (
@@ -68,7 +67,7 @@ async def test_the_relay_retries_a_failed_delivery_later_and_delivers_each_row_o
     delivered: list[int] = []
     failing = {"first": True}
 
-    async def deliver(row: OutboxRow) -> None:
+    async def deliver(row: OutboxMessage) -> None:
         if row.payload["n"] == 3 and failing.pop("first", False):
             raise ConnectionError("receiver down")
         delivered.append(row.payload["n"])
@@ -91,7 +90,7 @@ async def test_two_relays_on_one_database_deliver_each_row_exactly_once(
     await _write_outbox(engine, 200)
     delivered: list[int] = []
 
-    async def deliver(row: OutboxRow) -> None:
+    async def deliver(row: OutboxMessage) -> None:
         await asyncio.sleep(0)
         delivered.append(row.payload["n"])
 

@@ -11,6 +11,7 @@ import aio_pika
 import pytest
 
 from creativeflow.services.aigeneration.application.assets import OutputCheck
+from creativeflow.services.aigeneration.application.chargers.saga import SagaCharger
 from creativeflow.services.aigeneration.application.clock import SystemClock
 from creativeflow.services.aigeneration.application.dtos import CreateGeneration
 from creativeflow.services.aigeneration.application.orchestration_service import (
@@ -22,6 +23,7 @@ from creativeflow.services.aigeneration.application.ports import (
     OutboxMessage,
     Refund,
 )
+from creativeflow.services.aigeneration.application.unit_of_work import CommitStaging
 from creativeflow.services.aigeneration.core.dependencies import orchestration_config
 from creativeflow.services.aigeneration.infrastructure.messaging.outbox_relay import OutboxRelay
 from creativeflow.services.aigeneration.infrastructure.messaging.outbox_store import (
@@ -286,12 +288,15 @@ async def test_a_crash_between_debit_and_commit_is_recovered_with_exactly_one_de
 
     async with production_service(pg, broker, tmp_path, credits=credits) as (api, container):
         settings = container.settings
+        config = orchestration_config(settings)
+        staging = CommitStaging(config, container.links, container.clock)
+        uow = unit_of_work_factory(container.engine, container.clock, staging)
+        crash_after_debit = CrashAfterDebit(container.credits)
         crashing = OrchestrationService(
-            unit_of_work_factory(container.engine, container.clock),
-            CrashAfterDebit(container.credits),  # type: ignore[arg-type]
+            uow,
+            SagaCharger(uow, crash_after_debit, container.clock, config),  # type: ignore[arg-type]
             container.clock,
-            orchestration_config(settings),
-            container.links,
+            config,
             OutputCheck(container.storage, FakeRemoteImages(), settings.max_asset_bytes),
         )
         with pytest.raises(SystemExit):

@@ -14,10 +14,12 @@ from creativeflow.services.aigeneration.application.assets import (
     OutputCheck,
     ReportedImage,
 )
+from creativeflow.services.aigeneration.application.chargers.saga import SagaCharger
 from creativeflow.services.aigeneration.application.dtos import CreateGeneration, SamplesResult
 from creativeflow.services.aigeneration.application.orchestration_service import (
     OrchestrationService,
 )
+from creativeflow.services.aigeneration.application.unit_of_work import CommitStaging
 from creativeflow.services.aigeneration.core.config import load_settings
 from creativeflow.services.aigeneration.core.dependencies import orchestration_config
 from creativeflow.services.aigeneration.domain.models import CallbackOutcome
@@ -51,12 +53,13 @@ async def clocked(empty_database: str) -> AsyncIterator[Clocked]:
     ledger = LocalLedger(engine, clock, Decimal(10))
     config = orchestration_config(load_settings(_env_file=None))
     storage = FakeAssetStorage()
+    links = AssetLinks(storage, clock, timedelta(seconds=900))
+    uow = unit_of_work_factory(engine, clock, CommitStaging(config, links, clock))
     service = OrchestrationService(
-        unit_of_work_factory(engine, clock),
-        ledger,
+        uow,
+        SagaCharger(uow, ledger, clock, config),
         clock,
         config,
-        AssetLinks(storage, clock, timedelta(seconds=900)),
         OutputCheck(storage, FakeRemoteImages(), 1 << 20),
     )
     yield Clocked(engine, clock, ledger, service)

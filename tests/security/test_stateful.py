@@ -65,6 +65,8 @@ USERS = ["ann", "ben"]
 
 
 class GenerationMachine(RuleBasedStateMachine):
+    LOCAL_CREDITS = False  # the saga charges (credits elsewhere)
+
     def __init__(self) -> None:
         super().__init__()
         self.loop = asyncio.new_event_loop()
@@ -76,7 +78,13 @@ class GenerationMachine(RuleBasedStateMachine):
         ids = (f"id-{n:05d}" for n in itertools.count())  # deterministic: Hypothesis replays
         self.storage = FakeAssetStorage()
         self.service = service_over_fakes(
-            self.db, self.credits, FakeClock(), config, lambda: next(ids), self.storage
+            self.db,
+            self.credits,
+            FakeClock(),
+            config,
+            lambda: next(ids),
+            self.storage,
+            local_credits=self.credits if self.LOCAL_CREDITS else None,
         )
         self.seen_status: dict[str, S] = {}
         self.delivered_refunds: set[str] = set()
@@ -254,11 +262,18 @@ class GenerationMachine(RuleBasedStateMachine):
         assert net == owed, (net, owed)
 
 
-GenerationMachine.TestCase.settings = settings(
+class LocalCreditsMachine(GenerationMachine):
+    LOCAL_CREDITS = True  # the in-transaction charger (credits in our own database)
+
+
+EXPLORATION = settings(
     max_examples=150,
     database=None,  # every run explores afresh; a failure prints its reproduction
     stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
+GenerationMachine.TestCase.settings = EXPLORATION
+LocalCreditsMachine.TestCase.settings = EXPLORATION
 test_random_sequences_keep_every_invariant = GenerationMachine.TestCase
+test_random_sequences_keep_every_invariant_with_local_credits = LocalCreditsMachine.TestCase

@@ -1,4 +1,6 @@
-"""The use cases over in-memory fakes: statuses, the ledger and the outbox after each."""
+"""The use cases over in-memory fakes: statuses, the ledger and the outbox after each. Every
+test runs with both chargers: the saga (credits elsewhere) and the in-transaction charger
+(credits in our own database); where they differ, the test says how."""
 
 from decimal import Decimal
 
@@ -30,10 +32,12 @@ from ..fakes import FakeAssetStorage, FakeClock, FakeCreditGateway, FakeDatabase
 from ..orchestration import service_over_fakes, upload_outputs
 
 URLS = CallbackUrls("http://cb/samples", "http://cb/final", "http://cb/error")
+SAGA, IN_TRANSACTION = "saga", "in_transaction"
 
 
 class World:
-    def __init__(self, refund_on_failure: bool = True) -> None:
+    def __init__(self, charging: str = SAGA, refund_on_failure: bool = True) -> None:
+        self.saga = charging == SAGA
         self.db = FakeDatabase()
         self.credits = FakeCreditGateway()
         self.clock = FakeClock()
@@ -43,7 +47,13 @@ class World:
         ids = iter(f"id-{n}" for n in range(1000))
         self.storage = FakeAssetStorage()
         self.service = service_over_fakes(
-            self.db, self.credits, self.clock, config, lambda: next(ids), self.storage
+            self.db,
+            self.credits,
+            self.clock,
+            config,
+            lambda: next(ids),
+            self.storage,
+            local_credits=None if self.saga else self.credits,
         )
 
     def outbox(self, destination: str) -> list[dict]:
@@ -85,9 +95,14 @@ class World:
         )
 
 
+@pytest.fixture(params=[SAGA, IN_TRANSACTION])
+def charging(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def world() -> World:
-    return World()
+def world(charging: str) -> World:
+    return World(charging)
 
 
 async def test_a_new_request_is_charged_and_its_sample_job_dispatched(world: World) -> None:
@@ -143,13 +158,17 @@ async def test_a_short_balance_is_refused_before_anything_is_stored(world: World
     assert world.db.requests == {} and world.db.outbox == []
 
 
-async def test_a_debit_declined_by_a_race_fails_the_request_uncharged(world: World) -> None:
+async def test_a_debit_declined_by_a_race_charges_and_dispatches_nothing(world: World) -> None:
     world.credits.decline_next_debit = True
     with pytest.raises(InsufficientCredits):
         await world.create()
-    (request,) = world.db.requests.values()
-    assert request.status == "failed" and request.error_code == "insufficient_credits"
+    if world.saga:  # the step was committed before the debit: it fails, uncharged
+        (request,) = world.db.requests.values()
+        assert request.status == "failed" and request.error_code == "insufficient_credits"
+    else:  # the debit was in the step's transaction: it rolled back with it
+        assert world.db.requests == {}
     assert world.outbox("job") == [] and world.outbox("refund") == []
+    assert world.credits.ledger == {}
 
 
 async def test_an_unreachable_credit_service_charges_and_dispatches_nothing(world: World) -> None:
@@ -172,8 +191,8 @@ async def test_a_model_error_fails_the_step_and_refunds_it(world: World) -> None
     assert refund["idempotency_key"] == f"{request_id}:samples:1:refund"
 
 
-async def test_refunds_on_failure_can_be_switched_off() -> None:
-    world = World(refund_on_failure=False)
+async def test_refunds_on_failure_can_be_switched_off(charging: str) -> None:
+    world = World(charging, refund_on_failure=False)
     request_id = await world.create()
     await world.service.handle_n8n_error(
         JobError(request_id, world.job_id(request_id), "model_error", "boom", True)
@@ -239,26 +258,8 @@ async def test_selecting_before_the_samples_is_an_invalid_state(world: World) ->
     assert world.balance() == Decimal("9.75")
 
 
-class LocalWorld(World):
-    """Credits in the service's own database: one transaction per step, no saga."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        config = OrchestrationConfig(URLS, ModelSelector("model-x"))
-        ids = iter(f"local-{n}" for n in range(1000))
-        self.service = service_over_fakes(
-            self.db,
-            self.credits,
-            self.clock,
-            config,
-            lambda: next(ids),
-            self.storage,
-            local_credits=self.credits,
-        )
-
-
-async def test_with_local_credits_a_create_is_one_commit() -> None:
-    world = LocalWorld()
+async def test_with_local_credits_a_step_is_one_commit() -> None:
+    world = World(IN_TRANSACTION)
     request_id = await world.create()
     assert world.db.requests[request_id].status == "processing_samples"
     assert world.db.commits == 1
@@ -271,22 +272,11 @@ async def test_with_local_credits_a_create_is_one_commit() -> None:
     assert world.balance() == Decimal("7.75")
 
 
-async def test_with_local_credits_a_declined_debit_leaves_nothing_behind() -> None:
-    world = LocalWorld()
-    world.credits.decline_next_debit = True
-    with pytest.raises(InsufficientCredits):
-        await world.create()
-    assert world.db.requests == {}
-    assert world.db.outbox == []
-    assert world.credits.ledger == {}
-
-
 def campaign(user: str = "alice", count: int = 3) -> list[CreateGeneration]:
     return [CreateGeneration(user, "p1", parameters()) for _ in range(count)]
 
 
-async def test_a_batch_is_charged_by_one_debit_for_the_sum() -> None:
-    world = World()
+async def test_a_batch_is_charged_by_one_debit_for_the_sum(world: World) -> None:
     requests = await world.service.initiate_batch(campaign())
     assert {r.status for r in requests} == {GenerationStatus.PROCESSING_SAMPLES}
     ((key, amount),) = world.credits.ledger.items()
@@ -294,17 +284,19 @@ async def test_a_batch_is_charged_by_one_debit_for_the_sum() -> None:
     assert len(world.outbox("job")) == 3
 
 
-async def test_a_batch_debit_declined_after_the_price_check_fails_every_item() -> None:
-    world = World()
+async def test_a_batch_debit_declined_after_the_price_check_charges_no_item(world: World) -> None:
     world.credits.decline_next_debit = True  # the balance fell between the check and the debit
     with pytest.raises(InsufficientCredits):
         await world.service.initiate_batch(campaign())
-    assert {r.status for r in world.db.requests.values()} == {GenerationStatus.FAILED}
+    if world.saga:  # every item was committed before the debit: each fails
+        assert {r.status for r in world.db.requests.values()} == {GenerationStatus.FAILED}
+    else:  # nothing was committed
+        assert world.db.requests == {}
     assert world.credits.ledger == {} and world.outbox("job") == []
 
 
 async def test_a_batch_debit_lost_in_flight_is_settled_item_by_item() -> None:
-    world = World()
+    world = World(SAGA)  # only a debit over the network can lose its answer
     world.credits.lose_next_debit_answer = True
     with pytest.raises(DependencyUnavailable):
         await world.service.initiate_batch(campaign(count=2))

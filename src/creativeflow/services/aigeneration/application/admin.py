@@ -3,16 +3,13 @@ deliveries, refund a step, fail a stuck request, erase a user. Each action is wr
 audit log in the transaction of its effect; those on a request take its row lock, so two
 operators racing on one step do it once."""
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from ..domain.errors import DomainError, InvalidStateTransition, InvalidValue
 from ..domain.models import GenerationRequest, GenerationStatus, Job
 from ..domain.repositories import ListQuery
-from .assets import AssetLinks
 from .credit_moves import refund_for, to_payload
-from .dtos import OrchestrationConfig
 from .errors import NotFound
 from .ports import (
     AuditEntry,
@@ -23,11 +20,10 @@ from .ports import (
     Metrics,
     OutboxMessage,
     OutboxOperations,
-    UnitOfWork,
     UnitOfWorkFactory,
 )
 from .side_effects import DELETE_ASSETS, REFUND
-from .transactions import RequestTransactions
+from .unit_of_work import locked, retry_on_concurrent_update
 
 ADMIN_REFUND = "admin_refund"
 ADMIN_FAILED = "admin_failed"
@@ -56,9 +52,7 @@ class AdminService:
     def __init__(
         self,
         uow: UnitOfWorkFactory,
-        config: OrchestrationConfig,
         metrics: Metrics,
-        links: AssetLinks,
         clock: Clock,
         outbox: OutboxOperations,
         dead_letters: DeadLetters | None = None,  # none without RabbitMQ (in-process jobs)
@@ -68,7 +62,6 @@ class AdminService:
         self._metrics = metrics
         self._outbox = outbox
         self._dead_letters = dead_letters
-        self._transactions = RequestTransactions(uow, config, metrics, links, clock)
 
     # --- deliveries the relay gave up on, and jobs the broker dead-lettered --------------------
 
@@ -129,8 +122,16 @@ class AdminService:
     ) -> GenerationRequest:
         """Refund one charged step (the newest when `job_id` is not given), once: its refund
         key is the step's own, so a second refund, by hand or by the service, is 409."""
+        request = await self._refund_step(action, request_id, job_id)
+        self._metrics.admin_action("refund")
+        return request
 
-        async def refund(uow: UnitOfWork, request: GenerationRequest) -> None:
+    @retry_on_concurrent_update
+    async def _refund_step(
+        self, action: AdminAction, request_id: str, job_id: str | None
+    ) -> GenerationRequest:
+        async with self._uow() as uow:
+            request = await locked(uow, request_id)  # the lock: two operators refund once
             job = _charged_step(request, job_id)
             move = refund_for(request, job, ADMIN_REFUND)
             if await uow.outbox.sent(move.idempotency_key):
@@ -139,22 +140,22 @@ class AdminService:
             uow.audit.add(
                 action.entry("refund", request.id, job_id=job.job_id, amount=str(job.price))
             )
-
-        request = await self._change(request_id, refund)
-        self._metrics.admin_action("refund")
+            await uow.commit()
         return request
 
     async def fail(self, action: AdminAction, request_id: str) -> GenerationRequest:
         """Fail the step in flight of a stuck request, refunded as a system failure."""
-
-        async def audit(uow: UnitOfWork, request: GenerationRequest) -> None:
-            uow.audit.add(action.entry("fail", request.id))
-
-        def fail(request: GenerationRequest) -> None:
-            request.fail_step(ADMIN_FAILED, action.reason, True, self._clock.now())
-
-        request = await self._transactions.change(request_id, fail, within=audit)
+        request = await self._fail(action, request_id)
         self._metrics.admin_action("fail")
+        return request
+
+    @retry_on_concurrent_update
+    async def _fail(self, action: AdminAction, request_id: str) -> GenerationRequest:
+        async with self._uow() as uow:
+            request = await locked(uow, request_id)
+            request.fail_step(ADMIN_FAILED, action.reason, True, self._clock.now())
+            uow.audit.add(action.entry("fail", request.id))
+            await uow.commit()
         return request
 
     async def erase_user(self, action: AdminAction, user_id: str) -> Erasure:
@@ -167,7 +168,7 @@ class AdminService:
             try:
                 if request.status in _BETWEEN_STEPS:
                     raise InvalidStateTransition("erase", request.status)
-                await self._change(request.id, _erase(action, self._clock))
+                await self._erase(action, request.id)
                 erased.append(request.id)
             except DomainError:  # between two steps now: the next erasure takes it
                 skipped.append(request.id)
@@ -200,10 +201,16 @@ class AdminService:
             await uow.commit()
         return len(uploads)
 
-    async def _change(
-        self, request_id: str, within: Callable[[UnitOfWork, GenerationRequest], Awaitable[None]]
-    ) -> GenerationRequest:
-        return await self._transactions.change(request_id, lambda _: None, within=within)
+    @retry_on_concurrent_update
+    async def _erase(self, action: AdminAction, request_id: str) -> None:
+        async with self._uow() as uow:
+            request = await locked(uow, request_id)
+            now = self._clock.now()
+            if request.status.is_processing:  # a job in flight: stop it (refunded), then erase
+                request.cancel(now)
+            request.delete(now)
+            uow.audit.add(action.entry("erase", request.id, user_id=request.user_id))
+            await uow.commit()
 
 
 # a debit is in progress: the saga (or its recovery) moves it on within seconds
@@ -214,18 +221,6 @@ _BETWEEN_STEPS = frozenset(
         GenerationStatus.PUBLISHING_TO_QUEUE,
     }
 )
-
-
-def _erase(
-    action: AdminAction, clock: Clock
-) -> Callable[[UnitOfWork, GenerationRequest], Awaitable[None]]:
-    async def erase(uow: UnitOfWork, request: GenerationRequest) -> None:
-        if request.status.is_processing:  # a job in flight: stop it (refunded), then erase
-            request.cancel(clock.now())
-        request.delete(clock.now())
-        uow.audit.add(action.entry("erase", request.id, user_id=request.user_id))
-
-    return erase
 
 
 def _charged_step(request: GenerationRequest, job_id: str | None) -> Job:

@@ -1,6 +1,7 @@
-"""The use cases: one method each. A change to a request goes through RequestTransactions (one
-transaction, its side effects staged in the outbox); a step that costs credits goes through
-the CreditSaga (charged, then dispatched)."""
+"""The use cases: one method each, its transaction in plain sight (`async with uow: … await
+uow.commit()`; unit_of_work.py says what a commit writes). A step that costs credits is paid
+for by the charger chosen at start-up (chargers/): read the account, charge inside the step's
+transaction, complete after it."""
 
 import logging
 import secrets
@@ -24,8 +25,8 @@ from ..domain.models import (
 from ..domain.models.asset_info import MAX_SEED
 from ..domain.pricing import PriceList
 from ..domain.repositories import ListQuery
-from .assets import AssetLinks, OutputCheck, ReportedImage
-from .credit_saga import CreditSaga
+from .assets import OutputCheck, ReportedImage
+from .chargers import CreditCharger
 from .dtos import (
     CreateGeneration,
     FinalResult,
@@ -49,14 +50,13 @@ from .moderation import BlocklistModerator, PromptModerator
 from .ports import (
     Clock,
     CreditAccount,
-    CreditGateway,
     Metrics,
     NoMetrics,
     UnitOfWork,
     UnitOfWorkFactory,
     WebhookUrlPolicy,
 )
-from .transactions import RequestTransactions
+from .unit_of_work import locked, retry_on_concurrent_update
 
 log = logging.getLogger(__name__)
 STALLED = frozenset({GenerationStatus.VALIDATING_CREDITS, GenerationStatus.PUBLISHING_TO_QUEUE})
@@ -74,10 +74,9 @@ class OrchestrationService:
     def __init__(
         self,
         uow: UnitOfWorkFactory,
-        credits: CreditGateway,
+        charger: CreditCharger,
         clock: Clock,
         config: OrchestrationConfig,
-        links: AssetLinks,
         outputs: OutputCheck,
         id_factory: Callable[[], str] = new_id,
         *,
@@ -87,7 +86,7 @@ class OrchestrationService:
         metrics: Metrics | None = None,
     ) -> None:
         self._uow = uow
-        self._credits = credits
+        self._charger = charger
         self._clock = clock
         self._config = config
         self._outputs = outputs
@@ -96,8 +95,6 @@ class OrchestrationService:
         self._moderator = moderator or BlocklistModerator(())
         self._webhook_urls = webhook_urls
         self._metrics = metrics or NoMetrics()
-        self._transactions = RequestTransactions(uow, config, self._metrics, links, clock)
-        self._saga = CreditSaga(self._transactions, credits, clock, config)
 
     @property
     def prices(self) -> PriceList:
@@ -133,21 +130,23 @@ class OrchestrationService:
             if params.webhook_url and self._webhook_urls is not None:
                 await self._webhook_urls.check(params.webhook_url)
         user_id = commands[0].user_id
+        account = await self._charger.account(user_id)
         async with self._uow() as uow:
-            local = uow.ledger is not None
-            if uow.ledger is not None:  # credits in this database: one transaction does it all
-                account = await uow.ledger.get_account(user_id)
-                requests = await self._new_requests(uow, commands, account, batch_id)
-                await self._store_new(uow, requests)
-        if not local:  # the saga: price, commit the step, then charge and dispatch
-            account = await self._credits.get_account(user_id)
-            async with self._uow() as uow:
-                requests = await self._new_requests(uow, commands, account, batch_id)
-                await self._store_new(uow, requests)
+            requests = await self._new_requests(uow, commands, account, batch_id)
+            await uow.requests.lock_user(user_id)  # a stable count of the user's active ones
+            active = await uow.requests.count_active(user_id)
+            if active + len(requests) > self._config.max_active_requests:
+                raise TooManyActiveRequests(
+                    f"{active} requests are still processing and this asks for "
+                    f"{len(requests)} more; the limit is {self._config.max_active_requests}."
+                )
+            await self._charger.charge(uow, requests)
+            for request in requests:
+                await uow.requests.add(request)
+            await uow.commit()
         for request in requests:
             self._metrics.request_created(request.parameters.format, account.tier)
-            self._metrics.status_changed(None, request.status)
-        return await self._saga.finish_all(requests)
+        return await self._charger.complete(requests)
 
     async def _new_requests(
         self,
@@ -214,22 +213,6 @@ class OrchestrationService:
             ]
         return tuple(images)
 
-    async def _store_new(self, uow: UnitOfWork, requests: Sequence[GenerationRequest]) -> None:
-        """The new requests, in one transaction: within the user's active limit (a batch
-        counts as that many), charged (here when the ledger is local), with their outbox rows."""
-        await uow.requests.lock_user(requests[0].user_id)
-        active = await uow.requests.count_active(requests[0].user_id)
-        if active + len(requests) > self._config.max_active_requests:
-            raise TooManyActiveRequests(
-                f"{active} requests are still processing and this asks for {len(requests)} "
-                f"more; the limit is {self._config.max_active_requests}."
-            )
-        await self._saga.charge_all_within(uow, requests)
-        for request in requests:
-            await uow.requests.add(request)
-            self._transactions.stage(uow, request)
-        await uow.commit()
-
     async def get_generation_status(self, request_id: str, user_id: str) -> GenerationRequest:
         async with self._uow(read_only=True) as uow:
             return _owned(await uow.requests.get(request_id), user_id)
@@ -241,79 +224,94 @@ class OrchestrationService:
             )
 
     async def select_sample_and_initiate_final(self, command: SelectSample) -> GenerationRequest:
-        request = await self.get_generation_status(command.request_id, command.user_id)
-        request.ensure_can(Move.SELECT, command.sample_id)
-        account = await self._credits.get_account(command.user_id)
-        price = self._config.prices.final(account.tier, command.resolution)
-        _ensure_affordable(account, price)
-        size = final_size(request.parameters.dimensions, command.resolution)
-        job_id, model = self._new_id(), self._model(account, request, JobType.FINAL, size)
+        account = await self._charger.account(command.user_id)
+        (request,) = await self._charger.complete([await self._select(command, account)])
+        return request
 
-        def select(r: GenerationRequest) -> None:
-            r.select_sample(
+    @retry_on_concurrent_update
+    async def _select(self, command: SelectSample, account: CreditAccount) -> GenerationRequest:
+        async with self._uow() as uow:
+            request = await locked(uow, command.request_id, command.user_id)
+            request.ensure_can(Move.SELECT, command.sample_id)
+            price = self._config.prices.final(account.tier, command.resolution)
+            _ensure_affordable(account, price)
+            size = final_size(request.parameters.dimensions, command.resolution)
+            model = self._model(account, request, JobType.FINAL, size)
+            request.select_sample(
                 command.sample_id,
                 command.resolution,
                 command.output_format,
-                job_id,
+                self._new_id(),
                 price,
                 self._clock.now(),
                 model,
             )
-
-        request = await self._transactions.change(
-            command.request_id, select, command.user_id, within=self._saga.charge_within
-        )
-        return await self._saga.finish(request)
+            await self._charger.charge(uow, [request])
+            await uow.commit()
+        return request
 
     async def trigger_sample_regeneration(self, request_id: str, user_id: str) -> GenerationRequest:
-        request = await self.get_generation_status(request_id, user_id)
-        request.ensure_can(Move.REGENERATE)
-        account = await self._credits.get_account(user_id)
-        price = self._config.prices.sample_round(account.tier)
-        _ensure_affordable(account, price)
-        size = sample_size(request.parameters.dimensions)
-        job_id, model = self._new_id(), self._model(account, request, JobType.SAMPLES, size)
-        seed = self._new_seed()
-        request = await self._transactions.change(
-            request_id,
-            lambda r: r.regenerate(job_id, price, self._clock.now(), model, seed=seed),
-            user_id,
-            within=self._saga.charge_within,
+        account = await self._charger.account(user_id)
+        (request,) = await self._charger.complete(
+            [await self._regenerate(request_id, user_id, account)]
         )
-        return await self._saga.finish(request)
+        return request
+
+    @retry_on_concurrent_update
+    async def _regenerate(
+        self, request_id: str, user_id: str, account: CreditAccount
+    ) -> GenerationRequest:
+        async with self._uow() as uow:
+            request = await locked(uow, request_id, user_id)
+            request.ensure_can(Move.REGENERATE)
+            price = self._config.prices.sample_round(account.tier)
+            _ensure_affordable(account, price)
+            size = sample_size(request.parameters.dimensions)
+            model = self._model(account, request, JobType.SAMPLES, size)
+            request.regenerate(
+                self._new_id(), price, self._clock.now(), model, seed=self._new_seed()
+            )
+            await self._charger.charge(uow, [request])
+            await uow.commit()
+        return request
 
     async def vary_sample(self, command: VarySample) -> GenerationRequest:
         """A round of samples made from one sample (Midjourney's V1-V4), charged as a round."""
         if command.prompt is not None and (term := self._moderator.violation(command.prompt)):
             raise ContentPolicyViolation(f"The prompt contains a blocked term ({term}).")
-        request = await self.get_generation_status(command.request_id, command.user_id)
-        request.ensure_can(Move.VARY, command.sample_id, "sample_id")
-        account = await self._credits.get_account(command.user_id)
-        price = self._config.prices.sample_round(account.tier)
-        _ensure_affordable(account, price)
-        size = sample_size(request.parameters.dimensions)
-        job_id, model = self._new_id(), self._model(account, request, JobType.SAMPLES, size)
+        account = await self._charger.account(command.user_id)
+        (request,) = await self._charger.complete([await self._vary(command, account)])
+        return request
 
-        def vary(r: GenerationRequest) -> None:
-            r.vary(
+    @retry_on_concurrent_update
+    async def _vary(self, command: VarySample, account: CreditAccount) -> GenerationRequest:
+        async with self._uow() as uow:
+            request = await locked(uow, command.request_id, command.user_id)
+            request.ensure_can(Move.VARY, command.sample_id, "sample_id")
+            price = self._config.prices.sample_round(account.tier)
+            _ensure_affordable(account, price)
+            size = sample_size(request.parameters.dimensions)
+            model = self._model(account, request, JobType.SAMPLES, size)
+            request.vary(
                 command.sample_id,
                 command.strength,
                 command.prompt,
-                job_id,
+                self._new_id(),
                 price,
                 self._clock.now(),
                 model,
             )
+            await self._charger.charge(uow, [request])
+            await uow.commit()
+        return request
 
-        request = await self._transactions.change(
-            command.request_id, vary, command.user_id, within=self._saga.charge_within
-        )
-        return await self._saga.finish(request)
-
+    @retry_on_concurrent_update
     async def cancel(self, request_id: str, user_id: str) -> GenerationRequest:
-        return await self._transactions.change(
-            request_id, lambda r: r.cancel(self._clock.now()), user_id
-        )
+        async with self._uow() as uow:
+            request = await locked(uow, request_id, user_id)
+            request.cancel(self._clock.now())
+            await uow.commit()
+        return request
 
     async def job_is_current(self, request_id: str, job_id: str) -> bool:
         """Whether n8n should still render `job_id`: it is the request's job in flight."""
@@ -321,112 +319,133 @@ class OrchestrationService:
             request = await uow.requests.get(request_id)
         return request is not None and request.renders(job_id)
 
+    @retry_on_concurrent_update
     async def delete(self, request_id: str, user_id: str) -> None:
         """A tombstone: texts erased, images deleted from storage through the outbox (an
         outage delays a deletion, never loses it). Deleting a deleted request changes nothing."""
-        await self._transactions.change_if(
-            request_id, lambda r: r.delete(self._clock.now()), user_id
-        )
+        async with self._uow() as uow:
+            request = await locked(uow, request_id, user_id)
+            if request.delete(self._clock.now()):
+                await uow.commit()
 
     # --- n8n callbacks -----------------------------------------------------------------------
+    # A callback is applied once: a replayed webhook-id, or a job already settled, changes
+    # nothing. Its receipt is noted in the transaction that applies it, so a replay finds it.
 
     async def process_n8n_sample_callback(self, result: SamplesResult) -> CallbackOutcome:
-        return await self._apply_result(
-            result.request_id,
-            result.job_id,
-            JobType.SAMPLES,
-            result.samples,
-            result.webhook_id,
-            lambda r, assets: r.apply_samples(
-                result.job_id, assets, result.ai_model_used, self._clock.now()
-            ),
+        assets = await self._verified_outputs(
+            result.request_id, result.job_id, JobType.SAMPLES, result.samples
         )
+        if isinstance(assets, CallbackOutcome):
+            return assets
+        return await self._apply_samples(result, assets)
+
+    @retry_on_concurrent_update
+    async def _apply_samples(
+        self, result: SamplesResult, assets: list[AssetInfo]
+    ) -> CallbackOutcome:
+        async with self._uow() as uow:
+            request = await locked(uow, result.request_id)
+            if not await _first_receipt(uow, result.webhook_id):
+                return CallbackOutcome.DUPLICATE
+            outcome = request.apply_samples(
+                result.job_id, assets, result.ai_model_used, self._clock.now()
+            )
+            if outcome is CallbackOutcome.APPLIED:
+                await uow.commit()
+                self._round_trip(request, result.job_id)
+        return outcome
 
     async def process_n8n_final_asset_callback(self, result: FinalResult) -> CallbackOutcome:
-        return await self._apply_result(
-            result.request_id,
-            result.job_id,
-            JobType.FINAL,
-            (result.asset,),
-            result.webhook_id,
-            lambda r, assets: r.apply_final(
-                result.job_id, assets[0], result.ai_model_used, self._clock.now()
-            ),
+        assets = await self._verified_outputs(
+            result.request_id, result.job_id, JobType.FINAL, (result.asset,)
         )
+        if isinstance(assets, CallbackOutcome):
+            return assets
+        return await self._apply_final(result, assets[0])
 
-    async def _apply_result(
-        self,
-        request_id: str,
-        job_id: str,
-        kind: JobType,
-        reported: Sequence[ReportedImage],
-        webhook_id: str | None,
-        apply: Callable[[GenerationRequest, list[AssetInfo]], CallbackOutcome],
-    ) -> CallbackOutcome:
-        """A job's images, once: whether the job is current is decided first (a stale or
-        repeated callback touches no storage); then every image is checked in storage, and only
-        then applied, in one transaction with the assets' rows (contract §6)."""
-        async with self._uow(read_only=True) as uow:
-            request = await uow.requests.get(request_id)
-        if request is None:
-            raise NotFound("No generation request with this id.")
-        # a replay of an applied result finds its job succeeded (the receipt is asked in the
-        # transaction that applies, where it decides)
-        outcome = request.result_outcome(job_id, kind)
-        if outcome is not CallbackOutcome.APPLIED:
-            return outcome
-        job = request.find_job(job_id)
-        assert job is not None, "result_outcome knows the job"
-        assets = await self._outputs.verified(request, job, reported)
-        return await self._transactions.apply(
-            request_id, job_id, webhook_id, lambda r: apply(r, assets)
-        )
+    @retry_on_concurrent_update
+    async def _apply_final(self, result: FinalResult, asset: AssetInfo) -> CallbackOutcome:
+        async with self._uow() as uow:
+            request = await locked(uow, result.request_id)
+            if not await _first_receipt(uow, result.webhook_id):
+                return CallbackOutcome.DUPLICATE
+            outcome = request.apply_final(
+                result.job_id, asset, result.ai_model_used, self._clock.now()
+            )
+            if outcome is CallbackOutcome.APPLIED:
+                await uow.commit()
+                self._round_trip(request, result.job_id)
+        return outcome
 
+    @retry_on_concurrent_update
     async def handle_n8n_error(self, error: JobError) -> CallbackOutcome:
-        return await self._transactions.apply(
-            error.request_id,
-            error.job_id,
-            error.webhook_id,
-            lambda r: r.fail(
+        async with self._uow() as uow:
+            request = await locked(uow, error.request_id)
+            if not await _first_receipt(uow, error.webhook_id):
+                return CallbackOutcome.DUPLICATE
+            outcome = request.fail(
                 error.job_id,
                 error.error_code,
                 error.error_message,
                 error.retryable,
                 self._clock.now(),
-            ),
-        )
+            )
+            if outcome is CallbackOutcome.APPLIED:
+                await uow.commit()
+                self._round_trip(request, error.job_id)
+        return outcome
+
+    async def _verified_outputs(
+        self, request_id: str, job_id: str, kind: JobType, reported: Sequence[ReportedImage]
+    ) -> list[AssetInfo] | CallbackOutcome:
+        """A job's images, checked in storage before they are applied (contract §6), or what
+        the callback comes to without them: whether the job is current is decided first, so a
+        stale or repeated callback touches no storage."""
+        async with self._uow(read_only=True) as uow:
+            request = await uow.requests.get(request_id)
+        if request is None:
+            raise NotFound("No generation request with this id.")
+        outcome = request.result_outcome(job_id, kind)
+        if outcome is not CallbackOutcome.APPLIED:
+            return outcome
+        job = request.find_job(job_id)
+        assert job is not None, "result_outcome knows the job"
+        return await self._outputs.verified(request, job, reported)
+
+    def _round_trip(self, request: GenerationRequest, job_id: str) -> None:
+        job = request.find_job(job_id)
+        if job is not None and job.duration_ms is not None:
+            self._metrics.job_round_trip(job.job_type, job.duration_ms / 1000)
 
     # --- sweeps (run by every replica; each change takes the row lock, so they never clash) ---
 
     async def recover_stalled_requests(self, grace: timedelta, limit: int = 100) -> int:
-        """Re-drive steps a crash left between commit and debit: the same idempotency key means
-        the debit happens at most once, whether or not it reached the credit service before."""
+        """Complete steps a crash left between commit and debit: the same idempotency key
+        means the debit happens at most once, whether or not it reached the credit service."""
         before = self._clock.now() - grace
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             ids = await uow.requests.ids_stalled(STALLED, before, limit)
         recovered = 0
         for request_id in ids:
-            async with self._uow() as uow:
+            async with self._uow(read_only=True) as uow:
                 request = await uow.requests.get(request_id)
             if request is None or request.status not in STALLED:
                 continue
             try:
-                await self._saga.charge_and_dispatch(request)
-                recovered += 1
+                (request,) = await self._charger.complete([request])
+                recovered += int(request.status not in STALLED)
             except (ApplicationError, DomainError) as exc:
                 log.warning("recovery of request %s deferred: %s", request_id, exc)
         return recovered
 
     async def fail_overdue_requests(self, limit: int = 100) -> int:
         """Fail (and refund) every job in flight past its deadline."""
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             ids = await uow.requests.ids_overdue(self._clock.now(), limit)
         failed = 0
         for request_id in ids:
-            timed_out = await self._transactions.change_if(
-                request_id, lambda r: r.time_out(self._clock.now())
-            )
-            failed += int(timed_out)
+            failed += await self._sweep(request_id, lambda r: r.time_out(self._clock.now()))
         return failed
 
     async def expire_old_assets(self, retention: timedelta, limit: int = 100) -> int:
@@ -437,10 +456,7 @@ class OrchestrationService:
             ids = await uow.requests.ids_created_before(now - retention, limit)
         expired = 0
         for request_id in ids:
-            moved = await self._transactions.change_if(
-                request_id, lambda r: r.expire_assets(self._clock.now())
-            )
-            expired += int(moved)
+            expired += await self._sweep(request_id, lambda r: r.expire_assets(self._clock.now()))
         return expired
 
     async def notify_retention(
@@ -454,12 +470,21 @@ class OrchestrationService:
             )
         told = 0
         for request_id in ids:
-            moved = await self._transactions.change_if(
+            told += await self._sweep(
                 request_id,
                 lambda r: r.notice_retention(self._clock.now(), r.created_at + retention),
             )
-            told += int(moved)
         return told
+
+    @retry_on_concurrent_update
+    async def _sweep(self, request_id: str, move: Callable[[GenerationRequest], bool]) -> bool:
+        """One request moved by a sweep, committed when the move says it changed it."""
+        async with self._uow() as uow:
+            request = await uow.requests.get_for_update(request_id)
+            if request is None or not move(request):
+                return False
+            await uow.commit()
+        return True
 
     def _model(
         self,
@@ -484,3 +509,8 @@ def _owned(request: GenerationRequest | None, user_id: str) -> GenerationRequest
     if request is None or request.user_id != user_id:
         raise NotFound("No generation request with this id.")
     return request
+
+
+async def _first_receipt(uow: UnitOfWork, webhook_id: str | None) -> bool:
+    """Note a callback's webhook-id; False when it was noted before (a replay)."""
+    return webhook_id is None or await uow.receipts.add(webhook_id)

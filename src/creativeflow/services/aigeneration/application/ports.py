@@ -254,8 +254,8 @@ class UnitOfWork(Protocol):
 
     @property
     def ledger(self) -> TransactionalCredits | None:
-        """Set when credits live in this database: a step is then charged and dispatched in
-        one transaction instead of the saga's three."""
+        """Set when credits live in this database: the in-transaction charger debits through
+        it (chargers/in_transaction.py); nothing else reads it."""
 
     async def __aenter__(self) -> Self: ...
 

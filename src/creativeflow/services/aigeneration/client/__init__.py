@@ -9,9 +9,9 @@ with GenerationClient("http://127.0.0.1:8000", token) as client:
     final = client.wait_for(request.id, {"completed"})
 """
 
-from ..api.v1.schemas import AssetInfoModel, FormatsRead, GenerationRequestRead
 from ._common import GenerationApiError, WebhookEvent
 from .async_client import AsyncGenerationClient
+from .models import AssetInfoModel, FormatsRead, GenerationRequestRead
 from .sync_client import GenerationClient
 from .webhooks import verify_webhook
 

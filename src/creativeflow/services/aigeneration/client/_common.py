@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 
-from ..api.v1.schemas import GenerationRequestRead
+from .models import GenerationRequestRead
 
 RETRY_STATUSES = frozenset({502, 503, 504})
 TERMINAL = frozenset({"completed", "content_rejected", "cancelled"})

@@ -6,14 +6,6 @@ from typing import Any
 import httpx
 from httpx_sse import aconnect_sse
 
-from ..api.v1.schemas import (
-    BatchRead,
-    CreditsRead,
-    FormatsRead,
-    GenerationRequestPage,
-    GenerationRequestRead,
-    ModelsRead,
-)
 from ._common import (
     TERMINAL,
     Call,
@@ -24,6 +16,14 @@ from ._common import (
     raise_for_error,
     selection,
     should_retry,
+)
+from .models import (
+    BatchRead,
+    CreditsRead,
+    FormatsRead,
+    GenerationRequestPage,
+    GenerationRequestRead,
+    ModelsRead,
 )
 
 

@@ -3,8 +3,8 @@ from collections.abc import AsyncGenerator, Collection, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..api.v1.schemas import CreditsRead, FormatsRead, GenerationRequestRead, ModelsRead
 from .async_client import AsyncGenerationClient
+from .models import CreditsRead, FormatsRead, GenerationRequestRead, ModelsRead
 
 T = TypeVar("T")
 

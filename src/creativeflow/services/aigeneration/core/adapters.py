@@ -9,8 +9,7 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..application.credit_moves import debit_from_payload, refund_from_payload
-from ..application.errors import CreditsDeclined
+from ..application.deliveries import Deliveries
 from ..application.model_selector import ModelRoute, ModelSelector
 from ..application.ports import (
     AssetStorage,
@@ -20,15 +19,7 @@ from ..application.ports import (
     JobDispatcher,
     Notifier,
 )
-from ..application.side_effects import (
-    DELETE_ASSETS,
-    EVENT,
-    JOB,
-    NOTIFICATION,
-    REFUND,
-    SETTLE,
-    WEBHOOK,
-)
+from ..application.side_effects import WEBHOOK
 from ..domain.formats import parse_size
 from ..domain.models import JobType
 from ..domain.pricing import SubscriptionTier
@@ -40,8 +31,7 @@ from ..infrastructure.clients.notification_client import HttpNotificationClient
 from ..infrastructure.clients.odoo_adapter_client import OdooCreditGateway, OdooSettings
 from ..infrastructure.clients.webhook_sender import WebhookSender
 from ..infrastructure.clients.webhook_url_policy import PublicWebhookUrlPolicy
-from ..infrastructure.messaging.outbox_relay import Deliverer, RetryPolicy
-from ..infrastructure.messaging.outbox_store import OutboxRow
+from ..infrastructure.messaging.outbox_relay import RetryPolicy
 from ..infrastructure.messaging.rabbitmq_publisher import RabbitMqPublisher
 from ..infrastructure.messaging.rabbitmq_topology import RabbitMqTopology
 from ..infrastructure.simulator.n8n_simulator import (
@@ -69,31 +59,10 @@ class Adapters:
     background: list[Task] = field(default_factory=list)
     closers: list[Closer] = field(default_factory=list)
 
-    def deliverers(self, storage: AssetStorage) -> dict[str, Deliverer]:
-        async def settle(row: OutboxRow) -> None:
-            # Replay the uncertain debit (same key: charged at most once), then refund it.
-            try:
-                await self.credits.debit(debit_from_payload(row.payload["debit"]))
-            except CreditsDeclined:
-                return  # it never went through: nothing to give back
-            await self.credits.refund(refund_from_payload(row.payload["refund"]))
-
-        async def refund(row: OutboxRow) -> None:
-            await self.credits.refund(refund_from_payload(row.payload))
-
-        async def delete_assets(row: OutboxRow) -> None:
-            for key in row.payload["keys"]:  # a key already gone is deleted as well
-                await storage.delete(key)
-
-        return {
-            JOB: lambda row: self.jobs.dispatch(row.payload, row.headers),
-            EVENT: lambda row: self.events.publish(row.headers["routing_key"], row.payload),
-            NOTIFICATION: lambda row: self.notifier.notify(row.payload),
-            REFUND: refund,
-            SETTLE: settle,
-            WEBHOOK: self.webhooks.deliver,
-            DELETE_ASSETS: delete_assets,
-        }
+    def deliveries(self, storage: AssetStorage) -> Deliveries:
+        return Deliveries(
+            self.jobs, self.events, self.notifier, self.credits, self.webhooks, storage
+        )
 
 
 def build_adapters(settings: Settings, engine: AsyncEngine, clock: Clock) -> Adapters:

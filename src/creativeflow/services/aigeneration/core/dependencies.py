@@ -15,6 +15,9 @@ from standardwebhooks import Webhook
 from ..application.admin import AdminService
 from ..application.asset_service import AssetService
 from ..application.assets import AssetLinks, OutputCheck
+from ..application.chargers import CreditCharger
+from ..application.chargers.in_transaction import InTransactionCharger
+from ..application.chargers.saga import SagaCharger
 from ..application.clock import SystemClock
 from ..application.dtos import CallbackUrls, OrchestrationConfig
 from ..application.job_status import JobStatusLinks
@@ -22,6 +25,7 @@ from ..application.moderation import BlocklistModerator
 from ..application.orchestration_service import OrchestrationService, new_id
 from ..application.ports import AssetStorage, Clock, CreditGateway, IdempotencyStore
 from ..application.sweeper import Sweeper
+from ..application.unit_of_work import CommitStaging
 from ..domain.pricing import PriceList
 from ..infrastructure.clients.http_errors import new_http_client
 from ..infrastructure.clients.local_ledger import LocalLedger
@@ -116,7 +120,7 @@ async def build_container(
     storage = build_storage(settings, clock)
     relay = OutboxRelay(
         store,
-        adapters.deliverers(storage),
+        adapters.deliveries(storage).handlers(),
         clock,
         batch_size=settings.outbox_batch_size,
         poll_interval=settings.outbox_poll_interval_seconds,
@@ -124,24 +128,33 @@ async def build_container(
         policies=retry_policies(settings),
     )
     status_feed = StatusFeed()
-    # credits in our own database are charged inside the request's transaction
-    ledger = raw_credits.book if isinstance(raw_credits, LocalLedger) else None
-    uow = unit_of_work_factory(
-        engine, clock, on_commit=relay.wake, on_changed=status_feed.publish, ledger=ledger
-    )
     links = AssetLinks(storage, clock, timedelta(seconds=settings.asset_url_ttl_seconds))
+    config = orchestration_config(settings, clock)
+    # credits in our own database are charged inside the step's transaction; else the saga
+    local = raw_credits if isinstance(raw_credits, LocalLedger) else None
+    uow = unit_of_work_factory(
+        engine,
+        clock,
+        CommitStaging(config, links, clock, metrics),
+        on_commit=relay.wake,
+        on_changed=status_feed.publish,
+        ledger=local.book if local is not None else None,
+    )
+    charger: CreditCharger = (
+        InTransactionCharger(uow, clock, config)
+        if local is not None
+        else SagaCharger(uow, adapters.credits, clock, config)
+    )
     policy = PublicWebhookUrlPolicy(settings.webhook_allowed_hosts)
     download_http = new_http_client(30.0)
     outputs = OutputCheck(
         storage, HttpRemoteImages(download_http, policy), settings.max_asset_bytes
     )
-    config = orchestration_config(settings, clock)
     service = OrchestrationService(
         uow,
-        adapters.credits,
+        charger,
         clock,
         config,
-        links,
         outputs,
         moderator=BlocklistModerator(settings.prompt_blocklist),
         webhook_urls=policy,
@@ -152,7 +165,7 @@ async def build_container(
         # jobs go through RabbitMQ: the jobs it dead-letters are there
         topology = rabbitmq_topology(settings)
         dead_letters = RabbitMqDeadLetters(settings.effective_rabbitmq_url, topology)
-    admin = AdminService(uow, config, metrics, links, clock, store, dead_letters)
+    admin = AdminService(uow, metrics, clock, store, dead_letters)
     assets = AssetService(
         uow,
         storage,

@@ -17,19 +17,53 @@ class ListQuery:
 
 
 class GenerationRequestRepository(ABC):
+    """The requests of one unit of work. It keeps the requests it hands out for change (and
+    those added): the unit of work writes them, with what their new events call for, when it
+    commits (cosmic python's `seen`)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, GenerationRequest] = {}
+        self.status_at_load: dict[str, GenerationStatus | None] = {}  # None: added
+
+    async def add(self, request: GenerationRequest) -> None:
+        """A new request: inserted when the unit of work commits."""
+        self.seen[request.id] = request
+        self.status_at_load[request.id] = None
+
+    async def get_for_update(self, request_id: str) -> GenerationRequest | None:
+        """Load with a row lock held to the end of the transaction: concurrent changes
+        serialize. The request is written back when the unit of work commits."""
+        request = await self._get_for_update(request_id)
+        if request is not None:
+            self.seen[request.id] = request
+            self.status_at_load[request.id] = request.status
+        return request
+
+    async def write_seen(self) -> None:
+        """Insert the added requests and write the loaded ones back; raises ConcurrentUpdate
+        if one changed since it was loaded (the version check)."""
+        for request_id, request in self.seen.items():
+            if self.status_at_load[request_id] is None:
+                await self._insert(request)
+            else:
+                await self._update(request)
+
+    def forget_seen(self) -> None:
+        self.seen, self.status_at_load = {}, {}
+
     @abstractmethod
-    async def add(self, request: GenerationRequest) -> None: ...
+    async def _insert(self, request: GenerationRequest) -> None: ...
+
+    @abstractmethod
+    async def _get_for_update(self, request_id: str) -> GenerationRequest | None: ...
+
+    @abstractmethod
+    async def _update(self, request: GenerationRequest) -> None:
+        """Write a loaded request back, its version raised by one (ConcurrentUpdate if the
+        stored version is not the loaded one)."""
 
     @abstractmethod
     async def get(self, request_id: str) -> GenerationRequest | None: ...
-
-    @abstractmethod
-    async def get_for_update(self, request_id: str) -> GenerationRequest | None:
-        """Load with a row lock held to the end of the transaction: concurrent changes serialize."""
-
-    @abstractmethod
-    async def save(self, request: GenerationRequest) -> None:
-        """Write a loaded request back; raises ConcurrentUpdate if someone changed it meanwhile."""
 
     @abstractmethod
     async def list_for_user(self, query: ListQuery) -> list[GenerationRequest]: ...

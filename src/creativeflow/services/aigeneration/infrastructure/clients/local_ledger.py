@@ -46,11 +46,11 @@ class LedgerBook:
         self._starting_tier = starting_tier
 
     async def get_account(self, user_id: str) -> CreditAccount:
-        # read first: the account exists on every call but a user's first (one statement, not two)
+        # a read writes nothing: a user's account is opened by their first money move (a
+        # refused request leaves no trace), and until then it is the starting one
         row = (await self._connection.execute(_ACCOUNT, {"user": user_id})).one_or_none()
         if row is None:
-            await self.open_account(user_id)
-            row = (await self._connection.execute(_ACCOUNT, {"user": user_id})).one()
+            return CreditAccount(self._starting_balance, self._starting_tier)
         return CreditAccount(row.balance, SubscriptionTier.parse(row.subscription_tier))
 
     async def debit(self, debit: Debit) -> None:

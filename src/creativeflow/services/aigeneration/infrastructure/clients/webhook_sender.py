@@ -12,8 +12,8 @@ import httpx
 from standardwebhooks import Webhook
 
 from ...application.errors import DeliveryFailed, Undeliverable
+from ...application.ports import OutboxMessage
 from ...domain.errors import InvalidValue
-from ..messaging.outbox_store import OutboxRow
 from .webhook_url_policy import PublicWebhookUrlPolicy
 
 log = logging.getLogger(__name__)
@@ -27,20 +27,20 @@ class WebhookSender:
         self._signer = Webhook(secret)
         self._url_policy = url_policy
 
-    async def deliver(self, row: OutboxRow) -> None:
-        url = row.headers["url"]
+    async def deliver(self, message: OutboxMessage) -> None:
+        url = message.headers["url"]
         try:
             await self._url_policy.check(url)
         except InvalidValue as refused:
             raise Undeliverable(refused.message) from None
-        body = json.dumps(row.payload, separators=(",", ":"))
+        body = json.dumps(message.payload, separators=(",", ":"))
         now = datetime.now(UTC)
         headers = {
             "content-type": "application/json",
             "user-agent": "CreativeFlow-AIGeneration-Webhooks/1",
-            "webhook-id": row.key,
+            "webhook-id": message.key,
             "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": self._signer.sign(row.key, now, body),
+            "webhook-signature": self._signer.sign(message.key, now, body),
         }
         try:
             response = await self._http.post(url, content=body, headers=headers)

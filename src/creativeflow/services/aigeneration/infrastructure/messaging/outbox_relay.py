@@ -1,22 +1,22 @@
-"""Delivers committed outbox rows: one deliverer per destination, retries with backoff."""
+"""Delivers committed outbox rows: one handler per destination (application/deliveries.py),
+retries with backoff."""
 
 import asyncio
 import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
 from ...application.correlation import request_id_var
+from ...application.deliveries import OutboxHandler
 from ...application.errors import Undeliverable
-from ...application.ports import Clock
+from ...application.ports import Clock, OutboxMessage
 from .outbox_store import OutboxRow, SqlaOutboxStore
 
 log = logging.getLogger(__name__)
-
-Deliverer = Callable[[OutboxRow], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class OutboxRelay:
     def __init__(
         self,
         store: SqlaOutboxStore,
-        deliverers: Mapping[str, Deliverer],
+        deliverers: Mapping[str, OutboxHandler],
         clock: Clock,
         *,
         batch_size: int = 100,
@@ -116,7 +116,7 @@ class OutboxRelay:
         try:
             if deliverer is None:
                 raise LookupError(f"no deliverer for destination {row.destination!r}")
-            await deliverer(row)
+            await deliverer(OutboxMessage(row.destination, row.key, row.payload, row.headers))
             return True
         except Exception as exc:
             policy = self._policies.get(row.destination, self._default_policy)

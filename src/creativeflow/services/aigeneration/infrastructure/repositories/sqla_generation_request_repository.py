@@ -28,26 +28,22 @@ _LOCK_USER = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("
 
 class SqlaGenerationRequestRepository(GenerationRequestRepository):
     def __init__(self, connection: AsyncConnection) -> None:
+        super().__init__()
         self._connection = connection
-        self._written: dict[str, None] = {}  # ordered set of ids added or saved
 
-    def written_ids(self) -> list[str]:
-        return list(self._written)
-
-    async def add(self, request: GenerationRequest) -> None:
+    async def _insert(self, request: GenerationRequest) -> None:
         await self._connection.execute(_INSERT, to_row(request))
-        self._written[request.id] = None
 
     async def get(self, request_id: str) -> GenerationRequest | None:
         row = (await self._connection.execute(_GET, {"request_id": request_id})).first()
         return from_row(row) if row else None
 
-    async def get_for_update(self, request_id: str) -> GenerationRequest | None:
+    async def _get_for_update(self, request_id: str) -> GenerationRequest | None:
         # FOR UPDATE on PostgreSQL; SQLite ignores it and holds its write lock from BEGIN.
         row = (await self._connection.execute(_GET_FOR_UPDATE, {"request_id": request_id})).first()
         return from_row(row) if row else None
 
-    async def save(self, request: GenerationRequest) -> None:
+    async def _update(self, request: GenerationRequest) -> None:
         values = to_row(request)
         values.update(version=request.version + 1, b_id=request.id, b_version=request.version)
         del values["id"]
@@ -55,7 +51,6 @@ class SqlaGenerationRequestRepository(GenerationRequestRepository):
         if result.rowcount != 1:
             raise ConcurrentUpdate(request.id)
         request.version += 1
-        self._written[request.id] = None
 
     async def list_for_user(self, query: ListQuery) -> list[GenerationRequest]:
         statement = select(t).where(t.c.user_id == query.user_id)

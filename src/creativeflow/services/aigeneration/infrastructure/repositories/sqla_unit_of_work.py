@@ -8,6 +8,7 @@ from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ...application.ports import AuditEntry, Clock, OutboxMessage, TransactionalCredits
+from ...application.unit_of_work import CommitStaging, StagingUnitOfWork
 from ..database.errors import unavailable
 from ..database.tables import audit_log, outbox
 from ..messaging.pg_listener import OUTBOX_CHANNEL
@@ -47,7 +48,7 @@ class PendingAudit:
         self.entries.append(entry)
 
 
-class SqlaUnitOfWork:
+class SqlaUnitOfWork(StagingUnitOfWork):
     requests: SqlaGenerationRequestRepository
     outbox: PendingOutbox
     audit: PendingAudit
@@ -59,11 +60,13 @@ class SqlaUnitOfWork:
         self,
         engine: AsyncEngine,
         clock: Clock,
+        staging: CommitStaging | None = None,
         on_commit: Callable[[], None] | None = None,
         on_changed: Callable[[list[str]], None] | None = None,
         ledger: Callable[[AsyncConnection], TransactionalCredits] | None = None,
         read_only: bool = False,
     ) -> None:
+        super().__init__(staging)
         self._engine = engine
         self._read_only = read_only
         self._ledger_on = ledger
@@ -90,9 +93,9 @@ class SqlaUnitOfWork:
         self.ledger = self._ledger_on(self._connection) if self._ledger_on else None
         return self
 
-    async def commit(self) -> None:
+    async def _commit(self) -> None:
         assert self._connection is not None
-        changed = self.requests.written_ids()
+        changed = list(self.requests.seen)
         postgres = self._connection.dialect.name == "postgresql"
         messages = self.outbox.messages
         if postgres and (changed or messages):
@@ -157,11 +160,12 @@ class SqlaUnitOfWork:
 def unit_of_work_factory(
     engine: AsyncEngine,
     clock: Clock,
+    staging: CommitStaging | None = None,
     on_commit: Callable[[], None] | None = None,
     on_changed: Callable[[list[str]], None] | None = None,
     ledger: Callable[[AsyncConnection], TransactionalCredits] | None = None,
 ) -> Callable[..., SqlaUnitOfWork]:
     def unit_of_work(read_only: bool = False) -> SqlaUnitOfWork:
-        return SqlaUnitOfWork(engine, clock, on_commit, on_changed, ledger, read_only)
+        return SqlaUnitOfWork(engine, clock, staging, on_commit, on_changed, ledger, read_only)
 
     return unit_of_work
