@@ -9,7 +9,7 @@ import httpx
 from PIL import Image
 from sqlalchemy import func, select
 
-from creativeflow.services.aigeneration.core.dependencies import Container
+from creativeflow.services.aigeneration.composition.root import Container
 from creativeflow.services.aigeneration.core.security import create_dev_token
 from creativeflow.services.aigeneration.infrastructure.database.tables import (
     credit_accounts,

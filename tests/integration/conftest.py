@@ -5,12 +5,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from creativeflow.services.aigeneration.composition.root import build_container
 from creativeflow.services.aigeneration.core.config import load_settings
-from creativeflow.services.aigeneration.core.dependencies import build_container
 from creativeflow.services.aigeneration.infrastructure.database.db_config import create_engine
 from creativeflow.services.aigeneration.infrastructure.database.migrate import upgrade_to_head
 from creativeflow.services.aigeneration.infrastructure.database.tables import metadata
-from creativeflow.services.aigeneration.main import create_app
+from creativeflow.services.aigeneration.main import attach, create_app
 
 from ..contracts import assert_job_message
 from .api_client import ApiDriver
@@ -73,7 +73,7 @@ async def api_driver(
     # No background tasks: tests deliver the outbox themselves (api.deliver_outbox) and play
     # n8n by posting signed callbacks, so every step is explicit and nothing races the test.
     container = await build_container(settings, with_relay=False)
-    app.state.container = container
+    attach(app, container)
     async with ApiDriver(app, container) as driver:
         yield driver
         for job in await driver.jobs():  # every job a test made the service publish

@@ -12,9 +12,9 @@ from typing import Any
 
 import aio_pika
 
+from creativeflow.services.aigeneration.composition.root import Container, build_container
 from creativeflow.services.aigeneration.core.config import load_settings
-from creativeflow.services.aigeneration.core.dependencies import Container, build_container
-from creativeflow.services.aigeneration.main import create_app
+from creativeflow.services.aigeneration.main import attach, create_app
 
 from ..stub_servers import CreditServiceStub, NotificationServiceStub
 from .api_client import ApiDriver
@@ -115,7 +115,7 @@ async def production_service(
     )
     app = create_app(settings)
     container = await build_container(settings)
-    app.state.container = container
+    attach(app, container)
     if background:
         await container.start_background()
     try:

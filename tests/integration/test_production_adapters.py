@@ -24,7 +24,7 @@ from creativeflow.services.aigeneration.application.ports import (
     Refund,
 )
 from creativeflow.services.aigeneration.application.unit_of_work import CommitStaging
-from creativeflow.services.aigeneration.core.dependencies import orchestration_config
+from creativeflow.services.aigeneration.composition.root import orchestration_config
 from creativeflow.services.aigeneration.infrastructure.messaging.outbox_relay import OutboxRelay
 from creativeflow.services.aigeneration.infrastructure.messaging.outbox_store import (
     SqlaOutboxStore,

@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from creativeflow.services.aigeneration.composition.root import build_container
 from creativeflow.services.aigeneration.core.config import load_settings
-from creativeflow.services.aigeneration.core.dependencies import build_container
-from creativeflow.services.aigeneration.main import create_app
+from creativeflow.services.aigeneration.main import attach, create_app
 
 from ..figures import count
 from ..stub_servers import StubServer
@@ -72,7 +72,7 @@ class configured_api:
     async def __aenter__(self) -> ApiDriver:
         app = create_app(self._settings)
         self._container = await build_container(self._settings, with_relay=False, with_sweeps=False)
-        app.state.container = self._container
+        attach(app, self._container)
         self._driver = ApiDriver(app, self._container)
         return self._driver
 

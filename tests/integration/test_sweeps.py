@@ -20,8 +20,8 @@ from creativeflow.services.aigeneration.application.orchestration_service import
     OrchestrationService,
 )
 from creativeflow.services.aigeneration.application.unit_of_work import CommitStaging
+from creativeflow.services.aigeneration.composition.root import orchestration_config
 from creativeflow.services.aigeneration.core.config import load_settings
-from creativeflow.services.aigeneration.core.dependencies import orchestration_config
 from creativeflow.services.aigeneration.domain.models import CallbackOutcome
 from creativeflow.services.aigeneration.infrastructure.clients.local_ledger import LocalLedger
 from creativeflow.services.aigeneration.infrastructure.database.db_config import create_engine

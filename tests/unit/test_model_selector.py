@@ -1,5 +1,5 @@
 from creativeflow.services.aigeneration.application.model_selector import ModelRoute, ModelSelector
-from creativeflow.services.aigeneration.core.adapters import model_selector
+from creativeflow.services.aigeneration.composition.adapters import model_selector
 from creativeflow.services.aigeneration.core.config import load_settings
 from creativeflow.services.aigeneration.domain.formats import Dimensions
 from creativeflow.services.aigeneration.domain.models import JobType

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from .core.dependencies import build_container
+    from .composition.root import build_container
 
     container = await build_container(settings, with_relay=False, with_sweeps=False)
     try:

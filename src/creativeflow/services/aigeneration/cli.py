@@ -200,7 +200,7 @@ def _stop_on_signals() -> asyncio.Event:
 
 
 async def _worker() -> None:
-    from .core.dependencies import build_container
+    from .composition.root import build_container
     from .core.logging_config import setup_logging
 
     settings = load_settings()
@@ -217,7 +217,7 @@ async def _worker() -> None:
 async def _simulate_n8n() -> None:
     import httpx
 
-    from .core.adapters import build_simulator, rabbitmq_topology
+    from .composition.adapters import build_simulator, rabbitmq_topology
     from .core.logging_config import setup_logging
     from .infrastructure.simulator.queue_worker import RabbitMqJobConsumer
 

@@ -14,8 +14,8 @@ from .api import health
 from .api.load_shedding import LoadSheddingMiddleware
 from .api.middleware import HttpMetricsMiddleware, RequestIdMiddleware, SecurityMiddleware
 from .api.v1.router import api_router
+from .composition.root import Container, build_container
 from .core.config import ConfigurationError, Settings, load_settings
-from .core.dependencies import build_container
 from .core.error_handlers import register_error_handlers
 from .core.logging_config import setup_logging
 from .infrastructure.observability.prometheus_metrics import PrometheusMetrics
@@ -31,7 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         container = await build_container(settings)
-        app.state.container = container
+        attach(app, container)
         await container.start_background()
         log.info(
             "serving with database=%s transport=%s credits=%s notifier=%s",
@@ -92,6 +92,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(health.router)
     return app
+
+
+def attach(app: FastAPI, container: Container) -> None:
+    """Serve `container`: the routes see its ApiServices; the middleware its metrics."""
+    app.state.container = container
+    app.state.services = container.api
 
 
 def _observe(app: FastAPI, method: str, route: str, status: int, seconds: float) -> None:

@@ -1,20 +1,16 @@
 """Liveness, readiness and metrics: outside the versioned API, answered in milliseconds."""
 
 import asyncio
-import logging
 import time
 from typing import Any, Literal
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
-from sqlalchemy import text
 
-from ..core.dependencies import ContainerDep
+from .dependencies import ReadinessCheck, ServicesDep
 from .v1.responses import errors
 
-log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 
 
@@ -45,17 +41,12 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz", operation_id="getReadiness", response_model=ReadinessRead, responses=NOT_READY
 )
-async def readyz(container: ContainerDep) -> JSONResponse:
+async def readyz(services: ServicesDep) -> JSONResponse:
     """Ready for traffic: the database and the asset storage answer, the broker is connected
     (when configured), and the outbox relay is not stalled."""
-    checks: dict[str, Any] = {
-        "database": await _database_ok(container),
-        "storage": await _storage_ok(container),
-    }
-    if container.publisher is not None:
-        checks["broker"] = await _broker_ok(container)
-    if container.relay.running:
-        checks["relay"] = not container.relay.stalled()
+    names = list(services.readiness)
+    results = await asyncio.gather(*(_answered(services.readiness[name]) for name in names))
+    checks = {name: ok for name, ok in zip(names, results, strict=True) if ok is not None}
     ready = all(checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "not_ready", "checks": checks},
@@ -64,47 +55,18 @@ async def readyz(container: ContainerDep) -> JSONResponse:
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics(container: ContainerDep) -> Response:
-    await container.metrics.refresh_outbox(container.engine, container.clock.now())
-    await _refresh_dead_letters(container)
-    return Response(generate_latest(container.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+async def metrics(services: ServicesDep) -> Response:
+    page = await services.metrics_page()
+    return Response(page.body, media_type=page.media_type)
 
 
-async def _refresh_dead_letters(container: Any) -> None:
-    """The dead-letter queue's depth, asked within the health checks' bound: a broker that
-    does not answer leaves the last figure (its own alert fires on the outbox)."""
-    try:
-        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
-            depth = await container.admin.dead_letter_depth()
-    except Exception:
-        log.warning("dead-letter depth unknown: the broker did not answer")
-        return
-    if depth is not None:
-        container.metrics.dead_letter_jobs.set(depth)
-
-
-async def _database_ok(container: Any) -> bool:
+async def _answered(check: ReadinessCheck) -> bool | None:
+    """A check that fails, or does not answer within a second, is "not ready" (a slow
+    dependency is one traffic should not wait on)."""
     started = time.perf_counter()
     try:
         async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
-            async with container.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+            ok = await check()
     except Exception:  # unreachable, timed out, refused: all "not ready"
         return False
-    return time.perf_counter() - started < CHECK_TIMEOUT_SECONDS
-
-
-async def _storage_ok(container: Any) -> bool:
-    try:
-        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
-            return bool(await container.storage.check())
-    except TimeoutError:
-        return False
-
-
-async def _broker_ok(container: Any) -> bool:
-    try:
-        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
-            return bool(await container.publisher.ensure_connected())
-    except TimeoutError:
-        return False
+    return ok if ok is None else bool(ok) and time.perf_counter() - started < CHECK_TIMEOUT_SECONDS

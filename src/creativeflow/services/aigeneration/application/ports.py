@@ -1,6 +1,8 @@
 """The capabilities the use cases need, named for what they do. Adapters live in infrastructure/."""
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -288,6 +290,14 @@ class EventPublisher(Protocol):
     async def publish(self, routing_key: str, event: dict[str, Any]) -> None: ...
 
 
+class StatusChanges(Protocol):
+    """Tells waiting answers and live streams that a request may have changed (every replica
+    hears it: the database adapter notifies the others)."""
+
+    def subscribe(self, request_id: str) -> AbstractContextManager[asyncio.Event]:
+        """An event set whenever the request may have changed; clear it after reading."""
+
+
 class Metrics(Protocol):
     """What operators watch (prometheus in production; nothing in unit tests)."""
 
@@ -298,6 +308,8 @@ class Metrics(Protocol):
     def job_round_trip(self, job_type: str, seconds: float) -> None: ...
 
     def admin_action(self, action: str) -> None: ...
+
+    def callback(self, kind: str, outcome: str) -> None: ...
 
 
 class NoMetrics:
@@ -311,6 +323,9 @@ class NoMetrics:
         pass
 
     def admin_action(self, action: str) -> None:
+        pass
+
+    def callback(self, kind: str, outcome: str) -> None:
         pass
 
 

@@ -13,9 +13,9 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from ...application.views import request_view
-from ...core.dependencies import Container
 from ...core.errors import ApiError
 from ...domain.models import GenerationRequest
+from ..dependencies import ApiServices
 
 MAX_WAIT_SECONDS = 60
 _WAIT = re.compile(r"^\s*wait\s*(?:=\s*\"?([^\s\";,]*)\"?)?\s*(?:;.*)?$", re.IGNORECASE)
@@ -57,7 +57,7 @@ PreferWait = Annotated[int | None, Depends(preferred_wait)]
 
 
 async def settled_answer(
-    container: Container,
+    services: ApiServices,
     request_id: str,
     user_id: str,
     seconds: int | None,
@@ -69,10 +69,10 @@ async def settled_answer(
     usual `202` answer."""
     if seconds is None:
         return accepted
-    request = await _settled(container, request_id, user_id, seconds)
+    request = await _settled(services, request_id, user_id, seconds)
     if request is None:
         return accepted
-    body = jsonable_encoder(request_view(request, container.links))
+    body = jsonable_encoder(request_view(request, services.links))
     headers = {"Preference-Applied": "wait"}
     if location:
         headers["Location"] = location
@@ -80,12 +80,12 @@ async def settled_answer(
 
 
 async def _settled(
-    container: Container, request_id: str, user_id: str, seconds: int
+    services: ApiServices, request_id: str, user_id: str, seconds: int
 ) -> GenerationRequest | None:
-    service = container.service
+    service = services.service
     loop = asyncio.get_running_loop()
     until = loop.time() + seconds
-    with container.status_feed.subscribe(request_id) as changed:
+    with services.status_feed.subscribe(request_id) as changed:
         while True:
             request = await service.get_generation_status(request_id, user_id)
             if not request.status.is_processing:
@@ -95,6 +95,6 @@ async def _settled(
                 return None
             # woken by a change; the recheck is a safety net for a missed notification
             with contextlib.suppress(TimeoutError):
-                recheck = container.settings.sse_recheck_seconds
+                recheck = services.settings.sse_recheck_seconds
                 await asyncio.wait_for(changed.wait(), min(left, recheck))
             changed.clear()

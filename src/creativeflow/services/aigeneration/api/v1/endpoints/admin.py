@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from ....application.admin import AdminAction
 from ....application.correlation import request_id_var
-from ....core.dependencies import AdminUser, ContainerDep
+from ...dependencies import AdminUser, ServicesDep
 from ..params import RequestIdPath
 from ..responses import errors
 from ..schemas import GenerationRequestRead, StrictModel, visible_text
@@ -81,9 +81,9 @@ def _action(admin: str, reason: str) -> AdminAction:
     responses=errors(401, 403, 503),
 )
 async def list_dead_letters(
-    admin: AdminUser, container: ContainerDep, limit: Limit = 100
+    admin: AdminUser, services: ServicesDep, limit: Limit = 100
 ) -> DeadLettersRead:
-    letters = await container.admin.dead_letters(limit)
+    letters = await services.admin.dead_letters(limit)
     return DeadLettersRead(items=[DeadLetterRead(**vars(letter)) for letter in letters])
 
 
@@ -98,9 +98,9 @@ async def redrive_dead_letter(
     job_id: Annotated[str, Path(max_length=64, description="The dead-lettered job")],
     body: ReasonBody,
     admin: AdminUser,
-    container: ContainerDep,
+    services: ServicesDep,
 ) -> RedriveRead:
-    outcome = await container.admin.redrive_dead_letter(_action(admin, body.reason), job_id)
+    outcome = await services.admin.redrive_dead_letter(_action(admin, body.reason), job_id)
     return RedriveRead(outcome=outcome)
 
 
@@ -112,13 +112,13 @@ async def redrive_dead_letter(
 )
 async def list_given_up(
     admin: AdminUser,
-    container: ContainerDep,
+    services: ServicesDep,
     state: Annotated[
         Literal["given_up"], Query(description="Only `given_up`: what the relay gave up on")
     ] = "given_up",
     limit: Limit = 100,
 ) -> GivenUpPage:
-    rows = await container.admin.given_up(limit)
+    rows = await services.admin.given_up(limit)
     return GivenUpPage(items=[GivenUpRead(**vars(row)) for row in rows])
 
 
@@ -133,9 +133,9 @@ async def redrive_delivery(
     row_id: Annotated[int, Path(ge=1, le=2**62, description="The given-up outbox row")],
     body: ReasonBody,
     admin: AdminUser,
-    container: ContainerDep,
+    services: ServicesDep,
 ) -> RedriveRead:
-    await container.admin.redrive_delivery(_action(admin, body.reason), row_id)
+    await services.admin.redrive_delivery(_action(admin, body.reason), row_id)
     return RedriveRead(outcome="queued")
 
 
@@ -147,12 +147,12 @@ async def redrive_delivery(
     responses=errors(401, 403, 404, 409, 503),
 )
 async def refund_step(
-    request_id: RequestIdPath, body: RefundBody, admin: AdminUser, container: ContainerDep
+    request_id: RequestIdPath, body: RefundBody, admin: AdminUser, services: ServicesDep
 ) -> GenerationRequestRead:
     """Refund one charged step's price, once (`409` for a step refunded already)."""
     action = _action(admin, body.reason)
-    request = await container.admin.refund_step(action, request_id, body.job_id)
-    return GenerationRequestRead.from_domain(request, container.links)
+    request = await services.admin.refund_step(action, request_id, body.job_id)
+    return GenerationRequestRead.from_domain(request, services.links)
 
 
 @router.post(
@@ -163,11 +163,11 @@ async def refund_step(
     responses=errors(401, 403, 404, 409, 503),
 )
 async def fail_request(
-    request_id: RequestIdPath, body: ReasonBody, admin: AdminUser, container: ContainerDep
+    request_id: RequestIdPath, body: ReasonBody, admin: AdminUser, services: ServicesDep
 ) -> GenerationRequestRead:
     """Fail a stuck step (refunded as a system failure); `409` when nothing is in flight."""
-    request = await container.admin.fail(_action(admin, body.reason), request_id)
-    return GenerationRequestRead.from_domain(request, container.links)
+    request = await services.admin.fail(_action(admin, body.reason), request_id)
+    return GenerationRequestRead.from_domain(request, services.links)
 
 
 @router.post(
@@ -181,8 +181,8 @@ async def erase_user(
     user_id: Annotated[str, Path(min_length=1, max_length=128, description="The user's id")],
     body: ReasonBody,
     admin: AdminUser,
-    container: ContainerDep,
+    services: ServicesDep,
 ) -> ErasureRead:
     """A right-to-erasure request: every request of the user a tombstone, their uploads gone."""
-    erasure = await container.admin.erase_user(_action(admin, body.reason), user_id)
+    erasure = await services.admin.erase_user(_action(admin, body.reason), user_id)
     return ErasureRead(erased=erasure.erased, uploads=erasure.uploads, skipped=erasure.skipped)

@@ -8,15 +8,15 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from ....application.asset_service import AssetRead
 from ....application.views import asset_view
-from ....core.dependencies import (
+from ....core.errors import ApiError
+from ....domain.models.asset_info import MEDIA_TYPES
+from ...dependencies import (
     AssetServiceDep,
-    ContainerDep,
     CurrentUser,
+    ServicesDep,
     bearer_scheme,
     get_current_user,
 )
-from ....core.errors import ApiError
-from ....domain.models.asset_info import MEDIA_TYPES
 from ..params import AssetIdPath
 from ..responses import errors
 from ..schemas import AssetInfoModel
@@ -41,14 +41,14 @@ def _read(read: AssetRead) -> AssetInfoModel:
 async def upload_asset(
     user: CurrentUser,
     assets: AssetServiceDep,
-    container: ContainerDep,
+    services: ServicesDep,
     file: Annotated[UploadFile, File(description="A PNG, JPEG or WebP image, 64..8192 px a side")],
     purpose: Annotated[
         Literal["input", "logo"],
         Form(description="`input`: to work from; `logo`: to brand with"),
     ] = "input",
 ) -> AssetInfoModel:
-    limit = container.settings.max_upload_bytes
+    limit = services.settings.max_upload_bytes
     data = await file.read(limit + 1)
     if len(data) > limit:
         raise ApiError(413, "payload_too_large", f"An upload may be at most {limit} bytes.")
@@ -81,7 +81,7 @@ async def get_asset_content(
     asset_id: AssetIdPath,
     request: Request,
     assets: AssetServiceDep,
-    container: ContainerDep,
+    services: ServicesDep,
     expires: Expires = None,
     signature: Signature = None,
 ) -> Response:

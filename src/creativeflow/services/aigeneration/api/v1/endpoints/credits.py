@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from ....core.dependencies import ContainerDep, CurrentUser
+from ...dependencies import CurrentUser, ServicesDep
 from ..responses import errors
 from ..schemas import CreditsRead
 
@@ -12,6 +12,6 @@ router = APIRouter(tags=["credits"])
 @router.get(
     "/credits", operation_id="getCredits", response_model=CreditsRead, responses=errors(401, 503)
 )
-async def get_credits(user: CurrentUser, container: ContainerDep) -> CreditsRead:
-    account = await container.credits.get_account(user)
+async def get_credits(user: CurrentUser, services: ServicesDep) -> CreditsRead:
+    account = await services.credits.get_account(user)
     return CreditsRead(balance=float(account.balance), subscription_tier=str(account.tier))

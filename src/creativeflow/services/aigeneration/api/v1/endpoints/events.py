@@ -12,7 +12,7 @@ from fastapi import APIRouter, Header
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from ....application.views import request_view
-from ....core.dependencies import ContainerDep, CurrentUser
+from ...dependencies import CurrentUser, ServicesDep
 from ..params import RequestIdPath
 from ..responses import errors
 
@@ -28,7 +28,7 @@ router = APIRouter(prefix="/generation-requests", tags=["generation requests"])
 async def stream_generation_request_events(
     request_id: RequestIdPath,
     user: CurrentUser,
-    container: ContainerDep,
+    services: ServicesDep,
     last_event_id: Annotated[
         str | None,
         Header(
@@ -38,18 +38,18 @@ async def stream_generation_request_events(
         ),
     ] = None,
 ) -> EventSourceResponse:
-    service, settings = container.service, container.settings
+    service, settings = services.service, services.settings
     await service.get_generation_status(request_id, user)  # 404 before the stream starts
     sent = int(last_event_id) if last_event_id and last_event_id.isdigit() else -1
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         nonlocal sent
-        with container.status_feed.subscribe(request_id) as changed:
+        with services.status_feed.subscribe(request_id) as changed:
             while True:
                 request = await service.get_generation_status(request_id, user)
                 if request.version > sent:
                     sent = request.version
-                    data = json.dumps(request_view(request, container.links), separators=(",", ":"))
+                    data = json.dumps(request_view(request, services.links), separators=(",", ":"))
                     yield ServerSentEvent(data=data, event="status", id=str(request.version))
                 if request.status.ends_stream:
                     return

@@ -1,6 +1,5 @@
 from fastapi import APIRouter
 
-from ....core.dependencies import ContainerDep
 from ....domain.formats import (
     CUSTOM_FORMAT,
     FORMAT_PRESETS,
@@ -10,6 +9,7 @@ from ....domain.formats import (
     sample_size,
 )
 from ....domain.pricing import PriceList, SubscriptionTier
+from ...dependencies import ServicesDep
 from ..responses import errors
 from ..schemas import FormatRead, FormatsRead, ModelRead, ModelsRead, PricesRead, Size
 
@@ -17,7 +17,7 @@ router = APIRouter(tags=["formats"])
 
 
 @router.get("/formats", operation_id="listFormats", response_model=FormatsRead, responses=errors())
-async def list_formats(container: ContainerDep) -> FormatsRead:
+async def list_formats(services: ServicesDep) -> FormatsRead:
     formats = [
         FormatRead(
             format=preset.name,
@@ -33,7 +33,7 @@ async def list_formats(container: ContainerDep) -> FormatsRead:
             format=CUSTOM_FORMAT, aspect="as given", native=None, sample=None, final_high=None
         )
     )
-    prices = container.service.prices
+    prices = services.service.prices
     return FormatsRead(
         formats=formats,
         prices={str(tier): _prices(prices, tier) for tier in SubscriptionTier},
@@ -41,7 +41,7 @@ async def list_formats(container: ContainerDep) -> FormatsRead:
 
 
 @router.get("/models", operation_id="listModels", response_model=ModelsRead, responses=errors())
-async def list_models(container: ContainerDep) -> ModelsRead:
+async def list_models(services: ServicesDep) -> ModelsRead:
     """The model table: what each model renders, for which tiers, at which sizes."""
     return ModelsRead(
         models=[
@@ -52,7 +52,7 @@ async def list_models(container: ContainerDep) -> ModelsRead:
                 tiers=[str(t) for t in info.tiers],
                 sizes=[str(size) for size in info.sizes],
             )
-            for info in container.service.models.catalog()
+            for info in services.service.models.catalog()
         ]
     )
 

@@ -9,7 +9,6 @@ from fastapi.responses import JSONResponse
 
 from ....application.correlation import request_id_var
 from ....application.dtos import CreateGeneration, ListRequests, SelectSample, VarySample
-from ....core.dependencies import Container, ContainerDep, CurrentUser, LinksDep, ServiceDep
 from ....core.errors import ApiError
 from ....domain.formats import Dimensions, native_size
 from ....domain.models import (
@@ -18,6 +17,7 @@ from ....domain.models import (
     GenerationRequest,
     GenerationStatus,
 )
+from ...dependencies import ApiServices, CurrentUser, LinksDep, ServiceDep, ServicesDep
 from ..idempotency import idempotent
 from ..params import RequestIdPath
 from ..responses import errors
@@ -68,21 +68,21 @@ MOVE_RESPONSES = {**SETTLED, **errors(401, 402, 404, 409, 503)}
 async def create_generation_request_endpoint(
     payload: GenerationRequestCreate,
     user: CurrentUser,
-    container: ContainerDep,
+    services: ServicesDep,
     http_request: Request,
     response: Response,
     wait: PreferWait,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
     async def create() -> tuple[GenerationRequestRead, str]:
-        request = await container.service.initiate_generation(_command(payload, user))
+        request = await services.service.initiate_generation(_command(payload, user))
         location = http_request.url_for(
             "get_generation_request_status_endpoint", request_id=request.id
         )
-        return GenerationRequestRead.from_domain(request, container.links), location.path
+        return GenerationRequestRead.from_domain(request, services.links), location.path
 
     if idempotency_key is not None:
-        store = container.idempotency
+        store = services.idempotency
         answer = await idempotent(store, user, idempotency_key, payload, create, response)
         if isinstance(answer, JSONResponse):  # a replay: with a wait, the request as it is now
             request_id, location = (
@@ -91,9 +91,9 @@ async def create_generation_request_endpoint(
             )
         else:
             request_id, location = answer.id, response.headers["Location"]
-        return await settled_answer(container, request_id, user, wait, answer, location)
+        return await settled_answer(services, request_id, user, wait, answer, location)
     read, response.headers["Location"] = await create()
-    return await settled_answer(container, read.id, user, wait, read, response.headers["Location"])
+    return await settled_answer(services, read.id, user, wait, read, response.headers["Location"])
 
 
 @router.post(
@@ -106,19 +106,19 @@ async def create_generation_request_endpoint(
 async def create_generation_request_batch_endpoint(
     payload: BatchCreate,
     user: CurrentUser,
-    container: ContainerDep,
+    services: ServicesDep,
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
     async def create() -> tuple[BatchRead, None]:
-        requests = await container.service.initiate_batch(
+        requests = await services.service.initiate_batch(
             [_command(item, user) for item in payload.requests]
         )
-        items = [GenerationRequestRead.from_domain(r, container.links) for r in requests]
+        items = [GenerationRequestRead.from_domain(r, services.links) for r in requests]
         return BatchRead(items=items), None
 
     if idempotency_key is not None:
-        store = container.idempotency
+        store = services.idempotency
         return await idempotent(store, user, idempotency_key, payload, create, response, 201)
     return (await create())[0]
 
@@ -177,10 +177,10 @@ async def select_sample_for_final_generation_endpoint(
     request_id: RequestIdPath,
     selection: SampleSelection,
     user: CurrentUser,
-    container: ContainerDep,
+    services: ServicesDep,
     wait: PreferWait,
 ) -> Any:
-    request = await container.service.select_sample_and_initiate_final(
+    request = await services.service.select_sample_and_initiate_final(
         SelectSample(
             request_id=request_id,
             user_id=user,
@@ -189,7 +189,7 @@ async def select_sample_for_final_generation_endpoint(
             output_format=str(selection.output_format),
         )
     )
-    return await _answer(container, request, wait)
+    return await _answer(services, request, wait)
 
 
 @router.post(
@@ -200,10 +200,10 @@ async def select_sample_for_final_generation_endpoint(
     responses=MOVE_RESPONSES,
 )
 async def trigger_sample_regeneration_endpoint(
-    request_id: RequestIdPath, user: CurrentUser, container: ContainerDep, wait: PreferWait
+    request_id: RequestIdPath, user: CurrentUser, services: ServicesDep, wait: PreferWait
 ) -> Any:
-    request = await container.service.trigger_sample_regeneration(request_id, user)
-    return await _answer(container, request, wait)
+    request = await services.service.trigger_sample_regeneration(request_id, user)
+    return await _answer(services, request, wait)
 
 
 @router.post(
@@ -217,10 +217,10 @@ async def vary_sample_endpoint(
     request_id: RequestIdPath,
     variation: VariationRequest,
     user: CurrentUser,
-    container: ContainerDep,
+    services: ServicesDep,
     wait: PreferWait,
 ) -> Any:
-    request = await container.service.vary_sample(
+    request = await services.service.vary_sample(
         VarySample(
             request_id=request_id,
             user_id=user,
@@ -229,7 +229,7 @@ async def vary_sample_endpoint(
             prompt=variation.prompt,
         )
     )
-    return await _answer(container, request, wait)
+    return await _answer(services, request, wait)
 
 
 @router.post(
@@ -245,10 +245,10 @@ async def cancel_generation_request_endpoint(
     return GenerationRequestRead.from_domain(await service.cancel(request_id, user), links)
 
 
-async def _answer(container: Container, request: GenerationRequest, wait: int | None) -> Any:
+async def _answer(services: ApiServices, request: GenerationRequest, wait: int | None) -> Any:
     """The move's `202`, or with `Prefer: wait` the settled request."""
-    accepted = GenerationRequestRead.from_domain(request, container.links)
-    return await settled_answer(container, request.id, request.user_id, wait, accepted)
+    accepted = GenerationRequestRead.from_domain(request, services.links)
+    return await settled_answer(services, request.id, request.user_id, wait, accepted)
 
 
 @router.delete(

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
-from ....core.dependencies import ContainerDep
+from ...dependencies import ServicesDep
 from ..responses import errors
 
 router = APIRouter(prefix="/jobs", tags=["n8n"])
@@ -26,13 +26,13 @@ class JobStatusRead(BaseModel):
 )
 async def job_status(
     job_id: Annotated[str, Path(max_length=64, description="The job's `job_id`")],
-    container: ContainerDep,
+    services: ServicesDep,
     request_id: LinkParam = "",
     expires: LinkParam = "",
     signature: LinkParam = "",
 ) -> JobStatusRead:
     """Whether the job is still the request's job in flight (not cancelled, superseded by a
     regeneration or a new move, or timed out)."""
-    links = container.service.status_links
+    links = services.service.status_links
     links.check(job_id, request_id, expires, signature)
-    return JobStatusRead(current=await container.service.job_is_current(request_id, job_id))
+    return JobStatusRead(current=await services.service.job_is_current(request_id, job_id))

@@ -12,10 +12,10 @@ from standardwebhooks import Webhook
 
 from ....application.assets import ReportedImage
 from ....application.dtos import FinalResult, JobError, SamplesResult
-from ....core.dependencies import ContainerDep, ServiceDep
 from ....core.errors import ApiError
 from ....domain.models import CallbackOutcome
 from ....domain.text import text_problem
+from ...dependencies import ServiceDep, ServicesDep
 from ..responses import errors
 from ..schemas import (
     CallbackResult,
@@ -39,10 +39,10 @@ class SignedCallback:
     webhook_id: str
 
 
-async def verified_callback(request: Request, container: ContainerDep) -> SignedCallback:
+async def verified_callback(request: Request, services: ServicesDep) -> SignedCallback:
     """Standard Webhooks: HMAC over `{id}.{timestamp}.{body}`, timestamp within 5 minutes."""
     body = await request.body()
-    webhook: Webhook = container.callback_webhook
+    webhook: Webhook = services.callback_webhook
     try:
         webhook.verify(body, dict(request.headers), json_parse=False)
     except Exception:  # the library raises several kinds for malformed headers; all mean "no"
@@ -69,7 +69,7 @@ VerifiedBody = Annotated[SignedCallback, Depends(verified_callback)]
 
 
 async def callback_counter(
-    request: Request, container: ContainerDep
+    request: Request, services: ServicesDep
 ) -> AsyncIterator[Callable[[CallbackOutcome], CallbackResult]]:
     """Counts every callback by kind and outcome; one refused before it applied (bad
     signature, malformed, unknown request) counts as `rejected`."""
@@ -79,14 +79,14 @@ async def callback_counter(
     def answer(outcome: CallbackOutcome) -> CallbackResult:
         nonlocal answered
         answered = True
-        container.metrics.callback(kind, outcome.value)
+        services.metrics.callback(kind, outcome.value)
         return CallbackResult(result=outcome.value)
 
     try:
         yield answer
     finally:
         if not answered:
-            container.metrics.callback(kind, "rejected")
+            services.metrics.callback(kind, "rejected")
 
 
 # resolved before VerifiedBody (parameter order), so it sees the signature refusals too
@@ -204,10 +204,10 @@ async def final_asset_ready(
     openapi_extra=signed_body(N8NErrorPayload),
 )
 async def generation_error(
-    answer: Answer, body: VerifiedBody, service: ServiceDep, container: ContainerDep
+    answer: Answer, body: VerifiedBody, service: ServiceDep, services: ServicesDep
 ) -> CallbackResult:
     payload = _parse(N8NErrorPayload, body.body)
-    if container.settings.enable_detailed_n8n_error_logging:
+    if services.settings.enable_detailed_n8n_error_logging:
         log.warning(
             "n8n error for request %s job %s: %r",
             payload.request_id,

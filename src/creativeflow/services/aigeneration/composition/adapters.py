@@ -20,6 +20,7 @@ from ..application.ports import (
     Notifier,
 )
 from ..application.side_effects import WEBHOOK
+from ..core.config import AssetStorageKind, CreditBackend, JobTransport, NotifierKind, Settings
 from ..domain.formats import parse_size
 from ..domain.models import JobType
 from ..domain.pricing import SubscriptionTier
@@ -42,7 +43,6 @@ from ..infrastructure.simulator.n8n_simulator import (
 from ..infrastructure.simulator.signing import CallbackSigner
 from ..infrastructure.storage.object_storage import ObjectAssetStorage, S3Settings, s3_store
 from ..infrastructure.storage.signed_links import HmacSignedLinks
-from .config import AssetStorageKind, CreditBackend, JobTransport, NotifierKind, Settings
 
 Task = Callable[[], Coroutine[Any, Any, None]]
 Closer = Callable[[], Awaitable[Any]]

@@ -1,17 +1,16 @@
 """The composition root: builds engines, adapters, the relay and the sweeps in the app's
-lifespan (and for `aigen worker`); routers get what they need through the aliases below."""
+lifespan (and for `aigen worker`), and what the routes use (ApiServices). Imported by main.py
+and the command line alone."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Annotated
 
-from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine
 from standardwebhooks import Webhook
 
+from ..api.dependencies import ApiServices
 from ..application.admin import AdminService
 from ..application.asset_service import AssetService
 from ..application.assets import AssetLinks, OutputCheck
@@ -26,6 +25,8 @@ from ..application.orchestration_service import OrchestrationService, new_id
 from ..application.ports import AssetStorage, Clock, CreditGateway, IdempotencyStore
 from ..application.sweeper import Sweeper
 from ..application.unit_of_work import CommitStaging
+from ..core.config import Settings
+from ..core.security import TokenVerifier
 from ..domain.pricing import PriceList
 from ..infrastructure.clients.http_errors import new_http_client
 from ..infrastructure.clients.local_ledger import LocalLedger
@@ -57,11 +58,7 @@ from .adapters import (
     retry_policies,
     signed_links,
 )
-from .config import Settings
-from .errors import ApiError
-from .security import TokenVerifier, Unauthenticated
-
-ADMIN_ROLE = "admin"
+from .probes import metrics_page, readiness_checks
 
 
 @dataclass
@@ -75,12 +72,11 @@ class Container:
     relay: OutboxRelay
     outbox_store: SqlaOutboxStore
     sweeper: Sweeper
-    tokens: TokenVerifier
-    callback_webhook: Webhook
     idempotency: IdempotencyStore
     storage: AssetStorage
     assets: AssetService
     links: AssetLinks
+    api: ApiServices
     status_feed: StatusFeed = field(default_factory=StatusFeed)
     metrics: PrometheusMetrics = field(default_factory=PrometheusMetrics)
     publisher: RabbitMqPublisher | None = None
@@ -188,6 +184,22 @@ async def build_container(
         timedelta(seconds=settings.recovery_grace_seconds),
         chores=[housekeeping.purge, *retention_chores(settings, service)],
     )
+    idempotency = SqlaIdempotencyStore(engine, clock)
+    api = ApiServices(
+        settings=settings,
+        service=service,
+        admin=admin,
+        assets=assets,
+        links=links,
+        credits=raw_credits,
+        idempotency=idempotency,
+        status_feed=status_feed,
+        tokens=TokenVerifier(settings),
+        callback_webhook=Webhook(settings.n8n_callback_secret),
+        metrics=metrics,
+        readiness=readiness_checks(engine, storage, adapters.publisher, relay),
+        metrics_page=lambda: metrics_page(metrics, engine, clock, admin),
+    )
     container = Container(
         settings=settings,
         engine=engine,
@@ -198,12 +210,11 @@ async def build_container(
         relay=relay,
         outbox_store=store,
         sweeper=sweeper,
-        tokens=TokenVerifier(settings),
-        idempotency=SqlaIdempotencyStore(engine, clock),
+        idempotency=idempotency,
         storage=storage,
         assets=assets,
         links=links,
-        callback_webhook=Webhook(settings.n8n_callback_secret),
+        api=api,
         publisher=adapters.publisher,
         status_feed=status_feed,
         metrics=metrics,
@@ -269,62 +280,3 @@ def orchestration_config(settings: Settings, clock: Clock | None = None) -> Orch
 
 def _asyncpg_dsn(engine: AsyncEngine) -> str:
     return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-# --- FastAPI dependencies --------------------------------------------------------------------
-# Each is `async def` though none awaits: FastAPI runs a plain `def` dependency in its thread
-# pool, which costs about 100 µs of CPU and a thread hop a request.
-
-
-def container_of(request: Request) -> Container:
-    container: Container = request.app.state.container
-    return container
-
-
-async def get_container(request: Request) -> Container:
-    return container_of(request)
-
-
-async def get_orchestration_service(request: Request) -> OrchestrationService:
-    return container_of(request).service
-
-
-bearer_scheme = HTTPBearer(auto_error=False)
-
-
-async def get_current_user(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-) -> str:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthenticated()
-    return await container_of(request).tokens.user_id(credentials.credentials)
-
-
-async def get_admin(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-) -> str:
-    """An administrator: a token whose roles claim (JWT_ROLES_CLAIM) holds `admin`."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthenticated()
-    principal = await container_of(request).tokens.principal(credentials.credentials)
-    if ADMIN_ROLE not in principal.roles:
-        raise ApiError(403, "forbidden", "This route is for administrators.")
-    return principal.user_id
-
-
-async def get_links(request: Request) -> AssetLinks:
-    return container_of(request).links
-
-
-async def get_asset_service(request: Request) -> AssetService:
-    return container_of(request).assets
-
-
-ServiceDep = Annotated[OrchestrationService, Depends(get_orchestration_service)]
-LinksDep = Annotated[AssetLinks, Depends(get_links)]
-AssetServiceDep = Annotated[AssetService, Depends(get_asset_service)]
-CurrentUser = Annotated[str, Depends(get_current_user)]
-AdminUser = Annotated[str, Depends(get_admin)]
-ContainerDep = Annotated[Container, Depends(get_container)]
