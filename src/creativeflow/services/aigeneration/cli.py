@@ -228,7 +228,7 @@ async def _simulate_n8n() -> None:
         raise ConfigurationError("configuration error: RABBITMQ_URL: needed by simulate-n8n")
     stop = _stop_on_signals()
     async with httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=3.0)) as http:
-        simulator = build_simulator(settings, http)
+        simulator = build_simulator(settings, settings.n8n_callback_secret, http)
         consumer = RabbitMqJobConsumer(
             url, rabbitmq_topology(settings), simulator, settings.simulator_concurrency
         )

@@ -20,10 +20,11 @@ from ..application.ports import (
     Notifier,
 )
 from ..application.side_effects import WEBHOOK
+from ..core import config
 from ..core.config import AssetStorageKind, CreditBackend, JobTransport, NotifierKind, Settings
 from ..domain.formats import parse_size
 from ..domain.models import JobType
-from ..domain.pricing import SubscriptionTier
+from ..domain.pricing import PriceList, SubscriptionTier
 from ..infrastructure.clients.credit_service_client import HttpCreditServiceClient
 from ..infrastructure.clients.http_errors import new_http_client
 from ..infrastructure.clients.local_ledger import LocalLedger
@@ -66,81 +67,79 @@ class Adapters:
 
 
 def build_adapters(settings: Settings, engine: AsyncEngine, clock: Clock) -> Adapters:
+    """Each adapter from its settings group (typed as that group: it reads nothing else)."""
     background: list[Task] = []
     closers: list[Closer] = []
-    credits = _credit_gateway(settings, engine, clock)
+    credits = credit_gateway(settings, engine, clock)
     if isinstance(credits, HttpCreditServiceClient | OdooCreditGateway):
         closers.append(credits.aclose)
-
-    notifier: Notifier = LogNotifier()
-    if settings.effective_notifier is NotifierKind.HTTP:
-        assert settings.notification_service_api_url is not None
-        http = new_http_client(settings.notification_service_timeout_seconds)
-        notifier = HttpNotificationClient(http, settings.notification_service_api_url)
-        closers.append(http.aclose)
-
-    webhook_http = httpx.AsyncClient(timeout=httpx.Timeout(settings.webhook_timeout_seconds))
-    webhooks = WebhookSender(
-        webhook_http,
-        settings.outbound_webhook_secret,
-        PublicWebhookUrlPolicy(settings.webhook_allowed_hosts),
-    )
-    closers.append(webhook_http.aclose)
+    notifier, close_notifier = build_notifier(settings)
+    if close_notifier is not None:
+        closers.append(close_notifier)
+    webhooks, close_webhooks = webhook_sender(settings)
+    closers.append(close_webhooks)
 
     publisher: RabbitMqPublisher | None = None
     jobs: JobDispatcher
     events: EventPublisher
     if settings.effective_job_transport is JobTransport.RABBITMQ:
-        assert settings.effective_rabbitmq_url is not None
-        publisher = RabbitMqPublisher(settings.effective_rabbitmq_url, rabbitmq_topology(settings))
+        publisher = rabbitmq_publisher(settings)
         jobs = events = publisher
         background.append(publisher.declare_when_reachable)
         closers.append(publisher.close)
     else:
         http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=3.0))
-        simulator = build_simulator(settings, http)
+        simulator = build_simulator(settings, settings.n8n_callback_secret, http)
         jobs, events = InProcessJobDispatcher(simulator), LogEventPublisher()
         background.append(simulator.run)
         closers.append(http.aclose)
     return Adapters(credits, jobs, events, notifier, webhooks, publisher, background, closers)
 
 
-def retry_policies(settings: Settings) -> dict[str, RetryPolicy]:
+def build_notifier(notifications: config.NotificationSettings) -> tuple[Notifier, Closer | None]:
+    if notifications.effective_notifier is not NotifierKind.HTTP:
+        return LogNotifier(), None
+    assert notifications.notification_service_api_url is not None
+    http = new_http_client(notifications.notification_service_timeout_seconds)
+    return HttpNotificationClient(http, notifications.notification_service_api_url), http.aclose
+
+
+def webhook_sender(webhooks: config.WebhookSettings) -> tuple[WebhookSender, Closer]:
+    http = httpx.AsyncClient(timeout=httpx.Timeout(webhooks.webhook_timeout_seconds))
+    policy = PublicWebhookUrlPolicy(webhooks.webhook_allowed_hosts)
+    return WebhookSender(http, webhooks.outbound_webhook_secret, policy), http.aclose
+
+
+def retry_policies(webhooks: config.WebhookSettings) -> dict[str, RetryPolicy]:
     """Webhooks to API users: at least 2 hours of tries, then given up. Everything else
     (jobs, money, notifications) is retried until it is delivered."""
     return {
         WEBHOOK: RetryPolicy(
-            base=timedelta(seconds=settings.webhook_retry_base_seconds),
-            cap=timedelta(seconds=settings.webhook_retry_max_seconds),
-            max_attempts=settings.webhook_max_attempts,
+            base=timedelta(seconds=webhooks.webhook_retry_base_seconds),
+            cap=timedelta(seconds=webhooks.webhook_retry_max_seconds),
+            max_attempts=webhooks.webhook_max_attempts,
         )
     }
 
 
-def rabbitmq_topology(settings: Settings) -> RabbitMqTopology:
+def rabbitmq_publisher(broker: config.BrokerSettings) -> RabbitMqPublisher:
+    assert broker.effective_rabbitmq_url is not None
+    return RabbitMqPublisher(broker.effective_rabbitmq_url, rabbitmq_topology(broker))
+
+
+def rabbitmq_topology(broker: config.BrokerSettings) -> RabbitMqTopology:
     return RabbitMqTopology(
-        job_exchange=settings.rabbitmq_generation_exchange,
-        job_queue=settings.rabbitmq_n8n_job_queue,
-        job_routing_key=settings.rabbitmq_n8n_job_routing_key,
-        queue_type=settings.rabbitmq_job_queue_type,
-        delivery_limit=settings.rabbitmq_job_delivery_limit,
+        job_exchange=broker.rabbitmq_generation_exchange,
+        job_queue=broker.rabbitmq_n8n_job_queue,
+        job_routing_key=broker.rabbitmq_n8n_job_routing_key,
+        queue_type=broker.rabbitmq_job_queue_type,
+        delivery_limit=broker.rabbitmq_job_delivery_limit,
     )
 
 
 def build_storage(settings: Settings, clock: Clock) -> AssetStorage:
     if settings.effective_asset_storage is AssetStorageKind.S3:
-        assert settings.s3_bucket is not None
-        s3 = S3Settings(
-            bucket=settings.s3_bucket,
-            endpoint_url=settings.s3_endpoint_url,
-            region=settings.s3_region,
-            access_key_id=settings.s3_access_key_id,
-            secret_access_key=settings.s3_secret_access_key,
-            session_token=settings.s3_session_token,
-            key_prefix=settings.s3_key_prefix,
-            force_path_style=settings.effective_s3_force_path_style,
-        )
-        return ObjectAssetStorage(s3_store(s3), clock)
+        return ObjectAssetStorage(s3_store(s3_settings(settings)), clock)
     return ObjectAssetStorage.local(
         settings.assets_dir,
         clock,
@@ -149,24 +148,51 @@ def build_storage(settings: Settings, clock: Clock) -> AssetStorage:
     )
 
 
-def signed_links(settings: Settings, clock: Clock) -> HmacSignedLinks:
-    return HmacSignedLinks(settings.link_signing_key, clock)
+def s3_settings(storage: config.StorageSettings) -> S3Settings:
+    assert storage.s3_bucket is not None
+    return S3Settings(
+        bucket=storage.s3_bucket,
+        endpoint_url=storage.s3_endpoint_url,
+        region=storage.s3_region,
+        access_key_id=storage.s3_access_key_id,
+        secret_access_key=storage.s3_secret_access_key,
+        session_token=storage.s3_session_token,
+        key_prefix=storage.s3_key_prefix,
+        force_path_style=storage.effective_s3_force_path_style,
+    )
 
 
-def build_simulator(settings: Settings, http: httpx.AsyncClient) -> N8nSimulator:
+def signed_links(security: config.SecuritySettings, clock: Clock) -> HmacSignedLinks:
+    return HmacSignedLinks(security.link_signing_key, clock)
+
+
+def build_simulator(
+    simulator: config.SimulatorSettings, callback_secret: str, http: httpx.AsyncClient
+) -> N8nSimulator:
     return N8nSimulator(
         http,
-        CallbackSigner(settings.n8n_callback_secret),
+        CallbackSigner(callback_secret),
         SimulatorSettings(
-            render_delay_seconds=settings.simulator_render_delay_seconds,
-            failure_rate=settings.simulator_failure_rate,
-            concurrency=settings.simulator_concurrency,
-            render_mode=settings.simulator_render_mode,
+            render_delay_seconds=simulator.simulator_render_delay_seconds,
+            failure_rate=simulator.simulator_failure_rate,
+            concurrency=simulator.simulator_concurrency,
+            render_mode=simulator.simulator_render_mode,
         ),
     )
 
 
-def model_selector(settings: Settings) -> ModelSelector:
+def price_list(prices: config.PriceSettings) -> PriceList:
+    return PriceList(
+        prices.price_sample_round_free,
+        prices.price_sample_round_paid,
+        prices.price_final_standard_free,
+        prices.price_final_standard_paid,
+        prices.price_final_high_free,
+        prices.price_final_high_paid,
+    )
+
+
+def model_selector(settings: config.ModelSettings) -> ModelSelector:
     routes = tuple(
         ModelRoute(
             model=route.model,
@@ -188,7 +214,9 @@ def model_selector(settings: Settings) -> ModelSelector:
     )
 
 
-def _credit_gateway(settings: Settings, engine: AsyncEngine, clock: Clock) -> CreditGateway:
+def credit_gateway(
+    settings: config.CreditSettings, engine: AsyncEngine, clock: Clock
+) -> CreditGateway:
     backend = settings.effective_credit_backend
     if backend is CreditBackend.HTTP:
         assert settings.credit_service_api_url is not None

@@ -27,7 +27,6 @@ from ..application.sweeper import Sweeper
 from ..application.unit_of_work import CommitStaging
 from ..core.config import Settings
 from ..core.security import TokenVerifier
-from ..domain.pricing import PriceList
 from ..infrastructure.clients.http_errors import new_http_client
 from ..infrastructure.clients.local_ledger import LocalLedger
 from ..infrastructure.clients.remote_images import HttpRemoteImages
@@ -54,6 +53,7 @@ from .adapters import (
     build_adapters,
     build_storage,
     model_selector,
+    price_list,
     rabbitmq_topology,
     retry_policies,
     signed_links,
@@ -262,14 +262,7 @@ def orchestration_config(settings: Settings, clock: Clock | None = None) -> Orch
     return OrchestrationConfig(
         callback_urls=CallbackUrls(f"{base}/samples", f"{base}/final", f"{base}/error"),
         model_selector=model_selector(settings),
-        prices=PriceList(
-            settings.price_sample_round_free,
-            settings.price_sample_round_paid,
-            settings.price_final_standard_free,
-            settings.price_final_standard_paid,
-            settings.price_final_high_free,
-            settings.price_final_high_paid,
-        ),
+        prices=price_list(settings),
         sample_deadline=timedelta(seconds=settings.sample_job_deadline_seconds),
         final_deadline=timedelta(seconds=settings.final_job_deadline_seconds),
         refund_on_system_failure=settings.enable_credit_refund_on_system_failure,

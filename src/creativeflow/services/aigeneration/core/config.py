@@ -1,4 +1,9 @@
-"""Settings from the environment or `.env` (contract §5). The seed's names are all honoured."""
+"""Settings from the environment or `.env` (contract §5). The seed's names are all honoured.
+
+One validated class reads them (`Settings`), declared in groups: each group is a class of its
+own (database, broker, credits with Odoo, notifications, storage, webhooks, prices, outbox and
+sweeps, simulator, security, models), and `Settings` is all of them. The composition root hands
+each adapter its group, typed as that group, so an adapter reads only its own settings."""
 
 import hashlib
 import hmac
@@ -11,6 +16,7 @@ from urllib.parse import quote
 from pydantic import (
     AliasChoices,
     BaseModel,
+    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -87,22 +93,18 @@ def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_file=".env",
-        env_file_encoding="utf-8",
-        env_ignore_empty=True,  # an empty line in .env means "not set"
-        extra="ignore",
-        populate_by_name=True,
-    )
+class _Group(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
 
-    project_name: str = Field(
-        "CreativeFlow AI Generation Orchestration Service", alias="PROJECT_NAME"
-    )
-    api_v1_str: str = Field("/api/v1", alias="API_V1_STR")
-    environment: Environment = Field(Environment.DEVELOPMENT, alias="ENVIRONMENT")
+
+class DataDirSettings(_Group):
+    """Where the embedded parts (SQLite, the local asset folder) keep their files."""
+
     data_dir: Path = Field(Path("data"), alias="DATA_DIR")
-    public_base_url: str = Field("http://127.0.0.1:8000", alias="PUBLIC_BASE_URL")
+
+
+class DatabaseSettings(DataDirSettings):
+    """PostgreSQL (DATABASE_URL or the AIGEN_DB_* parts), else SQLite under DATA_DIR."""
 
     database_url: str | None = Field(None, alias="DATABASE_URL")
     db_host: str | None = Field(None, alias="AIGEN_DB_HOST")
@@ -112,6 +114,27 @@ class Settings(BaseSettings):
     db_name: str = Field("aigen", alias="AIGEN_DB_NAME")
     db_pool_size: int = Field(10, ge=1, le=200, alias="DB_POOL_SIZE")
     auto_migrate: bool | None = Field(None, alias="AUTO_MIGRATE")
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return _asyncpg(self.database_url)
+        if self.db_host:
+            user = quote(self.db_user, safe="")
+            password = f":{quote(self.db_password, safe='')}" if self.db_password else ""
+            return f"postgresql+asyncpg://{user}{password}@{self.db_host}:{self.db_port}/{self.db_name}"
+        return f"sqlite+aiosqlite:///{self.data_dir / 'aigen.db'}"
+
+    @property
+    def should_auto_migrate(self) -> bool:
+        """The embedded SQLite file migrates itself; PostgreSQL waits for `aigen migrate`."""
+        if self.auto_migrate is not None:
+            return self.auto_migrate
+        return self.effective_database_url.startswith("sqlite")
+
+
+class BrokerSettings(_Group):
+    """RabbitMQ, where jobs go to n8n (else the built-in simulator)."""
 
     rabbitmq_url: str | None = Field(None, alias="RABBITMQ_URL")
     rabbitmq_host: str | None = Field(None, alias="RABBITMQ_HOST")
@@ -132,6 +155,28 @@ class Settings(BaseSettings):
     rabbitmq_job_delivery_limit: int = Field(5, ge=1, le=1000, alias="RABBITMQ_JOB_DELIVERY_LIMIT")
     job_transport: JobTransport | None = Field(None, alias="JOB_TRANSPORT")
 
+    @property
+    def effective_rabbitmq_url(self) -> str | None:
+        if self.rabbitmq_url:
+            return self.rabbitmq_url
+        if self.rabbitmq_host:
+            user, password = (
+                quote(v, safe="") for v in (self.rabbitmq_user, self.rabbitmq_password)
+            )
+            vhost = quote(self.rabbitmq_vhost, safe="")
+            return f"amqp://{user}:{password}@{self.rabbitmq_host}:{self.rabbitmq_port}/{vhost}"
+        return None
+
+    @property
+    def effective_job_transport(self) -> JobTransport:
+        if self.job_transport is not None:
+            return self.job_transport
+        return JobTransport.RABBITMQ if self.effective_rabbitmq_url else JobTransport.IN_PROCESS
+
+
+class CreditSettings(_Group):
+    """Who keeps the credits: the credit service, Odoo, or the local ledger."""
+
     credit_service_api_url: str | None = Field(
         None, validation_alias=_env("CREDIT_SERVICE_API_URL", "CREDIT_SERVICE_URL")
     )
@@ -151,6 +196,18 @@ class Settings(BaseSettings):
         Decimal(10), ge=0, alias="LOCAL_LEDGER_STARTING_BALANCE"
     )
 
+    @property
+    def effective_credit_backend(self) -> CreditBackend:
+        if self.credit_backend is not None:
+            return self.credit_backend
+        if self.credit_service_api_url:
+            return CreditBackend.HTTP
+        return CreditBackend.ODOO if self.odoo_url else CreditBackend.LOCAL
+
+
+class NotificationSettings(_Group):
+    """The notification service (else notifications are logged)."""
+
     notification_service_api_url: str | None = Field(
         None, validation_alias=_env("NOTIFICATION_SERVICE_API_URL", "NOTIFICATION_SERVICE_URL")
     )
@@ -158,6 +215,17 @@ class Settings(BaseSettings):
     notification_service_timeout_seconds: float = Field(
         5.0, gt=0, le=60, alias="NOTIFICATION_SERVICE_TIMEOUT_SECONDS"
     )
+
+    @property
+    def effective_notifier(self) -> NotifierKind:
+        if self.notifier is not None:
+            return self.notifier
+        return NotifierKind.HTTP if self.notification_service_api_url else NotifierKind.LOG
+
+
+class StorageSettings(DataDirSettings):
+    """Where images are kept (an S3-compatible bucket, else a folder under DATA_DIR), their
+    links, their sizes and how long they are kept."""
 
     asset_storage: AssetStorageKind | None = Field(None, alias="ASSET_STORAGE")
     s3_bucket: str | None = Field(None, alias="S3_BUCKET")
@@ -175,47 +243,35 @@ class Settings(BaseSettings):
     s3_key_prefix: str = Field("", alias="S3_KEY_PREFIX")
     s3_force_path_style: bool | None = Field(None, alias="S3_FORCE_PATH_STYLE")
     asset_url_ttl_seconds: int = Field(900, ge=1, le=7 * 24 * 3600, alias="ASSET_URL_TTL_SECONDS")
-    asset_url_signing_key: str | None = Field(None, min_length=32, alias="ASSET_URL_SIGNING_KEY")
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024, alias="MAX_UPLOAD_BYTES")
     max_asset_bytes: int = Field(64 * 1024 * 1024, ge=1024, alias="MAX_ASSET_BYTES")
-
-    n8n_callback_base_url: str | None = Field(
-        None, validation_alias=_env("N8N_CALLBACK_BASE_URL", "N8N_CALLBACK_URL")
-    )
-    n8n_callback_secret: str = Field(DEV_CALLBACK_SECRET, alias="N8N_CALLBACK_SECRET")
-
-    jwt_secret: str = Field(DEV_JWT_SECRET, alias="JWT_SECRET")
-    jwt_public_key: str | None = Field(None, alias="JWT_PUBLIC_KEY")
-    jwt_jwks_url: str | None = Field(None, alias="JWT_JWKS_URL")
-    jwt_jwks_min_refresh_seconds: float = Field(30.0, ge=0, alias="JWT_JWKS_MIN_REFRESH_SECONDS")
-    jwt_audience: str | None = Field(None, alias="JWT_AUDIENCE")
-    jwt_issuer: str | None = Field(None, alias="JWT_ISSUER")
-    jwt_leeway_seconds: int = Field(30, ge=0, le=300, alias="JWT_LEEWAY_SECONDS")
     # images older than this are deleted by a sweep (none: kept for good); the owner is told
     # ASSET_RETENTION_NOTICE_DAYS ahead through the notification service (none: not told)
     asset_retention_days: int | None = Field(None, ge=1, le=36500, alias="ASSET_RETENTION_DAYS")
     asset_retention_notice_days: int | None = Field(
         None, ge=1, le=36500, alias="ASSET_RETENTION_NOTICE_DAYS"
     )
-    # the claim that lists a token's roles; `admin` opens the /admin routes (contract §8)
-    jwt_roles_claim: str = Field("roles", min_length=1, max_length=64, alias="JWT_ROLES_CLAIM")
 
-    cors_allow_origins: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, alias="CORS_ALLOW_ORIGINS"
-    )
-    max_request_body_bytes: int = Field(256 * 1024, ge=1024, alias="MAX_REQUEST_BODY_BYTES")
-    max_header_bytes: int = Field(16 * 1024, ge=1024, alias="MAX_HEADER_BYTES")
-    max_active_requests_per_user: int = Field(5, ge=1, alias="MAX_ACTIVE_REQUESTS_PER_USER")
-    # requests one process serves at once; a user's request past it is `503 overloaded` at once
-    # (a create already at three quarters of it), so admitted requests keep their latency
-    max_requests_in_flight: int = Field(32, ge=4, le=10_000, alias="MAX_REQUESTS_IN_FLIGHT")
-    overload_retry_after_seconds: int = Field(1, ge=1, le=60, alias="OVERLOAD_RETRY_AFTER_SECONDS")
-    # longer than any load balancer's idle timeout (60 s is common): else a request the balancer
-    # sends on a connection this server is just closing fails
-    http_keep_alive_seconds: int = Field(75, ge=1, le=3600, alias="HTTP_KEEP_ALIVE_SECONDS")
-    prompt_blocklist: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, alias="PROMPT_BLOCKLIST"
-    )
+    @property
+    def effective_asset_storage(self) -> AssetStorageKind:
+        if self.asset_storage is not None:
+            return self.asset_storage
+        return AssetStorageKind.S3 if self.s3_bucket else AssetStorageKind.LOCAL
+
+    @property
+    def effective_s3_force_path_style(self) -> bool:
+        if self.s3_force_path_style is not None:
+            return self.s3_force_path_style
+        return self.s3_endpoint_url is not None  # MinIO, R2, Ceph: path style by default
+
+    @property
+    def assets_dir(self) -> Path:
+        return self.data_dir / "assets"
+
+
+class WebhookSettings(_Group):
+    """Webhooks to API users: where they may go, how they are signed and retried."""
+
     webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list, alias="WEBHOOK_ALLOWED_HOSTS"
     )
@@ -224,28 +280,10 @@ class Settings(BaseSettings):
     webhook_retry_base_seconds: float = Field(30.0, gt=0, alias="WEBHOOK_RETRY_BASE_SECONDS")
     webhook_retry_max_seconds: float = Field(3600.0, gt=0, alias="WEBHOOK_RETRY_MAX_SECONDS")
     webhook_max_attempts: int = Field(15, ge=10, alias="WEBHOOK_MAX_ATTEMPTS")
-    idempotency_key_ttl_hours: int = Field(24, ge=24, alias="IDEMPOTENCY_KEY_TTL_HOURS")
 
-    sse_heartbeat_seconds: float = Field(15.0, gt=0, alias="SSE_HEARTBEAT_SECONDS")
-    sse_recheck_seconds: float = Field(10.0, gt=0, alias="SSE_RECHECK_SECONDS")
 
-    log_level: str = Field("INFO", alias="LOG_LEVEL")
-    log_format: str = Field("console", pattern="^(json|console)$", alias="LOG_FORMAT")
-
-    enable_advanced_model_selector: bool = Field(False, alias="ENABLE_ADVANCED_MODEL_SELECTOR")
-    enable_detailed_n8n_error_logging: bool = Field(
-        False, alias="ENABLE_DETAILED_N8N_ERROR_LOGGING"
-    )
-    enable_credit_refund_on_system_failure: bool = Field(
-        True, alias="ENABLE_CREDIT_REFUND_ON_SYSTEM_FAILURE"
-    )
-    default_ai_model: str = Field("creativeflow-diffusion-v1", alias="DEFAULT_AI_MODEL")
-    default_ai_model_sizes: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, alias="DEFAULT_AI_MODEL_SIZES"
-    )
-    model_routes: list[ModelRouteSetting] = Field(
-        default_factory=lambda: list(DEFAULT_MODEL_ROUTES), alias="MODEL_ROUTES"
-    )
+class PriceSettings(_Group):
+    """What each step costs, by tier."""
 
     price_sample_round_free: Decimal = Field(Decimal("0.25"), ge=0, alias="PRICE_SAMPLE_ROUND_FREE")
     price_sample_round_paid: Decimal = Field(Decimal("0"), ge=0, alias="PRICE_SAMPLE_ROUND_PAID")
@@ -258,8 +296,9 @@ class Settings(BaseSettings):
     price_final_high_free: Decimal = Field(Decimal("2"), ge=0, alias="PRICE_FINAL_HIGH_FREE")
     price_final_high_paid: Decimal = Field(Decimal("2"), ge=0, alias="PRICE_FINAL_HIGH_PAID")
 
-    sample_job_deadline_seconds: int = Field(120, ge=1, alias="SAMPLE_JOB_DEADLINE_SECONDS")
-    final_job_deadline_seconds: int = Field(600, ge=1, alias="FINAL_JOB_DEADLINE_SECONDS")
+
+class OutboxSettings(_Group):
+    """The outbox relay and the sweeps."""
 
     outbox_poll_interval_seconds: float = Field(1.0, gt=0, alias="OUTBOX_POLL_INTERVAL_SECONDS")
     outbox_batch_size: int = Field(500, ge=1, le=5000, alias="OUTBOX_BATCH_SIZE")
@@ -269,6 +308,11 @@ class Settings(BaseSettings):
     run_sweeps: bool = Field(True, alias="RUN_SWEEPS")
     sweep_interval_seconds: float = Field(5.0, gt=0, alias="SWEEP_INTERVAL_SECONDS")
     recovery_grace_seconds: float = Field(60.0, gt=0, alias="RECOVERY_GRACE_SECONDS")
+    idempotency_key_ttl_hours: int = Field(24, ge=24, alias="IDEMPOTENCY_KEY_TTL_HOURS")
+
+
+class SimulatorSettings(_Group):
+    """The built-in n8n simulator."""
 
     simulator_render_delay_seconds: float = Field(0.5, ge=0, alias="SIMULATOR_RENDER_DELAY_SECONDS")
     simulator_failure_rate: float = Field(0.0, ge=0, le=1, alias="SIMULATOR_FAILURE_RATE")
@@ -276,6 +320,104 @@ class Settings(BaseSettings):
     simulator_render_mode: Literal["picture", "plain"] = Field(
         "picture", alias="SIMULATOR_RENDER_MODE"
     )
+
+
+class SecuritySettings(_Group):
+    """Tokens, signatures and the limits on what callers send."""
+
+    n8n_callback_secret: str = Field(DEV_CALLBACK_SECRET, alias="N8N_CALLBACK_SECRET")
+    asset_url_signing_key: str | None = Field(None, min_length=32, alias="ASSET_URL_SIGNING_KEY")
+    jwt_secret: str = Field(DEV_JWT_SECRET, alias="JWT_SECRET")
+    jwt_public_key: str | None = Field(None, alias="JWT_PUBLIC_KEY")
+    jwt_jwks_url: str | None = Field(None, alias="JWT_JWKS_URL")
+    jwt_jwks_min_refresh_seconds: float = Field(30.0, ge=0, alias="JWT_JWKS_MIN_REFRESH_SECONDS")
+    jwt_audience: str | None = Field(None, alias="JWT_AUDIENCE")
+    jwt_issuer: str | None = Field(None, alias="JWT_ISSUER")
+    jwt_leeway_seconds: int = Field(30, ge=0, le=300, alias="JWT_LEEWAY_SECONDS")
+    # the claim that lists a token's roles; `admin` opens the /admin routes (contract §8)
+    jwt_roles_claim: str = Field("roles", min_length=1, max_length=64, alias="JWT_ROLES_CLAIM")
+    cors_allow_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="CORS_ALLOW_ORIGINS"
+    )
+    max_request_body_bytes: int = Field(256 * 1024, ge=1024, alias="MAX_REQUEST_BODY_BYTES")
+    max_header_bytes: int = Field(16 * 1024, ge=1024, alias="MAX_HEADER_BYTES")
+    prompt_blocklist: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="PROMPT_BLOCKLIST"
+    )
+
+    @property
+    def link_signing_key(self) -> bytes:
+        """Signs asset links and status URLs: ASSET_URL_SIGNING_KEY, else a key derived from
+        N8N_CALLBACK_SECRET (so 1.1 needs no new setting to start)."""
+        if self.asset_url_signing_key:
+            return self.asset_url_signing_key.encode()
+        return hmac.new(self.n8n_callback_secret.encode(), b"asset-links", hashlib.sha256).digest()
+
+
+class ModelSettings(_Group):
+    """Which model renders which job."""
+
+    enable_advanced_model_selector: bool = Field(False, alias="ENABLE_ADVANCED_MODEL_SELECTOR")
+    default_ai_model: str = Field("creativeflow-diffusion-v1", alias="DEFAULT_AI_MODEL")
+    default_ai_model_sizes: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="DEFAULT_AI_MODEL_SIZES"
+    )
+    model_routes: list[ModelRouteSetting] = Field(
+        default_factory=lambda: list(DEFAULT_MODEL_ROUTES), alias="MODEL_ROUTES"
+    )
+
+
+class Settings(
+    DatabaseSettings,
+    BrokerSettings,
+    CreditSettings,
+    NotificationSettings,
+    StorageSettings,
+    WebhookSettings,
+    PriceSettings,
+    OutboxSettings,
+    SimulatorSettings,
+    SecuritySettings,
+    ModelSettings,
+    BaseSettings,
+):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,  # an empty line in .env means "not set"
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    project_name: str = Field(
+        "CreativeFlow AI Generation Orchestration Service", alias="PROJECT_NAME"
+    )
+    api_v1_str: str = Field("/api/v1", alias="API_V1_STR")
+    environment: Environment = Field(Environment.DEVELOPMENT, alias="ENVIRONMENT")
+    public_base_url: str = Field("http://127.0.0.1:8000", alias="PUBLIC_BASE_URL")
+    n8n_callback_base_url: str | None = Field(
+        None, validation_alias=_env("N8N_CALLBACK_BASE_URL", "N8N_CALLBACK_URL")
+    )
+    max_active_requests_per_user: int = Field(5, ge=1, alias="MAX_ACTIVE_REQUESTS_PER_USER")
+    # requests one process serves at once; a user's request past it is `503 overloaded` at once
+    # (a create already at three quarters of it), so admitted requests keep their latency
+    max_requests_in_flight: int = Field(32, ge=4, le=10_000, alias="MAX_REQUESTS_IN_FLIGHT")
+    overload_retry_after_seconds: int = Field(1, ge=1, le=60, alias="OVERLOAD_RETRY_AFTER_SECONDS")
+    # longer than any load balancer's idle timeout (60 s is common): else a request the balancer
+    # sends on a connection this server is just closing fails
+    http_keep_alive_seconds: int = Field(75, ge=1, le=3600, alias="HTTP_KEEP_ALIVE_SECONDS")
+    sse_heartbeat_seconds: float = Field(15.0, gt=0, alias="SSE_HEARTBEAT_SECONDS")
+    sse_recheck_seconds: float = Field(10.0, gt=0, alias="SSE_RECHECK_SECONDS")
+    log_level: str = Field("INFO", alias="LOG_LEVEL")
+    log_format: str = Field("console", pattern="^(json|console)$", alias="LOG_FORMAT")
+    enable_detailed_n8n_error_logging: bool = Field(
+        False, alias="ENABLE_DETAILED_N8N_ERROR_LOGGING"
+    )
+    enable_credit_refund_on_system_failure: bool = Field(
+        True, alias="ENABLE_CREDIT_REFUND_ON_SYSTEM_FAILURE"
+    )
+    sample_job_deadline_seconds: int = Field(120, ge=1, alias="SAMPLE_JOB_DEADLINE_SECONDS")
+    final_job_deadline_seconds: int = Field(600, ge=1, alias="FINAL_JOB_DEADLINE_SECONDS")
 
     @field_validator(
         "public_base_url",
@@ -383,87 +525,12 @@ class Settings(BaseSettings):
             )
         return self
 
-    # --- what follows from the settings -------------------------------------------------------
-
-    @property
-    def effective_database_url(self) -> str:
-        if self.database_url:
-            return _asyncpg(self.database_url)
-        if self.db_host:
-            user = quote(self.db_user, safe="")
-            password = f":{quote(self.db_password, safe='')}" if self.db_password else ""
-            return f"postgresql+asyncpg://{user}{password}@{self.db_host}:{self.db_port}/{self.db_name}"
-        return f"sqlite+aiosqlite:///{self.data_dir / 'aigen.db'}"
-
-    @property
-    def should_auto_migrate(self) -> bool:
-        """The embedded SQLite file migrates itself; PostgreSQL waits for `aigen migrate`."""
-        if self.auto_migrate is not None:
-            return self.auto_migrate
-        return self.effective_database_url.startswith("sqlite")
-
-    @property
-    def effective_rabbitmq_url(self) -> str | None:
-        if self.rabbitmq_url:
-            return self.rabbitmq_url
-        if self.rabbitmq_host:
-            user, password = (
-                quote(v, safe="") for v in (self.rabbitmq_user, self.rabbitmq_password)
-            )
-            vhost = quote(self.rabbitmq_vhost, safe="")
-            return f"amqp://{user}:{password}@{self.rabbitmq_host}:{self.rabbitmq_port}/{vhost}"
-        return None
-
-    @property
-    def effective_job_transport(self) -> JobTransport:
-        if self.job_transport is not None:
-            return self.job_transport
-        return JobTransport.RABBITMQ if self.effective_rabbitmq_url else JobTransport.IN_PROCESS
-
-    @property
-    def effective_credit_backend(self) -> CreditBackend:
-        if self.credit_backend is not None:
-            return self.credit_backend
-        if self.credit_service_api_url:
-            return CreditBackend.HTTP
-        return CreditBackend.ODOO if self.odoo_url else CreditBackend.LOCAL
-
-    @property
-    def effective_notifier(self) -> NotifierKind:
-        if self.notifier is not None:
-            return self.notifier
-        return NotifierKind.HTTP if self.notification_service_api_url else NotifierKind.LOG
-
-    @property
-    def effective_asset_storage(self) -> AssetStorageKind:
-        if self.asset_storage is not None:
-            return self.asset_storage
-        return AssetStorageKind.S3 if self.s3_bucket else AssetStorageKind.LOCAL
-
-    @property
-    def effective_s3_force_path_style(self) -> bool:
-        if self.s3_force_path_style is not None:
-            return self.s3_force_path_style
-        return self.s3_endpoint_url is not None  # MinIO, R2, Ceph: path style by default
-
-    @property
-    def link_signing_key(self) -> bytes:
-        """Signs asset links and status URLs: ASSET_URL_SIGNING_KEY, else a key derived from
-        N8N_CALLBACK_SECRET (so 1.1 needs no new setting to start)."""
-        if self.asset_url_signing_key:
-            return self.asset_url_signing_key.encode()
-        return hmac.new(self.n8n_callback_secret.encode(), b"asset-links", hashlib.sha256).digest()
-
     @property
     def callback_base_url(self) -> str:
         base = (
             self.n8n_callback_base_url or f"{self.public_base_url}{self.api_v1_str}/n8n-callbacks"
         )
         return base.rstrip("/")
-
-    @property
-    def assets_dir(self) -> Path:
-        return self.data_dir / "assets"
 
 
 def _asyncpg(url: str) -> str:

@@ -15,7 +15,7 @@ import httpx
 import jwt
 
 from ..domain.text import text_problem
-from .config import Settings
+from .config import SecuritySettings
 
 
 class Unauthenticated(Exception):
@@ -57,7 +57,7 @@ class JwksKeys:
 
 
 class TokenVerifier:
-    def __init__(self, settings: Settings, http: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, settings: SecuritySettings, http: httpx.AsyncClient | None = None) -> None:
         self._jwks: JwksKeys | None = None
         if settings.jwt_jwks_url:
             self._jwks = JwksKeys(
@@ -126,7 +126,7 @@ def _roles(value: object) -> frozenset[str]:
 
 
 def create_dev_token(
-    settings: Settings,
+    settings: SecuritySettings,
     user_id: str,
     ttl: timedelta = timedelta(days=7),
     roles: Sequence[str] = (),
