@@ -40,7 +40,7 @@ class OutboxRelay:
     def __init__(
         self,
         store: SqlaOutboxStore,
-        deliverers: Mapping[str, OutboxHandler],
+        handlers: Mapping[str, OutboxHandler],
         clock: Clock,
         *,
         batch_size: int = 100,
@@ -50,7 +50,7 @@ class OutboxRelay:
         policies: Mapping[str, RetryPolicy] | None = None,
     ) -> None:
         self._store = store
-        self._deliverers = deliverers
+        self._handlers = handlers
         self._clock = clock
         self._batch_size = batch_size
         self._poll_interval = poll_interval
@@ -109,14 +109,14 @@ class OutboxRelay:
                 return
 
     async def _deliver(self, row: OutboxRow) -> bool:
-        deliverer = self._deliverers.get(row.destination)
+        handler = self._handlers.get(row.destination)
         request_id_var.set(
             row.headers.get("correlation_id")
         )  # each gather task has its own context
         try:
-            if deliverer is None:
-                raise LookupError(f"no deliverer for destination {row.destination!r}")
-            await deliverer(OutboxMessage(row.destination, row.key, row.payload, row.headers))
+            if handler is None:
+                raise LookupError(f"no handler for destination {row.destination!r}")
+            await handler(OutboxMessage(row.destination, row.key, row.payload, row.headers))
             return True
         except Exception as exc:
             policy = self._policies.get(row.destination, self._default_policy)
