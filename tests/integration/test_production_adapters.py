@@ -289,7 +289,7 @@ async def test_a_crash_between_debit_and_commit_is_recovered_with_exactly_one_de
     async with production_service(pg, broker, tmp_path, credits=credits) as (api, container):
         settings = container.settings
         config = orchestration_config(settings)
-        staging = CommitStaging(config, container.links, container.clock)
+        staging = CommitStaging(config, container.api.links, container.clock)
         uow = unit_of_work_factory(container.engine, container.clock, staging)
         crash_after_debit = CrashAfterDebit(container.credits)
         crashing = OrchestrationService(
@@ -307,8 +307,8 @@ async def test_a_crash_between_debit_and_commit_is_recovered_with_exactly_one_de
         assert stuck["status"] == "validating_credits"
 
         # a restarted replica's sweep re-drives it with the same idempotency key
-        assert await container.service.recover_stalled_requests(timedelta(0)) == 1
-        assert await container.service.recover_stalled_requests(timedelta(0)) == 0
+        assert await container.api.service.recover_stalled_requests(timedelta(0)) == 1
+        assert await container.api.service.recover_stalled_requests(timedelta(0)) == 0
         assert (await api.get(stuck["id"])).json()["status"] == "processing_samples"
         await eventually(lambda: drained(container))
     debits = [b for kind, b in credits.calls if kind == "debit"]

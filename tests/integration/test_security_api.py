@@ -244,7 +244,7 @@ async def test_the_same_key_while_the_first_is_in_flight_is_409(api: ApiDriver) 
     from creativeflow.services.aigeneration.api.v1.idempotency import body_hash
     from creativeflow.services.aigeneration.api.v1.schemas import GenerationRequestCreate
 
-    await api.container.idempotency.begin(
+    await api.container.api.idempotency.begin(
         "alice", "key-3", body_hash(GenerationRequestCreate(**VALID_CREATE))
     )
     before = await api.snapshot()

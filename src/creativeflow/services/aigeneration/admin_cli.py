@@ -47,7 +47,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         command = _COMMANDS[args.admin_command]
         action = AdminAction(f"cli:{getpass.getuser()}", getattr(args, "reason", ""))
-        result = await command(container.admin, action, args)
+        result = await command(container.api.admin, action, args)
     except (ApplicationError, DomainError) as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

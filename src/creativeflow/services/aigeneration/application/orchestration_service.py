@@ -338,23 +338,14 @@ class OrchestrationService:
         )
         if isinstance(assets, CallbackOutcome):
             return assets
-        return await self._apply_samples(result, assets)
-
-    @retry_on_concurrent_update
-    async def _apply_samples(
-        self, result: SamplesResult, assets: list[AssetInfo]
-    ) -> CallbackOutcome:
-        async with self._uow() as uow:
-            request = await locked(uow, result.request_id)
-            if not await _first_receipt(uow, result.webhook_id):
-                return CallbackOutcome.DUPLICATE
-            outcome = request.apply_samples(
+        return await self._apply_once(
+            result.request_id,
+            result.job_id,
+            result.webhook_id,
+            lambda r: r.apply_samples(
                 result.job_id, assets, result.ai_model_used, self._clock.now()
-            )
-            if outcome is CallbackOutcome.APPLIED:
-                await uow.commit()
-                self._round_trip(request, result.job_id)
-        return outcome
+            ),
+        )
 
     async def process_n8n_final_asset_callback(self, result: FinalResult) -> CallbackOutcome:
         assets = await self._verified_outputs(
@@ -362,38 +353,47 @@ class OrchestrationService:
         )
         if isinstance(assets, CallbackOutcome):
             return assets
-        return await self._apply_final(result, assets[0])
+        return await self._apply_once(
+            result.request_id,
+            result.job_id,
+            result.webhook_id,
+            lambda r: r.apply_final(
+                result.job_id, assets[0], result.ai_model_used, self._clock.now()
+            ),
+        )
 
-    @retry_on_concurrent_update
-    async def _apply_final(self, result: FinalResult, asset: AssetInfo) -> CallbackOutcome:
-        async with self._uow() as uow:
-            request = await locked(uow, result.request_id)
-            if not await _first_receipt(uow, result.webhook_id):
-                return CallbackOutcome.DUPLICATE
-            outcome = request.apply_final(
-                result.job_id, asset, result.ai_model_used, self._clock.now()
-            )
-            if outcome is CallbackOutcome.APPLIED:
-                await uow.commit()
-                self._round_trip(request, result.job_id)
-        return outcome
-
-    @retry_on_concurrent_update
     async def handle_n8n_error(self, error: JobError) -> CallbackOutcome:
-        async with self._uow() as uow:
-            request = await locked(uow, error.request_id)
-            if not await _first_receipt(uow, error.webhook_id):
-                return CallbackOutcome.DUPLICATE
-            outcome = request.fail(
+        return await self._apply_once(
+            error.request_id,
+            error.job_id,
+            error.webhook_id,
+            lambda r: r.fail(
                 error.job_id,
                 error.error_code,
                 error.error_message,
                 error.retryable,
                 self._clock.now(),
-            )
+            ),
+        )
+
+    @retry_on_concurrent_update
+    async def _apply_once(
+        self,
+        request_id: str,
+        job_id: str,
+        webhook_id: str | None,
+        apply: Callable[[GenerationRequest], CallbackOutcome],
+    ) -> CallbackOutcome:
+        """The callback's move, in one transaction with its receipt; committed only when it
+        applied (a replayed webhook-id, or a job already settled, changes nothing)."""
+        async with self._uow() as uow:
+            request = await locked(uow, request_id)
+            if not await _first_receipt(uow, webhook_id):
+                return CallbackOutcome.DUPLICATE
+            outcome = apply(request)
             if outcome is CallbackOutcome.APPLIED:
                 await uow.commit()
-                self._round_trip(request, error.job_id)
+                self._round_trip(request, job_id)
         return outcome
 
     async def _verified_outputs(

@@ -87,11 +87,11 @@ class StagingUnitOfWork(ABC):
 
     async def commit(self) -> None:
         seen = self.requests.seen
-        if seen and self._staging is None:
-            raise RuntimeError("a unit of work that changes requests needs its CommitStaging")
-        for request in seen.values():
-            assert self._staging is not None
-            self._staging.stage(self, request)
+        if seen:
+            if self._staging is None:
+                raise RuntimeError("a unit of work that changes requests needs its CommitStaging")
+            for request in seen.values():
+                self._staging.stage(self, request)
         await self.requests.write_seen()
         await self._commit()
         if self._staging is not None:

@@ -22,7 +22,7 @@ from ..application.dtos import CallbackUrls, OrchestrationConfig
 from ..application.job_status import JobStatusLinks
 from ..application.moderation import BlocklistModerator
 from ..application.orchestration_service import OrchestrationService, new_id
-from ..application.ports import AssetStorage, Clock, CreditGateway, IdempotencyStore
+from ..application.ports import AssetStorage, Clock, CreditGateway
 from ..application.sweeper import Sweeper
 from ..application.unit_of_work import CommitStaging
 from ..core.config import Settings
@@ -67,17 +67,11 @@ class Container:
     engine: AsyncEngine
     clock: Clock
     credits: CreditGateway
-    service: OrchestrationService
-    admin: AdminService
     relay: OutboxRelay
     outbox_store: SqlaOutboxStore
     sweeper: Sweeper
-    idempotency: IdempotencyStore
     storage: AssetStorage
-    assets: AssetService
-    links: AssetLinks
-    api: ApiServices
-    status_feed: StatusFeed = field(default_factory=StatusFeed)
+    api: ApiServices  # what the routes use: the services, links, idempotency, status feed
     metrics: PrometheusMetrics = field(default_factory=PrometheusMetrics)
     publisher: RabbitMqPublisher | None = None
     listener: PgNotifyListener | None = None
@@ -184,7 +178,6 @@ async def build_container(
         timedelta(seconds=settings.recovery_grace_seconds),
         chores=[housekeeping.purge, *retention_chores(settings, service)],
     )
-    idempotency = SqlaIdempotencyStore(engine, clock)
     api = ApiServices(
         settings=settings,
         service=service,
@@ -192,7 +185,7 @@ async def build_container(
         assets=assets,
         links=links,
         credits=raw_credits,
-        idempotency=idempotency,
+        idempotency=SqlaIdempotencyStore(engine, clock),
         status_feed=status_feed,
         tokens=TokenVerifier(settings),
         callback_webhook=Webhook(settings.n8n_callback_secret),
@@ -205,18 +198,12 @@ async def build_container(
         engine=engine,
         clock=clock,
         credits=raw_credits,
-        service=service,
-        admin=admin,
         relay=relay,
         outbox_store=store,
         sweeper=sweeper,
-        idempotency=idempotency,
         storage=storage,
-        assets=assets,
-        links=links,
         api=api,
         publisher=adapters.publisher,
-        status_feed=status_feed,
         metrics=metrics,
         background=list(adapters.background),
         closers=[*adapters.closers, download_http.aclose, engine.dispose],
