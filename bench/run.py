@@ -24,8 +24,8 @@ import asyncpg
 from creativeflow.services.aigeneration.core.security import create_dev_token
 
 from .flows import find_capacity, run_flows
-from .scenarios import e2e_latencies, relay_rates
-from .services import Services, start_services
+from .scenarios import e2e_latencies, relay_in_processes, relay_rates
+from .services import Services, cpu_seconds, start_services
 from .workloads import Workloads
 from .wrk import run_wrk
 
@@ -55,7 +55,7 @@ FULL = Mode(
     growth=(10_000, 1_000_000),
     samples=300,
     relay_messages=20_000,
-    flow_rates=(1000, 1250, 1560, 1950, 2440, 3050),
+    flow_rates=(1560, 1950, 2440, 3050, 3800),
     flow_seconds=15,
 )
 SMOKE = Mode(
@@ -73,13 +73,6 @@ SMOKE = Mode(
 
 def median_of(results: list[dict[str, float]]) -> dict[str, float]:
     return {key: round(statistics.median(r[key] for r in results), 2) for key in results[0]}
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process so far (/proc/<pid>/stat): the steady figure on a shared
-    machine, where throughput moves with the neighbours."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def timed_run(
@@ -200,6 +193,8 @@ async def main_async(mode: Mode) -> dict[str, Any]:
             }
         print("relay …", flush=True)
         relay = await relay_rates(services, mode.relay_messages, mode.runs)
+        relay_dsn = await reset_database("aigen_bench_relay")
+        relay_processes = await relay_in_processes(services, relay_dsn, mode.relay_messages)
         print("end to end …", flush=True)
         e2e = await e2e_latencies(services, mode.samples)
         print("whole flows (the simulator now takes the jobs) …", flush=True)
@@ -213,6 +208,7 @@ async def main_async(mode: Mode) -> dict[str, Any]:
     finally:
         await services.stop()
     small, large = (str(s) for s in mode.growth)
+    bare = relay["bare_per_second"]
     results["scenarios"] = {
         "create": {
             "ours": create,
@@ -255,6 +251,9 @@ async def main_async(mode: Mode) -> dict[str, Any]:
         "relay": {
             **relay,
             "ratio": ratio(relay["relay_per_second"], relay["bare_per_second"]),
+            "processes": relay_processes,
+            "worker_ratio": ratio(relay_processes["worker"]["per_second"], bare),
+            "serve_ratio": ratio(relay_processes["serve"]["per_second"], bare),
             "target": ">= 0.9",
         },
         "end_to_end": {

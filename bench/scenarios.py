@@ -5,12 +5,14 @@ sent → its SSE event; a create sent → its job on the queue)."""
 import asyncio
 import json
 import statistics
+import subprocess
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aio_pika
+import asyncpg
 import httpx
 from httpx_sse import aconnect_sse
 from sqlalchemy import insert
@@ -19,6 +21,7 @@ from creativeflow.services.aigeneration.core.security import create_dev_token
 from creativeflow.services.aigeneration.infrastructure.database.tables import outbox
 from creativeflow.services.aigeneration.infrastructure.messaging.outbox_relay import OutboxRelay
 from creativeflow.services.aigeneration.infrastructure.messaging.outbox_store import SqlaOutboxStore
+from creativeflow.services.aigeneration.infrastructure.messaging.pg_listener import OUTBOX_CHANNEL
 from creativeflow.services.aigeneration.infrastructure.messaging.rabbitmq_publisher import (
     RabbitMqPublisher,
 )
@@ -29,7 +32,7 @@ from creativeflow.services.aigeneration.infrastructure.messaging.rabbitmq_topolo
 from creativeflow.services.aigeneration.infrastructure.simulator.signing import CallbackSigner
 
 from . import fixtures
-from .services import Services
+from .services import AIGEN, Services, cpu_seconds, free_port
 
 BATCH = 500  # the relay's default batch (OUTBOX_BATCH_SIZE): both sides keep this many in flight
 
@@ -213,3 +216,82 @@ async def _callback_to_sse(services: Services, samples: int) -> dict[str, float]
                 latencies.append((time.perf_counter() - sent) * 1000)
                 assert (await callback).json()["result"] == "applied"
     return _percentiles(latencies)
+
+
+async def relay_in_processes(services: Services, dsn: str, messages: int) -> dict[str, Any]:
+    """The shipped relay as it runs: alone in `aigen worker` (production), and inside `aigen
+    serve` (the embedded default), each on a database of its own so no other relay takes rows.
+    `messages` job rows are committed at once (and the relay told, as a commit tells it); the
+    figure is messages a second until the last is marked delivered, and the process's CPU."""
+    results = {}
+    for command in ("worker", "serve"):
+        await _purge(services)
+        env = {**services.env, "DATABASE_URL": dsn, "RUN_SWEEPS": "false"}
+        subprocess.run([AIGEN, "migrate"], cwd=services.folder, env=env, check=True)
+        args = [AIGEN, command] + (["--port", str(free_port())] if command == "serve" else [])
+        log = (services.folder / f"relay-{command}.log").open("wb")
+        process = subprocess.Popen(args, cwd=services.folder, env=env, stdout=log, stderr=log)
+        connection = await asyncpg.connect(dsn)
+        try:
+            await _until_listening(connection)
+            await connection.execute("TRUNCATE outbox")
+            bodies = [job_body(n) for n in range(messages)]
+            now = datetime.now(UTC)
+            cpu_before = cpu_seconds(process.pid)
+            async with connection.transaction():
+                await connection.copy_records_to_table(
+                    "outbox",
+                    columns=[
+                        *("destination", "message_key", "payload", "headers"),
+                        *("created_at", "available_at", "attempts"),
+                    ],
+                    records=[
+                        (
+                            "job",
+                            b["job_id"],
+                            json.dumps(b),
+                            json.dumps({"message_id": b["job_id"], "type": "generation.samples"}),
+                            now,
+                            now,
+                            0,
+                        )
+                        for b in bodies
+                    ],
+                )
+                await connection.execute(f"SELECT pg_notify('{OUTBOX_CHANNEL}', '')")
+            started = time.perf_counter()
+            seconds = await _until_delivered(connection) - started
+            spent = cpu_seconds(process.pid) - cpu_before
+        finally:
+            await connection.close()
+            process.terminate()
+            process.wait(timeout=30)
+        results[command] = {
+            "per_second": round(messages / seconds, 1),
+            "cpu_us_per_message": round(spent / messages * 1e6),
+        }
+    await _purge(services)
+    return {"messages": messages, **results}
+
+
+async def _until_delivered(connection: asyncpg.Connection) -> float:
+    """When the last row was seen delivered (looked at every 50 ms)."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if not await connection.fetchval("SELECT count(*) FROM outbox WHERE delivered_at IS NULL"):
+            return time.perf_counter()
+        await asyncio.sleep(0.05)  # another process does the work
+    raise RuntimeError("the relay did not deliver every row in 300 s")
+
+
+async def _until_listening(connection: asyncpg.Connection) -> None:
+    """The process is up once it listens for the outbox's notifications."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if await connection.fetchval(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+        ):
+            return
+        await asyncio.sleep(0.2)
+    raise RuntimeError("the relay's process did not come up")

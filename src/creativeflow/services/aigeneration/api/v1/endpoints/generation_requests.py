@@ -20,7 +20,7 @@ from ....domain.models import (
 from ...dependencies import ApiServices, CurrentUser, LinksDep, ServiceDep, ServicesDep
 from ..idempotency import idempotent
 from ..params import RequestIdPath
-from ..responses import errors
+from ..responses import errors, serialized
 from ..schemas import (
     BatchCreate,
     BatchRead,
@@ -141,16 +141,15 @@ async def list_generation_requests_endpoint(
     cursor: Annotated[
         str | None, Query(max_length=512, description="`next_cursor` of the page before")
     ] = None,
-) -> GenerationRequestPage:
+) -> Response:
     after = _decode_cursor(cursor) if cursor else None
     requests = await service.list_generation_requests(
         ListRequests(user, limit + 1, project_id, status, after)
     )
     page, more = requests[:limit], len(requests) > limit
     next_cursor = _encode_cursor(page[-1].created_at, page[-1].id) if more else None
-    return GenerationRequestPage(
-        items=[GenerationRequestRead.from_domain(r, links) for r in page], next_cursor=next_cursor
-    )
+    items = [GenerationRequestRead.from_domain(r, links) for r in page]
+    return serialized(GenerationRequestPage(items=items, next_cursor=next_cursor))
 
 
 @router.get(
@@ -161,9 +160,9 @@ async def list_generation_requests_endpoint(
 )
 async def get_generation_request_status_endpoint(
     request_id: RequestIdPath, user: CurrentUser, service: ServiceDep, links: LinksDep
-) -> GenerationRequestRead:
+) -> Response:
     request = await service.get_generation_status(request_id, user)
-    return GenerationRequestRead.from_domain(request, links)
+    return serialized(GenerationRequestRead.from_domain(request, links))
 
 
 @router.post(
