@@ -87,6 +87,10 @@ class FakeRepository(GenerationRequestRepository):
 
     async def list_for_user(self, query: ListQuery) -> list[GenerationRequest]:
         mine = [r for r in self._db.requests.values() if r.user_id == query.user_id]
+        if query.project_id is not None:
+            mine = [r for r in mine if r.project_id == query.project_id]
+        if query.after is not None:
+            mine = [r for r in mine if (r.created_at, r.id) < query.after]
         if query.status is not None:
             mine = [r for r in mine if r.status == query.status]
         else:

@@ -22,6 +22,8 @@ _UNREACHABLE = (
 def unavailable(exc: BaseException) -> DependencyUnavailable | None:
     if isinstance(exc, OperationalError | InterfaceError | OSError):
         return DependencyUnavailable("The database cannot be reached.")
+    if isinstance(exc, _UNREACHABLE):  # raised by asyncpg itself (database/runners.py)
+        return DependencyUnavailable("The database connection was lost.")
     if isinstance(exc, DBAPIError) and (exc.connection_invalidated or _caused_by_outage(exc)):
         return DependencyUnavailable("The database connection was lost.")
     return None

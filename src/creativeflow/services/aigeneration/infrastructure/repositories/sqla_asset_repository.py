@@ -5,10 +5,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ...application.ports import AssetRecord
 from ...domain.models import AssetInfo
+from ..database.runners import Runner
 from ..database.tables import assets as t
 
 _GET = select(t).where(t.c.id == bindparam("asset_id"))
@@ -17,8 +17,8 @@ DELETE_ASSETS = t.delete().where(t.c.id.in_(bindparam("ids", expanding=True)))
 
 
 class SqlaAssetRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
-        self._connection = connection
+    def __init__(self, run: Runner) -> None:
+        self._run = run
         self.pending: list[AssetRecord] = []
         self.removed: list[str] = []
 
@@ -26,16 +26,16 @@ class SqlaAssetRepository:
         self.pending.append(record)
 
     async def get(self, asset_id: str) -> AssetRecord | None:
-        row = (await self._connection.execute(_GET, {"asset_id": asset_id})).first()
+        row = await self._run.first(_GET, {"asset_id": asset_id})
         return _record(row) if row else None
 
     async def owned(self, user_id: str, asset_ids: Sequence[str]) -> list[AssetRecord]:
         query = select(t).where(t.c.user_id == user_id, t.c.id.in_(list(asset_ids)))
-        return [_record(row) for row in await self._connection.execute(query)]
+        return [_record(row) for row in await self._run.all(query)]
 
     async def uploads_of(self, user_id: str) -> list[AssetRecord]:
         query = select(t).where(t.c.user_id == user_id, t.c.request_id.is_(None))
-        return [_record(row) for row in await self._connection.execute(query)]
+        return [_record(row) for row in await self._run.all(query)]
 
     def remove(self, asset_ids: Sequence[str]) -> None:
         self.removed += asset_ids
