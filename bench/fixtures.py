@@ -18,6 +18,7 @@ from creativeflow.services.aigeneration.core.security import create_dev_token
 from creativeflow.services.aigeneration.domain.formats import Dimensions
 from creativeflow.services.aigeneration.domain.models import GenerationParameters, GenerationRequest
 from creativeflow.services.aigeneration.infrastructure.database.tables import generation_requests
+from creativeflow.services.aigeneration.infrastructure.database.types import CREDIT_SCALE
 from creativeflow.services.aigeneration.infrastructure.repositories.request_mapping import to_row
 from creativeflow.services.aigeneration.infrastructure.simulator.renderer import render_plain
 from creativeflow.services.aigeneration.infrastructure.simulator.signing import CallbackSigner
@@ -49,6 +50,18 @@ def waiting_for_samples(count: int, user: str = "bench-callbacks") -> list[Gener
         request.pull_events()
         requests.append(request)
     return requests
+
+
+def floor_row_template() -> str:
+    """A request row as the service writes it after a create, as JSON for the floor's bare
+    version of the create (times are set there; credits in the column's ten-thousandths)."""
+    row = to_row(waiting_for_samples(1, "template")[0])
+    for column, value in row.items():
+        if isinstance(value, Decimal):
+            row[column] = int(value * CREDIT_SCALE)
+        elif isinstance(value, datetime):
+            row[column] = None
+    return json.dumps(row)
 
 
 async def store(engine: AsyncEngine, requests: list[GenerationRequest]) -> None:

@@ -15,6 +15,31 @@ def _met(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
 
+def _bare_create(create: dict[str, Any]) -> list[tuple[str, ...]]:
+    """The create's own statements from bare asyncpg, against the INSERT floor and against us."""
+    if "bare_statements" not in create:  # runs before the scenario existed
+        return []
+    bare = create["bare_statements"]
+    return [
+        (
+            "the create's statements, bare (asyncpg in one transaction, no service code)",
+            f"{bare['rps']:.0f} req/s, {bare['cpu_us_per_request']:,} µs CPU",
+            f"{create['floor']['rps']:.0f} req/s (INSERT + commit)",
+            f"{create['bare_statements_ratio']:.2f}",
+            "– (the most a create doing this work reaches)",
+            "–",
+        ),
+        (
+            "create: full path against its own statements, bare",
+            f"{create['ours']['rps']:.0f} req/s",
+            f"{bare['rps']:.0f} req/s",
+            f"{create['ratio_to_bare_statements']:.2f}",
+            "–",
+            "–",
+        ),
+    ]
+
+
 def _relay_processes(relay: dict[str, Any]) -> list[tuple[str, ...]]:
     """The shipped relay in its own process (how production runs it) and inside `aigen serve`."""
     if "processes" not in relay:  # runs before the scenario existed
@@ -74,6 +99,7 @@ def write_report(results: dict[str, Any], path: Path, raw: Path) -> None:
             "≥ 0.5",
             _met(s["create"]["ratio"] >= 0.5),
         ),
+        *_bare_create(s["create"]),
         (
             "create P99 at about half the create throughput",
             f"{half['p99_ms']:.1f} ms at {half['rps']:.0f} req/s",
@@ -193,9 +219,10 @@ in the same run on the same PostgreSQL and RabbitMQ. Raw figures: `{raw}`.
 
 Machine: {m["cpu"]}, {m["cores"]} cores (shared with the database, the broker and wrk),
 Python {m["python"]}, {m["postgresql_client"]}. Load: wrk, 2 threads, 32 connections, 8 s per run.
-The service runs as `aigen serve` (one uvicorn worker, uvloop + httptools, pool of 10
-connections) with the local ledger as credit backend and RabbitMQ as job transport; the floor
-app is a bare FastAPI app on asyncpg with the same server settings and pool.
+The service runs as `aigen serve` (one uvicorn worker, uvloop + httptools, pool of
+{results.get("pool", 10)} connections) with the local ledger as credit backend and RabbitMQ as
+job transport; the floor app is a bare FastAPI app on asyncpg with the same server settings and
+pool.
 
 | scenario | ours | floor / baseline | ratio | target | |
 |---|---|---|---|---|---|

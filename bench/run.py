@@ -25,7 +25,7 @@ from creativeflow.services.aigeneration.core.security import create_dev_token
 
 from .flows import find_capacity, run_flows
 from .scenarios import e2e_latencies, relay_in_processes, relay_rates
-from .services import Services, cpu_seconds, start_services
+from .services import POOL, Services, cpu_seconds, start_services
 from .workloads import Workloads
 from .wrk import run_wrk
 
@@ -165,6 +165,7 @@ async def main_async(mode: Mode) -> dict[str, Any]:
         "mode": mode.name,
         "started": datetime.now(UTC).isoformat(),
         "flow_seconds": mode.flow_seconds,
+        "pool": POOL,
         "machine": machine(),
     }
     try:
@@ -173,6 +174,7 @@ async def main_async(mode: Mode) -> dict[str, Any]:
         ours, floor = services.api_pid, services.floor_pid
         create = measure(services.api_url, work.creates, mode, ours)
         floor_insert = measure(services.floor_url, work.floor_inserts, mode, floor)
+        bare_create = measure(services.floor_url, work.floor_create_statements, mode, floor)
         create_half = half_rate_latency(services.api_url, work.creates, mode, create["rps"])
         print("callbacks …", flush=True)
         per_run = int(max(create["rps"], 300) * 2 * mode.seconds)  # more than a run can send
@@ -215,6 +217,10 @@ async def main_async(mode: Mode) -> dict[str, Any]:
             "floor": floor_insert,
             "ratio": ratio(create["rps"], floor_insert["rps"]),
             "target": ">= 0.5",
+            # the create's own statements from bare asyncpg: what the work itself allows
+            "bare_statements": bare_create,
+            "bare_statements_ratio": ratio(bare_create["rps"], floor_insert["rps"]),
+            "ratio_to_bare_statements": ratio(create["rps"], bare_create["rps"]),
         },
         "create_p99_at_half_rate": {"ours": create_half, "target_ms": 25},
         "callback_apply": {

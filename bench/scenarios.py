@@ -227,7 +227,9 @@ async def relay_in_processes(services: Services, dsn: str, messages: int) -> dic
     for command in ("worker", "serve"):
         await _purge(services)
         env = {**services.env, "DATABASE_URL": dsn, "RUN_SWEEPS": "false"}
-        subprocess.run([AIGEN, "migrate"], cwd=services.folder, env=env, check=True)
+        subprocess.run(
+            [AIGEN, "migrate"], cwd=services.folder, env=env, check=True, capture_output=True
+        )
         args = [AIGEN, command] + (["--port", str(free_port())] if command == "serve" else [])
         log = (services.folder / f"relay-{command}.log").open("wb")
         process = subprocess.Popen(args, cwd=services.folder, env=env, stdout=log, stderr=log)

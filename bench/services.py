@@ -18,8 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from creativeflow.services.aigeneration.core.config import Settings, load_settings
 from creativeflow.services.aigeneration.infrastructure.database.db_config import create_engine
 
+from . import fixtures
+
 AIGEN = shutil.which("aigen", path=str(Path(sys.executable).parent)) or "aigen"
-POOL = 10
+POOL = 20  # the service's default DB_POOL_SIZE; the floor gets the same
 
 
 def free_port() -> int:
@@ -155,7 +157,12 @@ async def start_services(dsn: str, rabbitmq_url: str, suffix: str, folder: Path)
     api_port, floor_port = free_port(), free_port()
     env["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{api_port}"
     api = _serve(folder, env, api_port)
-    floor_env = {**env, "FLOOR_DSN": dsn, "FLOOR_POOL": str(POOL)}
+    floor_env = {
+        **env,
+        "FLOOR_DSN": dsn,
+        "FLOOR_POOL": str(POOL),
+        "FLOOR_ROW_TEMPLATE": fixtures.floor_row_template(),
+    }
     floor = subprocess.Popen(
         [
             sys.executable,

@@ -53,6 +53,13 @@ class Workloads:
         ] * 100
         return self._file("floor-inserts", lines)
 
+    def floor_create_statements(self, run: int) -> Path:
+        lines = [
+            ("POST", f"/create-statements?user=floor-user-{n}", headers, fixtures.CREATE_BODY)
+            for n, headers in enumerate([{"Content-Type": "application/json"}] * USERS)
+        ]
+        return self._file("floor-create-statements", lines)
+
     def floor_updates(self, run: int) -> Path:
         lines = [("POST", f"/lock-update/{row}", {}, "") for row in range(1, 100_001)]
         return self._file("floor-updates", lines)
