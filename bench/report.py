@@ -214,8 +214,9 @@ def write_report(results: dict[str, Any], path: Path, raw: Path) -> None:
     path.write_text(f"""# Performance
 
 Measured by `make bench` (`python -m bench.run`; `--smoke` for the seconds-long CI mode). Every
-figure is the median of 3 runs after a warm-up (the growth rows: one run; the relay: two), and every ratio compares with a floor measured
-in the same run on the same PostgreSQL and RabbitMQ. Raw figures: `{raw}`.
+figure is the median of 3 runs after a warm-up (the growth rows: one run; the relay: two), and
+every ratio compares with a floor measured in the same run on the same PostgreSQL and RabbitMQ.
+Raw figures: `{raw}`.
 
 Machine: {m["cpu"]}, {m["cores"]} cores (shared with the database, the broker and wrk),
 Python {m["python"]}, {m["postgresql_client"]}. Load: wrk, 2 threads, 32 connections, 8 s per run.
