@@ -25,12 +25,6 @@ from sqlalchemy.sql.elements import ClauseElement
 Params = Mapping[str, Any]
 
 
-class Row(Protocol):
-    """A row read: its columns as attributes."""
-
-    def __getattr__(self, name: str) -> Any: ...
-
-
 class Runner(Protocol):
     dialect_name: str
 
