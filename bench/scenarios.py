@@ -103,14 +103,26 @@ async def relay_rates(services: Services, messages: int, runs: int) -> dict[str,
                 await connection.execute(insert(outbox), rows[start : start + 2000])
         publisher = RabbitMqPublisher(services.rabbitmq_url, topology(services))
         await publisher.ensure_connected()
+        published = 0
+        all_published = asyncio.Event()
+
+        async def job(
+            row: Any, p: RabbitMqPublisher = publisher, done: asyncio.Event = all_published
+        ) -> None:
+            nonlocal published
+            await p.dispatch(row.payload, row.headers)
+            published += 1
+            if published == messages:
+                done.set()
+
         relay = OutboxRelay(
-            SqlaOutboxStore(services.engine, Tomorrow()),
-            {"job": lambda row, p=publisher: p.dispatch(row.payload, row.headers)},
-            Tomorrow(),
-            batch_size=BATCH,
+            SqlaOutboxStore(services.engine, Tomorrow()), {"job": job}, Tomorrow(), batch_size=BATCH
         )
         started = time.perf_counter()
-        await relay.drain(max_passes=messages)
+        running = asyncio.create_task(relay.run())  # as the service runs it
+        await all_published.wait()
+        relay.stop()
+        await running  # returns once the last batch is marked delivered
         relay_rates_.append(messages / (time.perf_counter() - started))
         await publisher.close()
 

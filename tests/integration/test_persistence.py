@@ -8,13 +8,14 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import func, select
 
 from creativeflow.services.aigeneration.application.clock import SystemClock
 from creativeflow.services.aigeneration.application.errors import CreditsDeclined
 from creativeflow.services.aigeneration.application.ports import Debit, OutboxMessage, Refund
 from creativeflow.services.aigeneration.infrastructure.clients.local_ledger import LocalLedger
 from creativeflow.services.aigeneration.infrastructure.database.db_config import create_engine
-from creativeflow.services.aigeneration.infrastructure.database.tables import metadata
+from creativeflow.services.aigeneration.infrastructure.database.tables import metadata, outbox
 from creativeflow.services.aigeneration.infrastructure.messaging.outbox_relay import OutboxRelay
 from creativeflow.services.aigeneration.infrastructure.messaging.outbox_store import (
     SqlaOutboxStore,
@@ -102,4 +103,55 @@ async def test_two_relays_on_one_database_deliver_each_row_exactly_once(
     ]
     await asyncio.gather(*(relay.drain() for relay in relays))
     assert sorted(delivered) == list(range(200))
+    await engine.dispose()
+
+
+async def test_the_running_relay_delivers_a_backlog_in_the_order_it_was_written(
+    empty_database: str,
+) -> None:
+    engine = create_engine(empty_database)
+    await _write_outbox(engine, 250)
+    delivered: list[int] = []
+    all_delivered = asyncio.Event()
+
+    async def deliver(row: OutboxMessage) -> None:
+        delivered.append(row.payload["n"])
+        await asyncio.sleep(0)
+        if len(delivered) == 250:
+            all_delivered.set()
+
+    store = SqlaOutboxStore(engine, SystemClock())
+    relay = OutboxRelay(store, {"job": deliver}, SystemClock(), batch_size=20)
+    running = asyncio.create_task(relay.run())
+    await asyncio.wait_for(all_delivered.wait(), 30)
+    relay.stop()
+    await running
+    assert delivered == list(range(250))  # batches claimed ahead still go out one by one
+    assert await store.pending_count() == 0  # and every batch was marked delivered
+    await engine.dispose()
+
+
+async def test_a_relay_that_stops_delivers_every_row_it_claimed(empty_database: str) -> None:
+    engine = create_engine(empty_database)
+    await _write_outbox(engine, 100)
+    delivered: list[int] = []
+    store = SqlaOutboxStore(engine, SystemClock())
+
+    async def deliver(row: OutboxMessage) -> None:
+        delivered.append(row.payload["n"])
+        if row.payload["n"] == 25:  # in the third batch, with the fourth claimed ahead
+            relay.stop()
+
+    relay = OutboxRelay(store, {"job": deliver}, SystemClock(), batch_size=10)
+    await asyncio.wait_for(relay.run(), 30)
+    assert delivered == list(range(len(delivered)))
+    assert len(delivered) >= 30
+    leased_undelivered = (
+        select(func.count())
+        .select_from(outbox)
+        .where(outbox.c.delivered_at.is_(None), outbox.c.available_at > SystemClock().now())
+    )
+    async with engine.connect() as connection:
+        assert (await connection.execute(leased_undelivered)).scalar_one() == 0
+    assert await store.pending_count() == 100 - len(delivered)
     await engine.dispose()

@@ -89,11 +89,13 @@ outbox = Table(
     Column("last_error", Text),
     Column("delivered_at", UtcDateTime),
     Column("dead_at", UtcDateTime),  # given up after its retry policy ran out
+    # the relay's claim walks this in its own order and stops after a batch
     Index(
-        "ix_outbox_pending",
+        "ix_outbox_due",
         "available_at",
-        postgresql_where=text("delivered_at IS NULL"),
-        sqlite_where=text("delivered_at IS NULL"),
+        "id",
+        postgresql_where=text("delivered_at IS NULL AND dead_at IS NULL"),
+        sqlite_where=text("delivered_at IS NULL AND dead_at IS NULL"),
     ),
 )
 

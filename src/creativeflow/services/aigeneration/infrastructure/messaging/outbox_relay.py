@@ -77,30 +77,65 @@ class OutboxRelay:
         self._wake.set()
 
     async def run(self) -> None:
+        """Deliver until stopped. While a batch is published the next one is already being
+        claimed and the one before is being marked delivered: the relay would otherwise sit
+        idle through each database round trip. Batches still go out one after another, so
+        rows leave in the order they were written."""
         self.running = True
-        while not self._stopping:
+        ahead: asyncio.Task[list[OutboxRow]] | None = None  # the next batch, claimed early
+        settling: asyncio.Task[None] | None = None  # the last batch, being marked delivered
+        while not self._stopping or ahead is not None:  # a batch claimed is a batch delivered
+            claim, ahead = ahead, None
             try:
-                claimed = await self.run_once()
+                rows = await (claim or self._claim())
+                if len(rows) == self._batch_size and not self._stopping:  # more is waiting
+                    ahead = asyncio.create_task(self._claim())
+                delivered = await self._publish(rows)
+                if delivered:
+                    previous, settling = settling, self._settle(delivered)
+                    if previous is not None:
+                        await previous
             except Exception:
                 log.exception("outbox relay pass failed; retrying")
-                claimed = 0
+                rows = []
             self._last_pass = time.monotonic()
-            if claimed < self._batch_size and not self._stopping:  # drained: wait for work
+            if len(rows) < self._batch_size and not self._stopping:  # drained: wait for work
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll_interval)
                 self._wake.clear()
+        if settling is not None:
+            await settling
+
+    def _settle(self, delivered: list[int]) -> "asyncio.Task[None]":
+        """Mark a batch delivered in the background. Should it fail, its rows go out again
+        when their lease ends (at least once; receivers dedupe)."""
+
+        async def mark() -> None:
+            try:
+                await self._store.mark_delivered(delivered)
+            except Exception:
+                log.exception("marking %d outbox rows delivered failed", len(delivered))
+
+        return asyncio.create_task(mark())
 
     async def run_once(self) -> int:
-        rows = await self._store.claim(self._batch_size, self._lease)
-        if rows:
-            # One deadline for the whole batch, well inside the lease: a receiver that never
-            # answers leaves its rows undelivered, and they come back when the lease ends.
-            async with asyncio.timeout(self._lease.total_seconds() / 2):
-                results = await asyncio.gather(*(self._deliver(row) for row in rows))
-            await self._store.mark_delivered(
-                [row.id for row, ok in zip(rows, results, strict=True) if ok]
-            )
+        """One batch, claimed, published and marked delivered before it returns."""
+        rows = await self._claim()
+        await self._store.mark_delivered(await self._publish(rows))
         return len(rows)
+
+    async def _claim(self) -> list[OutboxRow]:
+        return await self._store.claim(self._batch_size, self._lease)
+
+    async def _publish(self, rows: list[OutboxRow]) -> list[int]:
+        """Deliver a batch at once; the ids of the rows that arrived."""
+        if not rows:
+            return []
+        # One deadline for the whole batch, well inside the lease: a receiver that never
+        # answers leaves its rows undelivered, and they come back when the lease ends.
+        async with asyncio.timeout(self._lease.total_seconds() / 2):
+            results = await asyncio.gather(*(self._deliver(row) for row in rows))
+        return [row.id for row, ok in zip(rows, results, strict=True) if ok]
 
     async def drain(self, max_passes: int = 100) -> None:
         """Deliver everything due now (tests and shutdown)."""

@@ -29,9 +29,26 @@ class SqlaOutboxStore:
         self._clock = clock
 
     async def claim(self, limit: int, lease: timedelta) -> list[OutboxRow]:
+        """Lease up to `limit` due rows, the longest due first, in one statement. The index
+        `ix_outbox_due` holds pending rows in this order, so a claim reads only its batch
+        however long the backlog."""
         now = self._clock.now()
-        query = (
-            select(
+        due = (
+            select(outbox.c.id)
+            .where(
+                outbox.c.delivered_at.is_(None),
+                outbox.c.dead_at.is_(None),
+                outbox.c.available_at <= now,
+            )
+            .order_by(outbox.c.available_at, outbox.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        lease_them = (
+            update(outbox)
+            .where(outbox.c.id.in_(due.scalar_subquery()))
+            .values(available_at=now + lease)
+            .returning(
                 outbox.c.id,
                 outbox.c.destination,
                 outbox.c.message_key,
@@ -39,27 +56,17 @@ class SqlaOutboxStore:
                 outbox.c.headers,
                 outbox.c.attempts,
             )
-            .where(
-                outbox.c.delivered_at.is_(None),
-                outbox.c.dead_at.is_(None),
-                outbox.c.available_at <= now,
-            )
-            .order_by(outbox.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
         )
         async with self._engine.begin() as connection:
-            rows = (await connection.execute(query)).all()
-            if not rows:
-                return []
-            ids = [row.id for row in rows]
-            await connection.execute(
-                update(outbox).where(outbox.c.id.in_(ids)).values(available_at=now + lease)
-            )
-        return [
-            OutboxRow(r.id, r.destination, r.message_key, r.payload, r.headers, r.attempts)
-            for r in rows
-        ]
+            rows = (await connection.execute(lease_them)).all()
+        # in the order they were written, so one request's messages leave in that order
+        return sorted(
+            (
+                OutboxRow(r.id, r.destination, r.message_key, r.payload, r.headers, r.attempts)
+                for r in rows
+            ),
+            key=lambda row: row.id,
+        )
 
     async def mark_delivered(self, ids: list[int]) -> None:
         if not ids:

@@ -6,11 +6,11 @@ the row and retries it. The connection is made on first use and re-made after a 
 service starts and takes requests while the broker is down."""
 
 import asyncio
-import json
 import logging
 from typing import Any
 
 import aio_pika
+import orjson
 from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 
 from .rabbitmq_topology import DeclaredTopology, RabbitMqTopology, declare
@@ -31,7 +31,7 @@ class RabbitMqPublisher:
         """JobDispatcher: a job message to the queue n8n consumes."""
         declared = await self._ready()
         message = aio_pika.Message(
-            json.dumps(body).encode(),
+            orjson.dumps(body),
             content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             message_id=headers["message_id"],
@@ -48,7 +48,7 @@ class RabbitMqPublisher:
         """EventPublisher: a domain event for whoever listens (Odoo, analytics)."""
         declared = await self._ready()
         message = aio_pika.Message(
-            json.dumps(event).encode(),
+            orjson.dumps(event),
             content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             correlation_id=event.get("correlation_id"),
