@@ -1,6 +1,6 @@
 """Plain-JSON forms of domain values, shared by the table mapping and the wire schemas."""
 
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any
 
 from ..domain.models import GenerationParameters
@@ -17,7 +17,7 @@ def parameters_to_json(params: GenerationParameters) -> dict[str, Any]:
         "template_id": params.template_id,
         "locale": params.locale,
         "brand_elements": {
-            **{k: list(v) for k, v in asdict(params.brand_elements).items()},
+            **{k: list(v) for k, v in plain(params.brand_elements).items()},
             "logo_asset_ids": [i.asset_id for i in params.input_images if i.purpose == "logo"],
         },
         "input_asset_urls": list(params.input_asset_urls),
@@ -26,3 +26,9 @@ def parameters_to_json(params: GenerationParameters) -> dict[str, Any]:
         "webhook_events": list(params.webhook_events),
         "model": params.model,
     }
+
+
+def plain(value: Any) -> dict[str, Any]:
+    """A flat dataclass's fields as a dict. `dataclasses.asdict` deep-copies field by field,
+    several times slower, and was a tenth of a list page's CPU (docs/PERFORMANCE.md)."""
+    return {field.name: getattr(value, field.name) for field in fields(value)}

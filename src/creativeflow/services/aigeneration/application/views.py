@@ -1,5 +1,7 @@
 """GenerationRequestRead (contract §1, §6) as plain JSON: what the API answers, what SSE streams
-and what webhooks to API users carry. Asset links are minted here, on every read."""
+and what webhooks to API users carry. Asset links are minted here, on every read. The API
+answers these dicts as they are (no second pass through the pydantic model); a unit test holds
+them equal to what the model would write (tests/unit/test_request_view.py)."""
 
 from datetime import datetime
 from decimal import Decimal
@@ -15,7 +17,7 @@ def asset_view(info: AssetInfo, link: Link) -> dict[str, Any]:
     return {
         "asset_id": info.asset_id,
         "url": link.url,
-        "url_expires_at": link.expires_at.isoformat(),
+        "url_expires_at": utc_time(link.expires_at),
         "resolution": info.resolution,
         "format": info.format,
         "width": info.width,
@@ -81,9 +83,11 @@ def request_view(request: GenerationRequest, links: AssetLinks) -> dict[str, Any
         "credits_cost_sample": credits(request.credits_cost_sample),
         "credits_cost_final": credits(request.credits_cost_final),
         "ai_model_used": request.ai_model_used,
-        "created_at": request.created_at.isoformat(),
-        "updated_at": request.updated_at.isoformat(),
-        "assets_expired_at": _time(request.assets_expired_at),
+        "created_at": utc_time(request.created_at),
+        "updated_at": utc_time(request.updated_at),
+        "assets_expired_at": utc_time(request.assets_expired_at)
+        if request.assets_expired_at
+        else None,
         "metrics": {
             "samples_ms": request.last_duration_ms(JobType.SAMPLES),
             "final_ms": request.last_duration_ms(JobType.FINAL),
@@ -92,5 +96,7 @@ def request_view(request: GenerationRequest, links: AssetLinks) -> dict[str, Any
     }
 
 
-def _time(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+def utc_time(value: datetime) -> str:
+    """An aware UTC time (as the domain keeps them) in RFC 3339, written as pydantic writes it
+    (`…Z`): one spelling in every answer, event and webhook."""
+    return value.isoformat().replace("+00:00", "Z")

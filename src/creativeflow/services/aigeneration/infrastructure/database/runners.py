@@ -67,14 +67,13 @@ class SqlaRunner:
         await self.connection.commit()
 
 
-class RawRow(dict[str, Any]):
-    """A row read by asyncpg, its values processed: columns as attributes, like SQLAlchemy's."""
+class RawRow:
+    """A row read by asyncpg, its values processed: columns as attributes, like SQLAlchemy's.
+    The values are the instance's own attributes, so reading one is a plain lookup (a
+    `__getattr__` a column was a tenth of turning a row into a request)."""
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__ = values
 
 
 class RawStatement:
@@ -103,11 +102,11 @@ class RawStatement:
         return values
 
     def row(self, record: asyncpg.Record) -> RawRow:
-        row = RawRow(record.items())
+        values = dict(record.items())
         for key, process in self._out:
-            if key in row:
-                row[key] = process(row[key])
-        return row
+            if key in values:
+                values[key] = process(values[key])
+        return RawRow(values)
 
 
 class AsyncpgRunner:
@@ -152,7 +151,7 @@ class AsyncpgRunner:
         if raw is None:
             return await self._sqla.scalar(statement, params)
         record = await self._connection.fetchrow(raw.sql, *raw.args(params))
-        return next(iter(raw.row(record).values())) if record is not None else None
+        return next(iter(vars(raw.row(record)).values())) if record is not None else None
 
     async def execute(self, statement: Executable, params: Params | None = None) -> int:
         params = params or {}

@@ -1,11 +1,11 @@
 """GenerationRequest <-> row of generation_requests. Kept apart so the SQL stays readable."""
 
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from ...application.serialization import parameters_to_json
+from ...application.serialization import parameters_to_json, plain
 from ...domain.formats import Dimensions, Resolution
 from ...domain.models import (
     AssetInfo,
@@ -33,15 +33,15 @@ def to_row(request: GenerationRequest) -> dict[str, Any]:
         "style_guidance": request.parameters.style_guidance,
         "input_parameters": {
             **parameters_to_json(request.parameters),
-            "input_images": [asdict(image) for image in request.parameters.input_images],
+            "input_images": [plain(image) for image in request.parameters.input_images],
             "seed": request.parameters.seed,
             "negative_prompt": request.parameters.negative_prompt,
         },
         "sample_round": request.sample_round,
         "final_round": request.final_round,
-        "sample_asset_infos": [asdict(sample) for sample in request.samples],
+        "sample_asset_infos": [plain(sample) for sample in request.samples],
         "selected_sample_id": request.selected_sample_id,
-        "final_asset_info": asdict(request.final_asset) if request.final_asset else None,
+        "final_asset_info": plain(request.final_asset) if request.final_asset else None,
         "error_code": request.error_code,
         "error_message": request.error_message,
         "retryable": request.retryable,
@@ -170,7 +170,7 @@ def _job_to_json(job: Job) -> dict[str, Any]:
         "source_sample_id": job.source_sample_id,
         "strength": str(job.strength) if job.strength else None,
         "prompt": job.prompt,
-        "outputs": [asdict(asset) for asset in job.outputs],
+        "outputs": [plain(asset) for asset in job.outputs],
         "batch_id": job.batch_id,
         "batch_total": str(job.batch_total) if job.batch_total is not None else None,
     }

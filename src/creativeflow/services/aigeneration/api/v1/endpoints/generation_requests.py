@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from ....application.correlation import request_id_var
 from ....application.dtos import CreateGeneration, ListRequests, SelectSample, VarySample
+from ....application.views import request_view
 from ....core.errors import ApiError
 from ....domain.formats import Dimensions, native_size
 from ....domain.models import (
@@ -20,7 +21,7 @@ from ....domain.models import (
 from ...dependencies import ApiServices, CurrentUser, LinksDep, ServiceDep, ServicesDep
 from ..idempotency import idempotent
 from ..params import RequestIdPath
-from ..responses import errors, serialized
+from ..responses import as_json, errors
 from ..schemas import (
     BatchCreate,
     BatchRead,
@@ -131,8 +132,7 @@ async def create_generation_request_batch_endpoint(
 )
 async def list_generation_requests_endpoint(
     user: CurrentUser,
-    service: ServiceDep,
-    links: LinksDep,
+    services: ServicesDep,
     project_id: Annotated[
         str | None, Query(min_length=1, max_length=64, description="Only this project's")
     ] = None,
@@ -143,13 +143,13 @@ async def list_generation_requests_endpoint(
     ] = None,
 ) -> Response:
     after = _decode_cursor(cursor) if cursor else None
-    requests = await service.list_generation_requests(
+    requests = await services.service.list_generation_requests(
         ListRequests(user, limit + 1, project_id, status, after)
     )
     page, more = requests[:limit], len(requests) > limit
     next_cursor = _encode_cursor(page[-1].created_at, page[-1].id) if more else None
-    items = [GenerationRequestRead.from_domain(r, links) for r in page]
-    return serialized(GenerationRequestPage(items=items, next_cursor=next_cursor))
+    items = [request_view(r, services.links) for r in page]
+    return as_json({"items": items, "next_cursor": next_cursor})
 
 
 @router.get(
@@ -159,10 +159,10 @@ async def list_generation_requests_endpoint(
     responses=READ_RESPONSES,
 )
 async def get_generation_request_status_endpoint(
-    request_id: RequestIdPath, user: CurrentUser, service: ServiceDep, links: LinksDep
+    request_id: RequestIdPath, user: CurrentUser, services: ServicesDep
 ) -> Response:
-    request = await service.get_generation_status(request_id, user)
-    return serialized(GenerationRequestRead.from_domain(request, links))
+    request = await services.service.get_generation_status(request_id, user)
+    return as_json(request_view(request, services.links))
 
 
 @router.post(
