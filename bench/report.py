@@ -40,6 +40,11 @@ def _bare_create(create: dict[str, Any]) -> list[tuple[str, ...]]:
     ]
 
 
+def _threads(results: dict[str, Any]) -> str:
+    threads = results.get("wrk_threads", 2)  # runs before the key existed used two
+    return f"{threads} thread{'s' if threads > 1 else ''}"
+
+
 def _relay_processes(relay: dict[str, Any]) -> list[tuple[str, ...]]:
     """The shipped relay in its own process (how production runs it) and inside `aigen serve`."""
     if "processes" not in relay:  # runs before the scenario existed
@@ -221,7 +226,8 @@ every ratio compares with a floor measured in the same run on the same PostgreSQ
 Raw figures: `{raw}`.
 
 Machine: {m["cpu"]}, {m["cores"]} cores (shared with the database, the broker and wrk),
-Python {m["python"]}, {m["postgresql_client"]}. Load: wrk, 2 threads, 32 connections, 8 s per run.
+Python {m["python"]}, {m["postgresql_client"]}.
+Load: wrk, {_threads(results)}, 32 connections, 8 s per run.
 The service runs as `aigen serve` (one uvicorn worker, uvloop + httptools, pool of
 {results.get("pool", 10)} connections) with the local ledger as credit backend and RabbitMQ as
 job transport; the floor app is a bare FastAPI app on asyncpg with the same server settings and

@@ -27,7 +27,7 @@ from .flows import find_capacity, run_flows
 from .scenarios import e2e_latencies, relay_in_processes, relay_rates
 from .services import POOL, Services, cpu_seconds, start_services
 from .workloads import Workloads
-from .wrk import run_wrk
+from .wrk import THREADS, run_wrk
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_DSN = os.environ.get("BENCH_POSTGRES_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -170,6 +170,7 @@ async def main_async(mode: Mode) -> dict[str, Any]:
         "started": datetime.now(UTC).isoformat(),
         "flow_seconds": mode.flow_seconds,
         "pool": POOL,
+        "wrk_threads": THREADS,
         "machine": machine(),
     }
     try:

@@ -6,7 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SCRIPT = Path(__file__).parent / "lua" / "rotate.lua"
-THREADS = 2
+# One thread: on two cores shared with the service, PostgreSQL and RabbitMQ, a second wrk
+# thread is descheduled with answers unread, and wrk counts that wait as the service's. Measured
+# on the list (32 connections, same service): P99 353 ms with one thread, 1,040 ms with two,
+# 967 ms with four; an aiohttp client saw 331 ms (bench/notes.md).
+THREADS = 1
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 
 
