@@ -72,7 +72,7 @@ class OutboxRelay:
         self._wake.set()
 
     def stop(self) -> None:
-        """Finish the batch in hand, then leave run(): nothing is left half-sent."""
+        """Deliver the batches already claimed, then leave run(): nothing is left half-sent."""
         self._stopping = True
         self._wake.set()
 
