@@ -21,14 +21,18 @@ PENDING = "delivered_at IS NULL AND dead_at IS NULL"
 
 
 def upgrade() -> None:
-    op.drop_index("ix_outbox_pending", table_name="outbox")
+    # A large outbox (delivered rows are kept for their retention) can have the index built
+    # CONCURRENTLY before the upgrade, without pausing writes (docs/OPERATIONS.md); then the
+    # migration finds it and only drops the old one.
     op.create_index(
         "ix_outbox_due",
         "outbox",
         ["available_at", "id"],
         postgresql_where=sa.text(PENDING),
         sqlite_where=sa.text(PENDING),
+        if_not_exists=True,
     )
+    op.drop_index("ix_outbox_pending", table_name="outbox", if_exists=True)
 
 
 def downgrade() -> None:
