@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ...application.ports import AuditEntry, Clock, GivenUpDelivery
+from ..database.errors import one_statement
 from ..database.tables import audit_log, outbox
 
 
@@ -57,7 +58,7 @@ class SqlaOutboxStore:
                 outbox.c.attempts,
             )
         )
-        async with self._engine.begin() as connection:
+        async with one_statement(self._engine) as connection:
             rows = (await connection.execute(lease_them)).all()
         # in the order they were written, so one request's messages leave in that order
         return sorted(
@@ -71,7 +72,7 @@ class SqlaOutboxStore:
     async def mark_delivered(self, ids: list[int]) -> None:
         if not ids:
             return
-        async with self._engine.begin() as connection:
+        async with one_statement(self._engine) as connection:
             await connection.execute(
                 update(outbox).where(outbox.c.id.in_(ids)).values(delivered_at=self._clock.now())
             )
@@ -84,7 +85,7 @@ class SqlaOutboxStore:
 
     async def _failed(self, row_id: int, error: str, **then: datetime) -> None:
         """Count a failed attempt, keep its error, and set when (or that no more) to try."""
-        async with self._engine.begin() as connection:
+        async with one_statement(self._engine) as connection:
             await connection.execute(
                 update(outbox)
                 .where(outbox.c.id == row_id)
