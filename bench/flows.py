@@ -1,13 +1,13 @@
 """Whole flows as a user's app runs them: create → wait for the samples (polling every two
 seconds) → select the first → wait for the final. Used by the benchmark's capacity search and by
 the fault suite's soak. The client behaves as the shipped one does: a `503` is retried after its
-`Retry-After`, and a request whose answer was lost on the way (a timeout, a dropped connection)
-is sent again — a create with the same `Idempotency-Key` — so shed and resent requests are
+`Retry-After`, backing off as the shipped client does (`retry_delay`: doubling, at most 10 s
+apart), and a request whose answer was lost on the way (a timeout, a dropped connection) is
+sent again — a create with the same `Idempotency-Key` — so shed and resent requests are
 counted, not failed. The client is aiohttp: httpx costs about five times its CPU a request,
 and on two shared cores a load generator that slow measures itself, not the service."""
 
 import asyncio
-import random
 import time
 import uuid
 from collections.abc import Callable
@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+
+from creativeflow.services.aigeneration.client._common import retry_delay
 
 CREATE = {"project_id": "flows", "prompt": "A poster for a summer sale", "format": "instagram_post"}
 POLL_SECONDS = 2.0
@@ -82,7 +84,7 @@ class _Client:
                 ) as answer:
                     is_json = answer.content_type == "application/json"
                     body = await answer.json() if is_json else None
-                    retry_after = float(answer.headers.get("Retry-After", "1"))
+                    retry_after = answer.headers.get("Retry-After")
             except (aiohttp.ClientError, TimeoutError):
                 if time.monotonic() > deadline:
                     raise
@@ -93,9 +95,8 @@ class _Client:
                 self.run.latencies_ms.append((time.monotonic() - sent) * 1000)
                 return answer.status, body
             self.run.shed += 1
-            shed_in_a_row += 1  # backs off as clients should: Retry-After, doubled, jittered
-            jitter = random.uniform(1, 1.5)  # noqa: S311 (spreads retries, no secret)
-            await asyncio.sleep(retry_after * 2 ** min(shed_in_a_row - 1, 4) * jitter)
+            await asyncio.sleep(retry_delay(shed_in_a_row, retry_after))
+            shed_in_a_row += 1
 
     async def json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         status, body = await self.call(method, path, **kwargs)

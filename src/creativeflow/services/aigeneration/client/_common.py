@@ -101,11 +101,16 @@ def should_retry(response: httpx.Response | None) -> bool:
 
 
 def backoff(attempt: int, response: httpx.Response | None) -> float:
+    retry_after = response.headers.get("retry-after") if response is not None else None
+    return retry_delay(attempt, retry_after)
+
+
+def retry_delay(attempt: int, retry_after: str | None) -> float:
     """Doubling from 0.5 s (capped at 10 s), never sooner than the answer's Retry-After (capped
     at 30 s), and up to half as long again at random: clients shed together must not all come
-    back in the same second."""
+    back in the same second. The cap keeps a client that was shed many times in a row trying
+    about as often as one shed once, so it is not starved by newcomers."""
     delay = min(0.5 * 2.0**attempt, 10.0)
-    retry_after = response.headers.get("retry-after") if response is not None else None
     if retry_after and retry_after.isdigit():
         delay = max(delay, min(float(retry_after), 30.0))
     return delay * random.uniform(1.0, 1.5)  # noqa: S311 (spreads retries, no secret)
