@@ -237,10 +237,9 @@ async def _worker() -> None:
 
 
 async def _simulate_n8n() -> None:
-    import httpx
-
     from .composition.adapters import build_simulator, rabbitmq_topology
     from .core.logging_config import setup_logging
+    from .infrastructure.simulator.n8n_simulator import new_http_session
     from .infrastructure.simulator.queue_worker import RabbitMqJobConsumer
 
     settings = load_settings()
@@ -249,7 +248,7 @@ async def _simulate_n8n() -> None:
     if url is None:
         raise ConfigurationError("configuration error: RABBITMQ_URL: needed by simulate-n8n")
     stop = _stop_on_signals()
-    async with httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=3.0)) as http:
+    async with new_http_session() as http:
         simulator = build_simulator(settings, settings.n8n_callback_secret, http)
         consumer = RabbitMqJobConsumer(
             url, rabbitmq_topology(settings), simulator, settings.simulator_concurrency

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -40,6 +41,7 @@ from ..infrastructure.simulator.n8n_simulator import (
     InProcessJobDispatcher,
     N8nSimulator,
     SimulatorSettings,
+    new_http_session,
 )
 from ..infrastructure.simulator.signing import CallbackSigner
 from ..infrastructure.storage.object_storage import ObjectAssetStorage, S3Settings, s3_store
@@ -88,11 +90,11 @@ def build_adapters(settings: Settings, engine: AsyncEngine, clock: Clock) -> Ada
         background.append(publisher.declare_when_reachable)
         closers.append(publisher.close)
     else:
-        http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=3.0))
-        simulator = build_simulator(settings, settings.n8n_callback_secret, http)
+        session = new_http_session()
+        simulator = build_simulator(settings, settings.n8n_callback_secret, session)
         jobs, events = InProcessJobDispatcher(simulator), LogEventPublisher()
         background.append(simulator.run)
-        closers.append(http.aclose)
+        closers.append(session.close)
     return Adapters(credits, jobs, events, notifier, webhooks, publisher, background, closers)
 
 
@@ -167,7 +169,7 @@ def signed_links(security: config.SecuritySettings, clock: Clock) -> HmacSignedL
 
 
 def build_simulator(
-    simulator: config.SimulatorSettings, callback_secret: str, http: httpx.AsyncClient
+    simulator: config.SimulatorSettings, callback_secret: str, http: aiohttp.ClientSession
 ) -> N8nSimulator:
     return N8nSimulator(
         http,
