@@ -240,9 +240,9 @@ pool.
 CPU of the process under test a request (from /proc/<pid>/stat around each run; steady when
 the machine is shared): {cpu}.
 
-Whole flows (`bench/flows.py`: aiohttp clients polling every 2 s, `aigen simulate-n8n` in plain
-mode on the same two cores), each rate for {results.get("flow_seconds", 20)} s, then followed to
-`completed`: {steps}.
+Whole flows (`bench/flows.py`: aiohttp clients polling every 2 s, `aigen serve --workers
+{results.get("flow_workers", 1)}`, `aigen simulate-n8n` in plain mode, on the same two cores), each
+rate for {results.get("flow_seconds", 20)} s, then followed to `completed`: {steps}.
 
 {_notes()}
 

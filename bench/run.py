@@ -32,6 +32,9 @@ from .wrk import THREADS, run_wrk
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_DSN = os.environ.get("BENCH_POSTGRES_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 RABBITMQ_URL = os.environ.get("BENCH_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+# whole flows run `aigen serve` with a worker process a core of the two, as the soak does
+# (faults/scenarios.py): one process uses one core, and the API is half a flow's CPU
+FLOW_WORKERS = 2
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,7 @@ async def main_async(mode: Mode) -> dict[str, Any]:
         "mode": mode.name,
         "started": datetime.now(UTC).isoformat(),
         "flow_seconds": mode.flow_seconds,
+        "flow_workers": FLOW_WORKERS,
         "pool": POOL,
         "wrk_threads": THREADS,
         "machine": machine(),
@@ -207,7 +211,7 @@ async def main_async(mode: Mode) -> dict[str, Any]:
         print("end to end …", flush=True)
         e2e = await e2e_latencies(services, mode.samples)
         print("whole flows (the simulator now takes the jobs) …", flush=True)
-        await services.serve_for_flows()
+        await services.serve_for_flows(FLOW_WORKERS)
         await services.purge_jobs()
         services.start_simulator()
         token = functools.partial(create_dev_token, services.settings)

@@ -62,9 +62,9 @@ class Services:
         """The service's local asset store (DATA_DIR/assets), where n8n's uploads would land."""
         return self.folder / "data" / "assets"
 
-    async def serve_for_flows(self) -> None:
+    async def serve_for_flows(self, workers: int) -> None:
         """The service again, as shipped: the default bound of requests in flight (shedding on),
-        on a new port that its jobs' links name."""
+        on a new port that its jobs' links name, with `workers` processes (as the soak runs it)."""
         old = self.processes[0]
         old.terminate()
         old.wait(timeout=30)
@@ -72,7 +72,7 @@ class Services:
         env = {k: v for k, v in self.env.items() if k != "MAX_REQUESTS_IN_FLIGHT"}
         env["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
         self.env = env
-        self.processes[0] = _serve(self.folder, env, port)
+        self.processes[0] = _serve(self.folder, env, port, workers)
         self.api_url = f"http://127.0.0.1:{port}"
         await _wait(f"{self.api_url}/healthz")
 
@@ -204,9 +204,11 @@ async def start_services(dsn: str, rabbitmq_url: str, suffix: str, folder: Path)
     return services
 
 
-def _serve(folder: Path, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+def _serve(
+    folder: Path, env: dict[str, str], port: int, workers: int = 1
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [AIGEN, "serve", "--port", str(port)],
+        [AIGEN, "serve", "--port", str(port), "--workers", str(workers)],
         cwd=folder,
         env=env,
         stdout=(folder / "api.log").open("ab"),

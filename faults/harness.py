@@ -61,10 +61,12 @@ class Stack:
     def queue(self) -> str:
         return self.env["RABBITMQ_N8N_JOB_QUEUE"]
 
-    def serve(self, name: str = "api", port: int | None = None, **extra: str) -> str:
+    def serve(
+        self, name: str = "api", port: int | None = None, workers: int = 1, **extra: str
+    ) -> str:
         port = port or free_port()
         env = {**self.env, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}", **extra}
-        self._start(name, ["serve", "--port", str(port)], env)
+        self._start(name, ["serve", "--port", str(port), "--workers", str(workers)], env)
         url = f"http://127.0.0.1:{port}"
         _wait_healthy(url, self.processes[name], self.folder / f"{name}.log")
         self.urls[name] = url
@@ -74,9 +76,10 @@ class Stack:
         self._start("simulator", ["simulate-n8n"], {**self.env, **extra})
 
     def rss_mb(self, name: str) -> float:
-        status = Path(f"/proc/{self.processes[name].pid}/status").read_text()
-        kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS"))
-        return round(kb / 1024, 1)
+        """The resident memory of the process and its children (`serve --workers N` runs N)."""
+        pid = self.processes[name].pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        return round(sum(_rss_kb(int(p)) for p in [pid, *children]) / 1024, 1)
 
     def stop(self, name: str, sig: int = signal.SIGTERM) -> str:
         process = self.processes.pop(name)
@@ -145,6 +148,11 @@ async def stack(name: str, work: Path, **extra: str) -> AsyncIterator[Stack]:
             admin = await asyncpg.connect(ADMIN_DSN)
             await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
             await admin.close()
+
+
+def _rss_kb(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS"))
 
 
 async def _delete_topology(world: Stack) -> None:
