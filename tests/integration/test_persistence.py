@@ -155,3 +155,29 @@ async def test_a_relay_that_stops_delivers_every_row_it_claimed(empty_database: 
         assert (await connection.execute(leased_undelivered)).scalar_one() == 0
     assert await store.pending_count() == 100 - len(delivered)
     await engine.dispose()
+
+
+async def test_a_batch_past_its_deadline_keeps_what_arrived_and_sends_only_the_rest_again(
+    empty_database: str,
+) -> None:
+    engine = create_engine(empty_database)
+    await _write_outbox(engine, 6)
+    delivered: list[int] = []
+    hanging = {"first": True}
+
+    async def deliver(row: OutboxMessage) -> None:
+        if row.payload["n"] == 2 and hanging.pop("first", False):
+            await asyncio.sleep(60)  # a receiver that never answers this once
+        delivered.append(row.payload["n"])
+
+    store = SqlaOutboxStore(engine, SystemClock())
+    # the batch's deadline is half the lease: 0.3 s
+    relay = OutboxRelay(store, {"job": deliver}, SystemClock(), lease=timedelta(seconds=0.6))
+    assert await relay.run_once() == 6
+    assert sorted(delivered) == [0, 1, 3, 4, 5]
+    assert await store.pending_count() == 1  # only the late one is still to go
+    await asyncio.sleep(0.7)  # its lease ends
+    await relay.drain()
+    assert sorted(delivered) == [0, 1, 2, 3, 4, 5]  # each once
+    assert await store.pending_count() == 0
+    await engine.dispose()
