@@ -33,6 +33,7 @@ system-deps:
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	command -v gm >/dev/null || missing="$$missing graphicsmagick"; \
+	command -v wrk >/dev/null || missing="$$missing wrk"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
@@ -57,12 +58,10 @@ clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
 
 .PHONY: bench bench-smoke
-bench: install  # minutes: writes docs/PERFORMANCE.md and bench/results/
-	@command -v wrk >/dev/null || { echo "make bench needs wrk (Debian: apt-get install wrk)"; exit 1; }
+bench: install system-deps  # minutes: writes docs/PERFORMANCE.md and bench/results/
 	$(BIN)/python -m bench.run
 
-bench-smoke: install  # seconds: keeps the harness working (CI)
-	@command -v wrk >/dev/null || { echo "make bench-smoke needs wrk (Debian: apt-get install wrk)"; exit 1; }
+bench-smoke: install system-deps  # seconds: keeps the harness working (CI)
 	$(BIN)/python -m bench.run --smoke
 
 .PHONY: faults faults-short

@@ -120,8 +120,10 @@ class N8nSimulator:
             return True
         try:
             async with self._http.get(_as_given(url)) as response:
+                if response.status != 200:
+                    return False
                 answer = await response.json(content_type=None)
-            return response.status == 200 and answer.get("current") is True
+            return answer.get("current") is True
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             log.warning("status of job %s unknown (%s): skipped", job["job_id"], exc)
             return False
