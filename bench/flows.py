@@ -20,6 +20,10 @@ from creativeflow.services.aigeneration.client._common import retry_delay
 
 CREATE = {"project_id": "flows", "prompt": "A poster for a summer sale", "format": "instagram_post"}
 POLL_SECONDS = 2.0
+# whole flows run `aigen serve` with a worker process a core of the two these runs have (the
+# bench's capacity search and the soak alike): one process uses one core, and the API is half a
+# flow's CPU (docs/PERFORMANCE.md)
+SERVE_WORKERS = 2
 GIVE_UP_SECONDS = 300.0  # a flow not completed by then is an error
 
 

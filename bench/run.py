@@ -23,7 +23,7 @@ import asyncpg
 
 from creativeflow.services.aigeneration.core.security import create_dev_token
 
-from .flows import find_capacity, run_flows
+from .flows import SERVE_WORKERS, find_capacity, run_flows
 from .scenarios import e2e_latencies, relay_in_processes, relay_rates
 from .services import POOL, Services, cpu_seconds, start_services
 from .workloads import Workloads
@@ -32,9 +32,6 @@ from .wrk import THREADS, run_wrk
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_DSN = os.environ.get("BENCH_POSTGRES_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 RABBITMQ_URL = os.environ.get("BENCH_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
-# whole flows run `aigen serve` with a worker process a core of the two, as the soak does
-# (faults/scenarios.py): one process uses one core, and the API is half a flow's CPU
-FLOW_WORKERS = 2
 
 
 @dataclass(frozen=True)
@@ -172,7 +169,7 @@ async def main_async(mode: Mode) -> dict[str, Any]:
         "mode": mode.name,
         "started": datetime.now(UTC).isoformat(),
         "flow_seconds": mode.flow_seconds,
-        "flow_workers": FLOW_WORKERS,
+        "flow_workers": SERVE_WORKERS,
         "pool": POOL,
         "wrk_threads": THREADS,
         "machine": machine(),
@@ -211,7 +208,7 @@ async def main_async(mode: Mode) -> dict[str, Any]:
         print("end to end …", flush=True)
         e2e = await e2e_latencies(services, mode.samples)
         print("whole flows (the simulator now takes the jobs) …", flush=True)
-        await services.serve_for_flows(FLOW_WORKERS)
+        await services.serve_for_flows(SERVE_WORKERS)
         await services.purge_jobs()
         services.start_simulator()
         token = functools.partial(create_dev_token, services.settings)

@@ -14,7 +14,7 @@ from typing import Any
 
 import aio_pika
 import httpx
-from bench.flows import run_flows
+from bench.flows import SERVE_WORKERS, run_flows
 from tests.s3_server import S3Server
 
 from creativeflow.services.aigeneration.infrastructure.simulator.renderer import render_plain
@@ -686,13 +686,11 @@ async def soak(work: Path, mode: Mode) -> Row:
     # Plain renders: a real model runs on other hosts; here Pillow's full pictures (≈130 ms of
     # CPU a request) would take the two cores from the service under test. The rate needs 33
     # jobs a second (a samples and a final job per request); 32 at once keep the queue short.
-    # Two worker processes, one a core of the two this suite runs on, as an operator runs `aigen
-    # serve` on a host of its own: one process can use only one core, and the API is the busiest
-    # part of a flow (about half its CPU, docs/PERFORMANCE.md).
+    # a worker process a core, as an operator runs `aigen serve` on a host of its own
     async with stack(
         "soak", work, SIMULATOR_CONCURRENCY="32", SIMULATOR_RENDER_MODE="plain"
     ) as world:
-        api = world.serve(workers=2)
+        api = world.serve(workers=SERVE_WORKERS)
         world.simulator()
         memory = [world.rss_mb("api")]
         started = time.monotonic()

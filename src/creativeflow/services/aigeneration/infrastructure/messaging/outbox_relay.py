@@ -146,8 +146,7 @@ class OutboxRelay:
                 len(late),
                 len(rows),
             )
-        arrived = {sending[task].id for task in done if task.result()}
-        return [row.id for row in rows if row.id in arrived]
+        return [row.id for task, row in sending.items() if task in done and task.result()]
 
     async def drain(self, max_passes: int = 100) -> None:
         """Deliver everything due now (tests and shutdown)."""
