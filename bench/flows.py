@@ -178,15 +178,27 @@ def sustained(run: FlowRun) -> bool:
 
 
 async def find_capacity(
-    api_url: str, token: Callable[[str], str], rates: tuple[float, ...], seconds: float
+    api_url: str,
+    token: Callable[[str], str],
+    rates: tuple[float, ...],
+    seconds: float,
+    cpu: Callable[[], dict[str, float]],
 ) -> dict[str, Any]:
     """Steps up through `rates` (flows a minute) until one is not sustained: every flow
-    completed, API P95 within the goal, at most 1 % shed. The highest sustained is the capacity."""
+    completed, API P95 within the goal, at most 1 % shed. The highest sustained is the capacity.
+    Each step also says what a flow cost in CPU (`cpu` gives CPU seconds so far by process
+    group): the budget a rate leaves is the cores' 60,000 ms a minute over the rate."""
     steps = []
     capacity = 0.0
     for rate in rates:
+        before = cpu()
         run = await run_flows(api_url, token, rate, seconds)
-        steps.append(run.figures())
+        after = cpu()
+        spent = {
+            name: round((after[name] - before[name]) * 1000 / max(1, run.flows), 1)
+            for name in before
+        }
+        steps.append({**run.figures(), "cpu_ms_per_flow": spent})
         if not sustained(run):
             break
         capacity = rate

@@ -6,6 +6,18 @@ from typing import Any
 NOTES = Path(__file__).parent / "notes.md"
 
 
+def _flow_cpu(step: dict[str, Any], cores: int) -> str:
+    """`, CPU a flow 50 ms (API 24, simulator 8) of a 40 ms budget` (runs before it: nothing)."""
+    cpu = step.get("cpu_ms_per_flow")
+    if not cpu:
+        return ""
+    budget = cores * 60_000 / step["rate_per_minute"]
+    return (
+        f", CPU a flow {cpu['machine']:.0f} ms (API {cpu['api']:.0f}, simulator "
+        f"{cpu['simulator']:.0f}) of a {budget:.0f} ms budget"
+    )
+
+
 def _notes() -> str:
     """Hand-written: what was changed for speed and what it bought (kept across runs)."""
     return NOTES.read_text().strip() if NOTES.exists() else ""
@@ -216,6 +228,7 @@ def write_report(results: dict[str, Any], path: Path, raw: Path) -> None:
     steps = "; ".join(
         f"{step['rate_per_minute']:,}/min: P95 {step['api_p95_ms']:.0f} ms, "
         f"{step['shed_share']:.1%} shed, {step['completed']}/{step['flows']} completed"
+        + _flow_cpu(step, m["cores"])
         for step in capacity["steps"]
     )
     path.write_text(f"""# Performance
@@ -242,7 +255,11 @@ the machine is shared): {cpu}.
 
 Whole flows (`bench/flows.py`: aiohttp clients polling every 2 s, `aigen serve --workers
 {results.get("flow_workers", 1)}`, `aigen simulate-n8n` in plain mode, on the same two cores), each
-rate for {results.get("flow_seconds", 20)} s, then followed to `completed`: {steps}.
+rate for {results.get("flow_seconds", 20)} s, then followed to `completed`: {steps}. A
+flow's CPU is the machine's (every process: the service, PostgreSQL, RabbitMQ, the simulator,
+the clients) over the flows of the step; its budget is what the cores give a flow when the rate
+is held (60,000 ms a minute a core over the rate). A step's flows finish after its last one
+starts, so a short step may spend past its budget; a rate held for minutes cannot.
 
 {_notes()}
 

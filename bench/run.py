@@ -212,7 +212,9 @@ async def main_async(mode: Mode) -> dict[str, Any]:
         await services.purge_jobs()
         services.start_simulator()
         token = functools.partial(create_dev_token, services.settings)
-        capacity = await find_capacity(services.api_url, token, mode.flow_rates, mode.flow_seconds)
+        capacity = await find_capacity(
+            services.api_url, token, mode.flow_rates, mode.flow_seconds, services.flow_cpu
+        )
         overload_rate = 2 * max(capacity["flows_per_minute"], mode.flow_rates[0])
         overload = await run_flows(services.api_url, token, overload_rate, mode.flow_seconds)
     finally:

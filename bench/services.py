@@ -37,6 +37,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """The CPU of a process and of its children (`aigen serve --workers N` runs N)."""
+    children = [int(n) for n in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return sum(cpu_seconds(process) for process in [pid, *children])
+
+
+def machine_cpu_seconds() -> float:
+    """The CPU every process on the machine has spent: /proc/stat's user, nice, system, irq and
+    softirq (not idle, iowait, the time the hypervisor took, or guests already in user)."""
+    ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+    user, nice, system, _idle, _iowait, irq, softirq = ticks
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Services:
     dsn: str
@@ -56,6 +70,18 @@ class Services:
     @property
     def floor_pid(self) -> int:
         return self.processes[1].pid
+
+    @property
+    def simulator_pid(self) -> int:
+        return self.processes[2].pid
+
+    def flow_cpu(self) -> dict[str, float]:
+        """CPU seconds so far: the machine's, the API's workers', the simulator's."""
+        return {
+            "machine": machine_cpu_seconds(),
+            "api": tree_cpu_seconds(self.api_pid),
+            "simulator": cpu_seconds(self.simulator_pid),
+        }
 
     @property
     def assets_dir(self) -> Path:
