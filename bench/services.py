@@ -73,6 +73,7 @@ class Services:
 
     @property
     def simulator_pid(self) -> int:
+        """`aigen simulate-n8n`, once start_simulator ran (after the service and the floor)."""
         return self.processes[2].pid
 
     def flow_cpu(self) -> dict[str, float]:
