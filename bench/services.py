@@ -37,10 +37,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def process_tree(pid: int) -> list[int]:
+    """A process and its children (`aigen serve --workers N` runs N under one parent)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [pid, *map(int, children)]
+
+
 def tree_cpu_seconds(pid: int) -> float:
-    """The CPU of a process and of its children (`aigen serve --workers N` runs N)."""
-    children = [int(n) for n in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    return sum(cpu_seconds(process) for process in [pid, *children])
+    return sum(cpu_seconds(process) for process in process_tree(pid))
 
 
 def machine_cpu_seconds() -> float:

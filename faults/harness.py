@@ -21,6 +21,7 @@ from typing import Any
 import aio_pika
 import asyncpg
 import httpx
+from bench.services import process_tree
 
 from creativeflow.services.aigeneration.core.config import load_settings
 from creativeflow.services.aigeneration.core.security import create_dev_token
@@ -77,9 +78,8 @@ class Stack:
 
     def rss_mb(self, name: str) -> float:
         """The resident memory of the process and its children (`serve --workers N` runs N)."""
-        pid = self.processes[name].pid
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        return round(sum(_rss_kb(int(p)) for p in [pid, *children]) / 1024, 1)
+        tree = process_tree(self.processes[name].pid)
+        return round(sum(_rss_kb(pid) for pid in tree) / 1024, 1)
 
     def stop(self, name: str, sig: int = signal.SIGTERM) -> str:
         process = self.processes.pop(name)
