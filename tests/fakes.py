@@ -19,9 +19,12 @@ from creativeflow.services.aigeneration.application.ports import (
     AuditEntry,
     CreditAccount,
     Debit,
+    LoadedObject,
+    OpenedObject,
     OutboxMessage,
     Refund,
     StoredObject,
+    UploadSlot,
 )
 from creativeflow.services.aigeneration.application.unit_of_work import (
     CommitStaging,
@@ -186,22 +189,41 @@ class FakeAssetStorage:
         self._check_up()
         self.objects[key] = data
 
+    async def put_new(self, key: str, data: bytes, media_type: str) -> bool:
+        self._check_up()
+        if key in self.objects:
+            return False
+        self.objects[key] = data
+        return True
+
     async def inspect(self, key: str, max_bytes: int) -> StoredObject | None:
+        loaded = await self.load(key, max_bytes)
+        return loaded.stored if loaded is not None else None
+
+    async def load(self, key: str, max_bytes: int) -> LoadedObject | None:
         self._check_up()
         data = self.objects.get(key)
         if data is None:
             return None
         if len(data) > max_bytes:
-            return StoredObject(None, 0, 0, len(data), "")
+            return LoadedObject(StoredObject(None, 0, 0, len(data), ""), b"")
         header = probe(data[: 256 * 1024])
         digest = hashlib.sha256(data).hexdigest()
         if header is None:
-            return StoredObject(None, 0, 0, len(data), digest)
-        return StoredObject(header.format, header.width, header.height, len(data), digest)
+            return LoadedObject(StoredObject(None, 0, 0, len(data), digest), data)
+        stored = StoredObject(header.format, header.width, header.height, len(data), digest)
+        return LoadedObject(stored, data)
 
-    async def read(self, key: str) -> AsyncIterator[bytes]:
+    async def open(self, key: str) -> OpenedObject:
         self._check_up()
-        yield self.objects[key]
+        if key not in self.objects:
+            raise FileNotFoundError(key)
+        data = self.objects[key]
+
+        async def chunks() -> AsyncIterator[bytes]:
+            yield data
+
+        return OpenedObject(len(data), chunks())
 
     async def delete(self, key: str) -> None:
         self._check_up()
@@ -210,8 +232,8 @@ class FakeAssetStorage:
     def download_link(self, asset_id: str, key: str, expires_at: datetime) -> str:
         return f"https://storage.test/{key}?expires={int(expires_at.timestamp())}"
 
-    def upload_link(self, asset_id: str, key: str, media_type: str, expires_at: datetime) -> str:
-        return f"https://storage.test/{key}?upload&expires={int(expires_at.timestamp())}"
+    def upload_link(self, slot: UploadSlot, expires_at: datetime) -> str:
+        return f"https://storage.test/{slot.key}?upload&expires={int(expires_at.timestamp())}"
 
     async def check(self) -> bool:
         return not self.down

@@ -12,7 +12,7 @@ from creativeflow.services.aigeneration.application.assets import (
     AssetLinks,
     OutputCheck,
     ReportedImage,
-    output_key,
+    staging_key,
 )
 from creativeflow.services.aigeneration.application.chargers import CreditCharger
 from creativeflow.services.aigeneration.application.chargers.in_transaction import (
@@ -86,6 +86,6 @@ def upload_outputs(
     width, height = size or (expected.width, expected.height)
     ids = job.output_ids[: count or len(job.output_ids)]
     for index, asset_id in enumerate(ids):
-        key = output_key(request, asset_id, job.output_format)
+        key = staging_key(request, asset_id, job.output_format)  # where its upload target writes
         storage.objects[key] = png(width, height, (index * 40 % 256, 90, 160))
     return tuple(ReportedImage(asset_id=asset_id, seed=1000 + i) for i, asset_id in enumerate(ids))

@@ -133,7 +133,10 @@ class ApiDriver:
         for index, target in enumerate(targets):
             data = image_bytes(width, height, job["output_format"], (index * 60 % 256, 80, 140))
             response = await self.upload(target, data, target["headers"]["Content-Type"])
-            assert response.status_code in (200, 204), response.text
+            # a job no longer in flight refuses its uploads (409): the late callback that
+            # follows is what such a test is about
+            late = response.status_code == 409 and "no longer in flight" in response.text
+            assert response.status_code in (200, 204) or late, response.text
         return [target["asset_id"] for target in targets]
 
     async def samples_payload(self, request_id: str, **upload: Any) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import pytest
 
 from creativeflow.services.aigeneration.application.clock import SystemClock
 from creativeflow.services.aigeneration.application.errors import DependencyUnavailable
+from creativeflow.services.aigeneration.application.ports import UploadSlot
 from creativeflow.services.aigeneration.infrastructure.storage.object_storage import (
     ObjectAssetStorage,
     S3Settings,
@@ -65,7 +66,21 @@ async def test_an_image_put_is_read_back_as_what_its_bytes_say(
     assert found is not None
     assert (found.format, found.width, found.height) == ("webp", 320, 200)
     assert (found.bytes, found.sha256) == (len(data), hashlib.sha256(data).hexdigest())
-    assert b"".join([chunk async for chunk in store.read("u/r/a.webp")]) == data
+    opened = await store.open("u/r/a.webp")
+    assert opened.length == len(data)
+    assert b"".join([chunk async for chunk in opened.chunks]) == data
+    loaded = await store.load("u/r/a.webp", 1 << 20)
+    assert loaded is not None and loaded.data == data and loaded.stored == found
+
+
+async def test_a_key_written_only_when_new_keeps_its_first_bytes(tmp_path: Path) -> None:
+    links = HmacSignedLinks(b"k" * 32, CLOCK)
+    store = ObjectAssetStorage.local(tmp_path / "assets", CLOCK, links, "http://svc/v1")
+    first, second = image_bytes(64, 64), image_bytes(64, 64, colour=(1, 2, 3))
+    assert await store.put_new("staging/u/r/a.png", first, "image/png")
+    assert not await store.put_new("staging/u/r/a.png", second, "image/png")
+    loaded = await store.load("staging/u/r/a.png", 1 << 20)
+    assert loaded is not None and loaded.data == first
 
 
 async def test_what_is_not_an_image_or_too_large_or_missing_is_told_apart(
@@ -110,7 +125,7 @@ async def test_the_local_store_links_to_the_service_with_a_signature(tmp_path: P
 async def test_s3_links_are_presigned_and_a_tampered_one_is_refused(s3_server: S3Server) -> None:
     store = s3_storage(s3_server, prefix="links/")
     expires = CLOCK.now() + timedelta(minutes=5)
-    upload = store.upload_link("a1", "u/r/a1.png", "image/png", expires)
+    upload = store.upload_link(UploadSlot("a1", "u/r/a1.png", "image/png", "r1", "j1"), expires)
     data = image_bytes(64, 96)
     async with httpx.AsyncClient() as http:
         put = await http.put(upload, content=data, headers={"Content-Type": "image/png"})

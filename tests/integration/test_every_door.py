@@ -205,7 +205,12 @@ def _string_fields(
 
 
 async def _valid_bodies(api: ApiDriver, request_id: str) -> dict[str, dict[str, Any]]:
-    samples = await api.samples_payload(request_id)
+    job = await api.last_job(request_id)  # its images are in: a body naming them is enough
+    samples = {
+        "request_id": request_id,
+        "job_id": job["job_id"],
+        "samples": [{"asset_id": target["asset_id"]} for target in job["outputs"]],
+    }
     return {
         f"{API}/generation-requests": dict(VALID_CREATE),
         f"{API}/generation-requests/{ID}/select-sample": {"selected_sample_id": "r1-s0"},

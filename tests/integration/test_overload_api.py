@@ -1,57 +1,94 @@
-"""The service's own door under overload: with its places taken by n8n's callbacks still being
-received (counted, never shed), a user's call is `503 overloaded` with `Retry-After`, counted in
-`/metrics`; once the callbacks are in, the same call is answered."""
+"""The service's own door under overload: with every place taken by users' calls that wait on a
+slow credit service, a user's call is `503 overloaded` with `Retry-After`, counted in
+`/metrics` — and so is one with a made-up `signature` or a `Prefer: wait`, which are admitted
+or shed before they wait; n8n's callbacks and a validly signed link are answered; once the
+slow calls are answered, the same call is."""
 
 import asyncio
-import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..stub_servers import StubServer
 from .api_client import API
 from .conftest import api_driver
 
 BOUND = 4
 
 
+class SlowCredits:
+    """A credit service whose balance answers wait while `hold` is clear."""
+
+    def __init__(self) -> None:
+        self.hold = asyncio.Event()
+        self.hold.set()
+        self.waiting = 0
+
+    async def account(self, request: Request) -> JSONResponse:
+        self.waiting += 1
+        await self.hold.wait()
+        self.waiting -= 1
+        return JSONResponse({"balance": "100", "subscription_tier": "free"})
+
+    async def move(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok"}, status_code=201)
+
+    def server(self) -> StubServer:
+        return StubServer(
+            [
+                Route("/users/{user_id}/credits", self.account),
+                Route("/debits", self.move, methods=["POST"]),
+                Route("/refunds", self.move, methods=["POST"]),
+            ]
+        )
+
+
 async def test_a_users_call_past_the_bound_is_shed_and_n8n_work_is_not(
     empty_database: str, tmp_path: Path
 ) -> None:
-    async with api_driver(empty_database, tmp_path, MAX_REQUESTS_IN_FLIGHT=BOUND) as api:
-        created = await api.created()
-        arrived = asyncio.Event()
-        release = asyncio.Event()
-        raw = json.dumps(await api.samples_payload(created["id"])).encode()
+    credits = SlowCredits()
+    server = credits.server()
+    await server.start()
+    settings = {"MAX_REQUESTS_IN_FLIGHT": BOUND, "CREDIT_SERVICE_API_URL": server.url}
+    try:
+        async with api_driver(empty_database, tmp_path, **settings) as api:
+            request_id = await api.until_awaiting_selection()
+            sample = await api.sample_id(request_id)
+            link = (await api.get(request_id)).json()["sample_asset_infos"][0]["url"]
 
-        async def slowly(data: bytes) -> AsyncIterator[bytes]:
-            yield data[:10]  # the callback's first bytes are in: it is in flight
-            arrived.set()
-            await release.wait()
-            yield data[10:]
+            credits.hold.clear()
+            slow = [
+                asyncio.create_task(api.http.get(f"{API}/credits", headers=api.auth()))
+                for _ in range(BOUND)
+            ]
+            while credits.waiting < BOUND:
+                await asyncio.sleep(0.01)
 
-        headers = api.signer.headers(raw.decode(), None)
-        callbacks = []
-        for _ in range(BOUND):
-            arrived.clear()
-            callbacks.append(
-                asyncio.create_task(
-                    api.http.post(
-                        f"{API}/n8n-callbacks/samples", content=slowly(raw), headers=headers
-                    )
-                )
+            shed = await api.get(request_id)
+            assert shed.status_code == 503
+            assert shed.headers["retry-after"] == "1"
+            assert shed.json()["error"]["code"] == "overloaded"
+            made_up = await api.http.get(
+                f"{API}/generation-requests/{request_id}?signature=x", headers=api.auth()
             )
-            await arrived.wait()
+            assert made_up.status_code == 503
+            waits = await api.http.post(
+                f"{API}/generation-requests/{request_id}/select-sample",
+                json={"selected_sample_id": sample},
+                headers={**api.auth(), "Prefer": "wait=1"},
+            )
+            assert waits.status_code == 503
+            # n8n's work and a validly signed link are never shed, even with every place taken
+            status = await api.callback("error", {"request_id": request_id, "job_id": "x"})
+            assert status.status_code != 503
+            assert (await api.fetch("GET", link)).status_code == 200
 
-        shed = await api.get(created["id"])
-        assert shed.status_code == 503
-        assert shed.headers["retry-after"] == "1"
-        assert shed.json()["error"]["code"] == "overloaded"
-        # n8n's work is never shed, even with every place taken
-        status = await api.callback("error", {"request_id": created["id"], "job_id": "x"})
-        assert status.status_code != 503
-
-        release.set()
-        answers = [await task for task in callbacks]
-        assert all(answer.status_code == 200 for answer in answers)
-        assert (await api.get(created["id"])).status_code == 200
-        metrics = (await api.http.get("/metrics")).text
-        assert 'aigen_http_requests_shed_total{kind="user"} 1.0' in metrics
+            credits.hold.set()
+            assert [(await task).status_code for task in slow] == [200] * BOUND
+            assert (await api.get(request_id)).status_code == 200
+            metrics = (await api.http.get("/metrics")).text
+            assert 'aigen_http_requests_shed_total{kind="user"} 3.0' in metrics
+    finally:
+        await server.stop()

@@ -12,8 +12,14 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from .api import health
-from .api.load_shedding import LoadSheddingMiddleware
-from .api.middleware import HttpMetricsMiddleware, RequestIdMiddleware, SecurityMiddleware
+from .api.load_shedding import Gate, LoadSheddingMiddleware
+from .api.middleware import (
+    BodyLimits,
+    HttpMetricsMiddleware,
+    RequestIdMiddleware,
+    SecurityMiddleware,
+)
+from .api.signed_links import SignedLinkCheck
 from .api.v1.router import api_router
 from .composition.root import Container, build_container
 from .core.config import ConfigurationError, Settings, load_settings
@@ -23,6 +29,7 @@ from .infrastructure.observability.prometheus_metrics import PrometheusMetrics
 
 log = logging.getLogger(__name__)
 CONSOLE = Path(__file__).parent / "api" / "console"
+MULTIPART_FRAMING_BYTES = 64 * 1024  # an upload's form around its file: boundaries, fields
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -77,11 +84,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         SecurityMiddleware,
         max_header_bytes=settings.max_header_bytes,
-        max_body_bytes=settings.max_request_body_bytes,
+        body=BodyLimits(
+            max_bytes=settings.max_request_body_bytes,
+            # images are not JSON: uploads and upload targets have their own caps (contract §6)
+            max_upload_bytes=settings.max_upload_bytes + MULTIPART_FRAMING_BYTES,
+            max_asset_bytes=settings.max_asset_bytes,
+            timeout_s=settings.request_body_timeout_seconds,
+            min_bytes_per_second=settings.request_body_min_bytes_per_second,
+        ),
+        api_prefix=settings.api_v1_str,
         docs_prefix=f"{settings.api_v1_str}/docs",
-        # images are not JSON: uploads and upload targets have their own caps (contract §6)
-        image_paths=f"{settings.api_v1_str}/assets",
-        max_image_bytes=max(settings.max_upload_bytes, settings.max_asset_bytes),
     )
     app.add_middleware(HttpMetricsMiddleware, observe=lambda *args: _observe(app, *args))
     app.add_middleware(
@@ -89,6 +101,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_in_flight=settings.max_requests_in_flight,
         api_prefix=settings.api_v1_str,
         retry_after_seconds=settings.overload_retry_after_seconds,
+        gate=lambda: _gate(app),
+        max_uploads_per_user=settings.max_uploads_per_user,
         on_shed=lambda kind: _shed(app, kind),
     )
     app.add_middleware(RequestIdMiddleware)
@@ -100,9 +114,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def attach(app: FastAPI, container: Container) -> None:
-    """Serve `container`: the routes see its ApiServices; the middleware its metrics."""
+    """Serve `container`: the routes see its ApiServices; the middleware its metrics, and
+    admission its token and link checks."""
     app.state.container = container
     app.state.services = container.api
+    services = container.api
+    app.state.gate = Gate(
+        user_of=services.tokens.user_id,
+        link_verifies=SignedLinkCheck(services, container.settings.api_v1_str),
+    )
+
+
+def _gate(app: FastAPI) -> Gate | None:
+    gate: Gate | None = getattr(app.state, "gate", None)
+    return gate
 
 
 def _observe(app: FastAPI, method: str, route: str, status: int, seconds: float) -> None:

@@ -1,17 +1,21 @@
 """Pure ASGI middleware (no per-request task as with BaseHTTPMiddleware): the request id,
 security headers and the header size limit."""
 
+import asyncio
+import contextlib
 import json
 import logging
 import re
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..application.asset_service import LINK_REFUSED
 from ..application.correlation import request_id_var
 from ..domain.text import text_problem
 
@@ -79,29 +83,48 @@ CONSOLE_CSP = (
 )
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyRefused(Exception):
+    """A body that cannot be taken: too large (413), or not arriving in time (408)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass(frozen=True)
+class BodyLimits:
+    """How large a body may be, and how fast it must arrive. A body waits at most
+    `timeout_s` for each next piece, and all of it must be in within `timeout_s` plus its
+    length (declared, or received so far) at `min_bytes_per_second`: a client that stalls or
+    trickles holds a connection for seconds, not for ever (uvicorn bounds neither)."""
+
+    max_bytes: int  # JSON bodies
+    max_upload_bytes: int  # POST /assets, its form included
+    max_asset_bytes: int  # an upload target of the local store
+    timeout_s: float
+    min_bytes_per_second: int
 
 
 class SecurityMiddleware:
-    """Security headers on every response; oversized headers (431) and bodies (413) refused
-    with the contract's error body. (Starlette's own body limit answers in plain text.)"""
+    """Security headers on every response; oversized headers (431) and bodies (413, declared or
+    not), bodies that do not arrive in time (408, the connection closed) and text no parameter
+    may hold (422; 403 in a signed link) refused with the contract's error body. (Starlette's
+    own body limit answers in plain text.)"""
 
     def __init__(
         self,
         app: ASGIApp,
         max_header_bytes: int,
-        max_body_bytes: int,
+        body: BodyLimits,
+        api_prefix: str,
         docs_prefix: str,
-        image_paths: str = "/api/v1/assets",
-        max_image_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         self.app = app
         self.max_header_bytes = max_header_bytes
-        self.max_body_bytes = max_body_bytes
+        self.body = body
+        self.uploads = f"{api_prefix}/assets"
+        self.link_paths = signed_link_paths(api_prefix)
         self.docs_prefix = docs_prefix
-        self.image_paths = image_paths
-        self.max_image_bytes = max_image_bytes  # the routes hold each upload to its own cap
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -114,44 +137,89 @@ class SecurityMiddleware:
             )
             return
         path = scope["path"]
-        body_limit = (
-            self.max_image_bytes if path.startswith(self.image_paths) else self.max_body_bytes
-        )
-        declared = next((v for k, v in headers if k == b"content-length"), b"0")
-        if declared.isdigit() and int(declared) > body_limit:
+        body_limit = self._body_limit(path)
+        declared = declared_length(scope)
+        if declared is not None and declared > body_limit:
             await refuse(send, 413, "payload_too_large", "The request body is too large.")
             return
         if problems := _text_problems(scope):
+            if self.link_paths.match(path) and any(p["field"] != "path" for p in problems):
+                # a link parameter that is not even text is a tampered link: the same 403
+                await refuse(send, 403, "forbidden", LINK_REFUSED)
+                return
             fields = ", ".join(problem["field"] for problem in problems)
             await refuse(send, 422, "validation_error", f"Invalid input: {fields}.", problems)
             return
         csp = None if path.startswith(self.docs_prefix) else API_CSP
         if path.startswith("/console"):
             csp = CONSOLE_CSP
+        loop = asyncio.get_running_loop()
+        started_at = loop.time()
         received = 0
+        complete = False
+        refused: _BodyRefused | None = None
         started = False
 
-        async def counted_receive() -> Message:
-            nonlocal received
-            message = await receive()
+        async def guarded_receive() -> Message:
+            nonlocal received, complete, refused
+            if complete:  # after the body: a wait for the client to go away, not bounded
+                return await receive()
+            length = max(declared or 0, received)
+            deadline = started_at + self.body.timeout_s + length / self.body.min_bytes_per_second
+            wait = min(self.body.timeout_s, deadline - loop.time())
+            try:
+                async with asyncio.timeout(max(wait, 0.0)):
+                    message = await receive()
+            except TimeoutError:
+                refused = _BodyRefused(
+                    408, "request_timeout", "The request body did not arrive in time."
+                )
+                raise refused from None
             received += len(message.get("body", b""))
+            complete = not message.get("more_body", False)
             if received > body_limit:  # a chunked body that lied by omission
-                raise _BodyTooLarge
+                refused = _BodyRefused(413, "payload_too_large", "The request body is too large.")
+                raise refused
             return message
 
         async def send_with_headers(message: Message) -> None:
             nonlocal started
+            if refused is not None:
+                return  # the app's answer to a body it could not read (FastAPI's 400): ours wins
             if message["type"] == "http.response.start":
                 started = True
                 extra = [*SECURITY_HEADERS, csp] if csp else SECURITY_HEADERS
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
-        try:
-            await self.app(scope, counted_receive, send_with_headers)
-        except _BodyTooLarge:
-            if not started:
-                await refuse(send, 413, "payload_too_large", "The request body is too large.")
+        with contextlib.suppress(_BodyRefused):
+            await self.app(scope, guarded_receive, send_with_headers)
+        if refused is not None and not started:
+            # the rest of the body is never read: the connection cannot carry another request
+            close = [(b"connection", b"close")]
+            await refuse(send, refused.status, refused.code, refused.message, headers=close)
+
+    def _body_limit(self, path: str) -> int:
+        if path.rstrip("/") == self.uploads:
+            return self.body.max_upload_bytes
+        if path.startswith(self.uploads):
+            return self.body.max_asset_bytes
+        return self.body.max_bytes
+
+
+def signed_link_paths(api_prefix: str) -> re.Pattern[str]:
+    """The routes that take a signed link: an image's content (and upload target) and a
+    job's status URL; the groups `asset_id` and `job_id` say which."""
+    prefix = re.escape(api_prefix)
+    return re.compile(
+        rf"^{prefix}/(?:assets/(?P<asset_id>[^/]+)/content|jobs/(?P<job_id>[^/]+)/status)/?$"
+    )
+
+
+def declared_length(scope: Scope) -> int | None:
+    """The body length a request declares (`Content-Length`), or None."""
+    value = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+    return int(value) if value is not None and value.isdigit() else None  # bytes: ASCII only
 
 
 def _text_problems(scope: Scope) -> list[dict[str, str]]:

@@ -8,11 +8,29 @@ from dataclasses import dataclass
 
 from ..domain.models import AssetInfo
 from ..domain.models.asset_info import MEDIA_TYPES
-from .assets import AssetLinks, Link, upload_key, within_storage_bound
-from .errors import Forbidden, NotFound, TooLarge
-from .ports import AssetRecord, AssetStorage, Clock, SignedLinks, UnitOfWorkFactory, UploadCleaner
+from .assets import AssetLinks, Link, staging_key, upload_key, within_storage_bound
+from .errors import Forbidden, NotFound, TooLarge, UploadRefused
+from .ports import (
+    AssetRecord,
+    AssetStorage,
+    Clock,
+    OpenedObject,
+    SignedLinks,
+    UnitOfWorkFactory,
+    UploadCleaner,
+)
 
 LINK_REFUSED = "This link is not valid, or has expired."
+
+
+@dataclass(frozen=True)
+class SignedLink:
+    """The parameters of a signed link as they arrived (checked strictly: anything odd is 403)."""
+
+    expires: str
+    signature: str
+    request_id: str = ""  # an upload target's: the request and job it belongs to
+    job_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -73,39 +91,56 @@ class AssetService:
             raise NotFound("No asset with this id.")
         return AssetRead(record, self._links.for_user(asset_id, record.key))
 
-    async def signed(self, asset_id: str, expires: str, signature: str) -> AssetRead:
+    async def signed(self, asset_id: str, link: SignedLink) -> AssetRead:
         """The asset a signed link names; any link not signed by us, or expired, is 403."""
-        if not self._signed.valid("GET", asset_id, expires, signature):
+        if not self.link_verifies("GET", asset_id, link):
             raise Forbidden(LINK_REFUSED)
         record = await self._record(asset_id)
         if record is None:
             raise Forbidden(LINK_REFUSED)
         return AssetRead(record, self._links.for_user(asset_id, record.key))
 
-    def content(self, read: AssetRead) -> AsyncIterator[bytes]:
-        """The image's bytes, streamed from the storage."""
-        return self._storage.read(read.record.key)
+    def link_verifies(self, method: str, asset_id: str, link: SignedLink) -> bool:
+        """Whether a link to `asset_id` is one this service signed and has not expired: an
+        image's (GET) or an upload target's (PUT, bound to its request and job)."""
+        bound = f"{link.request_id}\n{link.job_id}" if method == "PUT" else ""
+        return self._signed.valid(method, asset_id, link.expires, link.signature, bound)
+
+    async def content(self, read: AssetRead) -> OpenedObject:
+        """The image's bytes, streamed from the storage, with the length the storage reports."""
+        try:
+            return await within_storage_bound(self._storage.open(read.record.key))
+        except FileNotFoundError:  # its request was deleted, or past retention, meanwhile
+            raise NotFound("The image of this asset is no longer stored.") from None
 
     async def receive_upload(
-        self,
-        asset_id: str,
-        key: str,
-        media_type: str,
-        link: tuple[str, str],
-        body: AsyncIterator[bytes],
+        self, asset_id: str, link: SignedLink, body: AsyncIterator[bytes]
     ) -> None:
         """A worker's PUT to an upload target of the local store (S3 checks its own links):
-        the link first, then the bytes, stored as they arrive; the callback that names them is
-        where they are checked."""
-        expires, signature = link
-        if not self._signed.valid("PUT", asset_id, expires, signature, f"{key}\n{media_type}"):
+        the link first, then whether its job still renders, then the bytes, written once to
+        the target's staging key (the same bytes again are a retry, and fine). The callback
+        that names them is where they are checked and delivered."""
+        if not self.link_verifies("PUT", asset_id, link):
             raise Forbidden(LINK_REFUSED)
+        async with self._uow(read_only=True) as uow:
+            request = await uow.requests.get(link.request_id)
+        job = request.find_job(link.job_id) if request is not None else None
+        if request is None or job is None or asset_id not in job.output_ids:
+            raise Forbidden(LINK_REFUSED)
+        if not request.renders(job.job_id):
+            raise UploadRefused("This upload target's job is no longer in flight.")
         data = bytearray()
         async for chunk in body:
             data += chunk
             if len(data) > self._max_asset_bytes:
                 raise TooLarge(f"An image may be at most {self._max_asset_bytes} bytes.")
-        await within_storage_bound(self._storage.put(key, bytes(data), media_type))
+        key = staging_key(request, asset_id, job.output_format)
+        media_type = MEDIA_TYPES[job.output_format]
+        if await within_storage_bound(self._storage.put_new(key, bytes(data), media_type)):
+            return
+        there = await within_storage_bound(self._storage.inspect(key, self._max_asset_bytes))
+        if there is None or there.sha256 != hashlib.sha256(data).hexdigest():
+            raise UploadRefused("This upload target has been written already.")
 
     async def _record(self, asset_id: str) -> AssetRecord | None:
         async with self._uow(read_only=True) as uow:

@@ -14,7 +14,14 @@ from ..domain.events import DomainEvent, FinalAssetReady, ImagesReleased, Sample
 from ..domain.models import AssetInfo, GenerationRequest, InputImage, Job
 from ..domain.models.asset_info import MEDIA_TYPES
 from .errors import DependencyUnavailable, Unfetchable
-from .ports import AssetRecord, AssetStorage, Clock, RemoteImages, StoredObject
+from .ports import (
+    AssetRecord,
+    AssetStorage,
+    Clock,
+    LoadedObject,
+    RemoteImages,
+    UploadSlot,
+)
 
 # Upload targets and input links outlive the job's deadline by this much (contract §6).
 LINK_GRACE = timedelta(minutes=10)
@@ -42,6 +49,14 @@ def user_folder(user_id: str) -> str:
 
 def output_key(request: GenerationRequest, asset_id: str, fmt: str) -> str:
     return f"{user_folder(request.user_id)}/{request.id}/{asset_id}.{fmt}"
+
+
+def staging_key(request: GenerationRequest, asset_id: str, fmt: str) -> str:
+    """Where a job's upload target writes `asset_id`: never served. The callback's check
+    copies the bytes it checked to the output key, which no upload target can write, so what
+    a user is served is byte for byte what was checked however often a target is used again.
+    One prefix for all, so a bucket's lifecycle rule can expire what no callback claimed."""
+    return f"staging/{output_key(request, asset_id, fmt)}"
 
 
 def upload_key(user_id: str, asset_id: str, fmt: str) -> str:
@@ -108,8 +123,12 @@ class AssetLinks:
     def for_job(self, asset_id: str, key: str, job: Job) -> str:
         return self._storage.download_link(asset_id, key, self._job_expiry(job))
 
-    def upload_for_job(self, asset_id: str, key: str, fmt: str, job: Job) -> str:
-        return self._storage.upload_link(asset_id, key, MEDIA_TYPES[fmt], self._job_expiry(job))
+    def upload_for_job(self, request: GenerationRequest, asset_id: str, job: Job) -> str:
+        fmt = job.output_format
+        slot = UploadSlot(
+            asset_id, staging_key(request, asset_id, fmt), MEDIA_TYPES[fmt], request.id, job.job_id
+        )
+        return self._storage.upload_link(slot, self._job_expiry(job))
 
     def _job_expiry(self, job: Job) -> datetime:
         deadline = job.deadline or self._clock.now()
@@ -161,22 +180,56 @@ class OutputCheck:
                 problems[asset_id] = "is named more than once"
         if problems:
             raise InvalidOutput(problems)
-        found = await self._inspect_all(request, job, [asset_id for asset_id, _ in named])
+        found = await self._found_all(request, job, [asset_id for asset_id, _ in named])
         judged = [
             (asset_id, self._judge(request, job, asset_id, image, stored))
-            for (asset_id, image), stored in zip(named, found, strict=True)
+            for (asset_id, image), (stored, _) in zip(named, found, strict=True)
         ]
         problems = {asset_id: why for asset_id, why in judged if isinstance(why, str)}
         if problems:
+            await self._discard(request, job, [a for a, (_, staged) in zip(ids, found) if staged])
             raise InvalidOutput(problems)
+        staged = [
+            (asset_id, loaded)
+            for (asset_id, _), (loaded, from_target) in zip(named, found, strict=True)
+            if from_target and loaded is not None
+        ]
+        await within_storage_bound(
+            asyncio.gather(*(self._deliver(request, job, *each) for each in staged))
+        )
         return [asset for _, asset in judged if isinstance(asset, AssetInfo)]
 
-    async def _inspect_all(
+    async def _discard(self, request: GenerationRequest, job: Job, asset_ids: list[str]) -> None:
+        """A refused callback empties the upload targets it looked at, so n8n may upload again
+        and call back (contract §6): a target holds one image at a time, written once."""
+        keys = [staging_key(request, asset_id, job.output_format) for asset_id in asset_ids]
+        await within_storage_bound(asyncio.gather(*(self._storage.delete(k) for k in keys)))
+
+    async def _found_all(
         self, request: GenerationRequest, job: Job, asset_ids: list[str]
-    ) -> list[StoredObject | None]:
-        keys = [output_key(request, asset_id, job.output_format) for asset_id in asset_ids]
-        inspections = (self._storage.inspect(key, self._max_bytes) for key in keys)
-        return list(await within_storage_bound(asyncio.gather(*inspections)))
+    ) -> list[tuple[LoadedObject | None, bool]]:
+        found = (self._found(request, job, asset_id) for asset_id in asset_ids)
+        return list(await within_storage_bound(asyncio.gather(*found)))
+
+    async def _found(
+        self, request: GenerationRequest, job: Job, asset_id: str
+    ) -> tuple[LoadedObject | None, bool]:
+        """The image at the output's upload target (True), else at its output key (False):
+        where an earlier check of this callback moved it, or a v1 URL was downloaded to."""
+        fmt = job.output_format
+        staged = await self._storage.load(staging_key(request, asset_id, fmt), self._max_bytes)
+        if staged is not None:
+            return staged, True
+        return await self._storage.load(output_key(request, asset_id, fmt), self._max_bytes), False
+
+    async def _deliver(
+        self, request: GenerationRequest, job: Job, asset_id: str, loaded: LoadedObject
+    ) -> None:
+        """The checked bytes to the output key, then the upload target's object removed (in
+        this order: a retry of the callback after a failure finds them in one or the other)."""
+        fmt = job.output_format
+        await self._storage.put(output_key(request, asset_id, fmt), loaded.data, MEDIA_TYPES[fmt])
+        await self._storage.delete(staging_key(request, asset_id, fmt))
 
     def _judge(
         self,
@@ -184,12 +237,13 @@ class OutputCheck:
         job: Job,
         asset_id: str,
         image: ReportedImage,
-        stored: StoredObject | None,
+        loaded: LoadedObject | None,
     ) -> AssetInfo | str:
         """The image as it will be recorded, or what is wrong with it."""
         size = request.output_size(job)
-        if stored is None:
+        if loaded is None:
             return "nothing was uploaded to its upload target"
+        stored = loaded.stored
         if stored.bytes > self._max_bytes:
             return f"is larger than {self._max_bytes} bytes"
         if stored.format != job.output_format:

@@ -71,3 +71,10 @@ class Forbidden(ApplicationError):
 
 class TooLarge(ApplicationError):
     code = "payload_too_large"
+
+
+class UploadRefused(ApplicationError):
+    """An upload target that may no longer be written: written once already, or its job is
+    no longer in flight (settled, cancelled, deleted, past its deadline)."""
+
+    code = "invalid_state"

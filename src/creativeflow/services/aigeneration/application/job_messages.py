@@ -177,12 +177,7 @@ def job_message(
         "outputs": [
             {
                 "asset_id": asset_id,
-                "upload_url": links.upload_for_job(
-                    asset_id,
-                    output_key(request, asset_id, job.output_format),
-                    job.output_format,
-                    job,
-                ),
+                "upload_url": links.upload_for_job(request, asset_id, job),
                 "method": "PUT",
                 "headers": {"Content-Type": MEDIA_TYPES[job.output_format]},
             }

@@ -26,9 +26,12 @@ class JobStatusLinks:
             f"?request_id={quote(request_id, safe='')}&{query}"
         )
 
+    def valid(self, job_id: str, request_id: str, expires: str, signature: str) -> bool:
+        return self._signed.valid("GET", _subject(job_id), expires, signature, request_id)
+
     def check(self, job_id: str, request_id: str, expires: str, signature: str) -> None:
         """Any link not signed by us for this job and request, or expired: 403."""
-        if not self._signed.valid("GET", _subject(job_id), expires, signature, request_id):
+        if not self.valid(job_id, request_id, expires, signature):
             raise Forbidden(LINK_REFUSED)
 
 

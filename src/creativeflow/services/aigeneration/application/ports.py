@@ -143,6 +143,34 @@ class StoredObject:
     sha256: str
 
 
+@dataclass(frozen=True)
+class LoadedObject:
+    """An object read whole: what it is, and its bytes (empty when it is over the size asked)."""
+
+    stored: StoredObject
+    data: bytes
+
+
+@dataclass(frozen=True)
+class OpenedObject:
+    """An object being streamed: its length as the store reports it, and its bytes in chunks."""
+
+    length: int
+    chunks: AsyncIterator[bytes]
+
+
+@dataclass(frozen=True)
+class UploadSlot:
+    """Where a worker uploads one image of a job: the staging key its upload target writes
+    (never a key that is served), for the request and job it belongs to."""
+
+    asset_id: str
+    key: str
+    media_type: str
+    request_id: str
+    job_id: str
+
+
 class AssetStorage(Protocol):
     """The service's own image store: a local folder or an S3-compatible bucket. Unreachable
     storage raises DependencyUnavailable. Minting a link never calls the storage."""
@@ -154,19 +182,26 @@ class AssetStorage(Protocol):
 
     async def put(self, key: str, data: bytes, media_type: str) -> None: ...
 
+    async def put_new(self, key: str, data: bytes, media_type: str) -> bool:
+        """Writes `key` only when nothing is stored there (the store enforces it); False when
+        something was."""
+
     async def inspect(self, key: str, max_bytes: int) -> StoredObject | None:
         """None when nothing is stored under `key`; reads at most max_bytes + 1 bytes (a
         larger object is reported with that length and no format)."""
 
-    def read(self, key: str) -> AsyncIterator[bytes]:
-        """The object's bytes, in chunks (raises FileNotFoundError when missing)."""
+    async def load(self, key: str, max_bytes: int) -> LoadedObject | None:
+        """As `inspect`, keeping the bytes read (none when the object is over max_bytes)."""
+
+    async def open(self, key: str) -> OpenedObject:
+        """The object's length and its bytes, in chunks (raises FileNotFoundError when missing)."""
 
     async def delete(self, key: str) -> None: ...
 
     def download_link(self, asset_id: str, key: str, expires_at: datetime) -> str: ...
 
-    def upload_link(self, asset_id: str, key: str, media_type: str, expires_at: datetime) -> str:
-        """Where a worker PUTs the image `asset_id` until `expires_at`."""
+    def upload_link(self, slot: UploadSlot, expires_at: datetime) -> str:
+        """Where a worker PUTs the image of `slot` until `expires_at`."""
 
     async def check(self) -> bool:
         """For readiness: the store answers."""

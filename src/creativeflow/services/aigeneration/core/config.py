@@ -405,6 +405,16 @@ class Settings(
     # (a create already at three quarters of it), so admitted requests keep their latency
     max_requests_in_flight: int = Field(32, ge=4, le=10_000, alias="MAX_REQUESTS_IN_FLIGHT")
     overload_retry_after_seconds: int = Field(1, ge=1, le=60, alias="OVERLOAD_RETRY_AFTER_SECONDS")
+    # a body waits at most this long for each next piece, and must all be in within this plus
+    # its length at the rate below: a stalled or trickling client is answered 408 and let go
+    request_body_timeout_seconds: float = Field(
+        10.0, gt=0, le=600, alias="REQUEST_BODY_TIMEOUT_SECONDS"
+    )
+    request_body_min_bytes_per_second: int = Field(
+        32 * 1024, ge=1, alias="REQUEST_BODY_MIN_BYTES_PER_SECOND"
+    )
+    # uploads (POST /assets) one user may send to one process at once; past it `429`
+    max_uploads_per_user: int = Field(4, ge=1, le=1000, alias="MAX_UPLOADS_PER_USER")
     # longer than any load balancer's idle timeout (60 s is common): else a request the balancer
     # sends on a connection this server is just closing fails
     http_keep_alive_seconds: int = Field(75, ge=1, le=3600, alias="HTTP_KEEP_ALIVE_SECONDS")

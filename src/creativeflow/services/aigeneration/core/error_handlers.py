@@ -18,6 +18,7 @@ from ..application.errors import (
     TooLarge,
     TooManyActiveRequests,
     UnsupportedImage,
+    UploadRefused,
 )
 from ..domain.errors import (
     InvalidOutput,
@@ -33,6 +34,7 @@ _STATUS: dict[type[Exception], tuple[int, str]] = {
     NotFound: (404, "not_found"),
     Forbidden: (403, "forbidden"),
     TooLarge: (413, "payload_too_large"),
+    UploadRefused: (409, "invalid_state"),
     UnsupportedImage: (422, "unsupported_image"),
     UnknownJob: (404, "not_found"),
     InsufficientCredits: (402, "insufficient_credits"),

@@ -5,11 +5,12 @@ Exactly one algorithm family is accepted per configuration, so `alg: none` and a
 token signed with the RS256 public key as its secret are both refused."""
 
 import asyncio
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 
 import httpx
 import jwt
@@ -121,10 +122,27 @@ class TokenVerifier:
         except jwt.PyJWTError:
             raise Unauthenticated("The token is not valid.") from None
         subject = claims.get("sub")
-        if not isinstance(subject, str) or not 1 <= len(subject) <= 128 or text_problem(subject):
+        if not _usable_subject(subject):
             raise Unauthenticated("The token has no usable subject.")
         principal = Principal(subject, _roles(claims.get(self._roles_claim)))
         return principal, float(claims["exp"]) + self._leeway
+
+
+# A user id is one opaque value: it becomes a path segment of outgoing URLs (the credit
+# service's `/users/{user_id}/credits`), where `.` and `..` are path structure whatever the
+# encoding, and a slash or backslash would be one too if a client forgot to encode it.
+_PATH_SIGNIFICANT = frozenset({".", ".."})
+_PATH_CHARACTERS = re.compile(r"[/\\?#]")
+
+
+def _usable_subject(subject: object) -> TypeGuard[str]:
+    return (
+        isinstance(subject, str)
+        and 1 <= len(subject) <= 128
+        and text_problem(subject) is None
+        and subject not in _PATH_SIGNIFICANT
+        and _PATH_CHARACTERS.search(subject) is None
+    )
 
 
 @dataclass(frozen=True)
@@ -134,10 +152,11 @@ class Principal:
 
 
 def _roles(value: object) -> frozenset[str]:
-    """The roles claim: a list of names or one space-separated string (OAuth's `scope` style);
-    anything else is no role at all."""
+    """The roles claim: a list of names or one string of names separated by ASCII spaces
+    (OAuth's `scope` style, RFC 6749 §3.3); anything else is no role at all. str.split()
+    would also split on no-break and ideographic spaces, making "viewer\u00a0admin" an admin."""
     if isinstance(value, str):
-        return frozenset(value.split())
+        return frozenset(name for name in value.split(" ") if name)
     if isinstance(value, list):
         return frozenset(item for item in value if isinstance(item, str))
     return frozenset()

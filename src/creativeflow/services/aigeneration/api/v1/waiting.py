@@ -6,9 +6,10 @@ PostgreSQL NOTIFY from other replicas), so it holds no thread and polls nothing.
 import asyncio
 import contextlib
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Header
+from fastapi import Depends, Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
@@ -16,12 +17,24 @@ from ...application.views import request_view
 from ...core.errors import ApiError
 from ...domain.models import GenerationRequest
 from ..dependencies import ApiServices
+from ..load_shedding import release
 
 MAX_WAIT_SECONDS = 60
 _WAIT = re.compile(r"^\s*wait\s*(?:=\s*\"?([^\s\";,]*)\"?)?\s*(?:;.*)?$", re.IGNORECASE)
 
 
+@dataclass(frozen=True)
+class Wait:
+    """A `Prefer: wait` the answer honours: how long, and the request it belongs to (whose
+    place of work is given back while it waits: admitted like any request, it then holds no
+    CPU, contract §7)."""
+
+    seconds: int
+    request: Request
+
+
 async def preferred_wait(
+    request: Request,
     prefer: Annotated[
         str | None,
         Header(
@@ -31,8 +44,8 @@ async def preferred_wait(
             examples=["wait=30"],
         ),
     ] = None,
-) -> int | None:
-    """The seconds the caller will wait, from a `Prefer` header; None when it asks no wait."""
+) -> Wait | None:
+    """The wait the caller asks in a `Prefer` header; None when it asks none."""
     if prefer is None:
         return None
     for preference in prefer.split(","):
@@ -41,35 +54,36 @@ async def preferred_wait(
             continue  # another preference (respond-async, return=…): not ours to honour
         value = match.group(1)
         if value is None or value == "":
-            return MAX_WAIT_SECONDS
-        if not value.isdigit() or not 1 <= int(value) <= MAX_WAIT_SECONDS:
+            return Wait(MAX_WAIT_SECONDS, request)
+        if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_WAIT_SECONDS:
             raise ApiError(
                 422,
                 "validation_error",
                 "Invalid input: header.prefer.",
                 [{"field": "header.prefer", "message": f"wait must be 1..{MAX_WAIT_SECONDS}"}],
             )
-        return int(value)
+        return Wait(int(value), request)
     return None
 
 
-PreferWait = Annotated[int | None, Depends(preferred_wait)]
+PreferWait = Annotated[Wait | None, Depends(preferred_wait)]
 
 
 async def settled_answer(
     services: ApiServices,
     request_id: str,
     user_id: str,
-    seconds: int | None,
+    wait: Wait | None,
     accepted: Any,
     location: str | None = None,
 ) -> Any:
     """With a wait asked for: the request once its step settles, as `200` with
     `Preference-Applied: wait`. Otherwise, or after `seconds` without that: `accepted`, the
     usual `202` answer."""
-    if seconds is None:
+    if wait is None:
         return accepted
-    request = await _settled(services, request_id, user_id, seconds)
+    release(wait.request.scope)
+    request = await _settled(services, request_id, user_id, wait.seconds)
     if request is None:
         return accepted
     body = jsonable_encoder(request_view(request, services.links))

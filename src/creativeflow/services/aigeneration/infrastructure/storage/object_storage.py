@@ -17,11 +17,18 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 import obstore
-from obstore.exceptions import BaseError
+from obstore.exceptions import AlreadyExistsError, BaseError
 from obstore.store import LocalStore, S3Store
 
 from ...application.errors import DependencyUnavailable
-from ...application.ports import Clock, SignedLinks, StoredObject
+from ...application.ports import (
+    Clock,
+    LoadedObject,
+    OpenedObject,
+    SignedLinks,
+    StoredObject,
+    UploadSlot,
+)
 from .image_probe import probe
 
 log = logging.getLogger(__name__)
@@ -102,35 +109,58 @@ class ObjectAssetStorage:
         return self._signed is None
 
     async def put(self, key: str, data: bytes, media_type: str) -> None:
-        attributes = {"Content-Type": media_type} if isinstance(self._store, S3Store) else None
+        attributes = self._type(media_type)
         await self._call(obstore.put_async(self._store, key, data, attributes=attributes))
+
+    async def put_new(self, key: str, data: bytes, media_type: str) -> bool:
+        put = obstore.put_async(
+            self._store, key, data, mode="create", attributes=self._type(media_type)
+        )
+        try:
+            await put
+        except AlreadyExistsError:
+            return False
+        except BaseError as exc:
+            raise _unavailable(exc) from None
+        return True
 
     async def inspect(self, key: str, max_bytes: int) -> StoredObject | None:
         """Streams the object once: its SHA-256 and length, and its header for type and size.
         Stops after max_bytes + 1 bytes (too large is too large)."""
+        loaded = await self._read(key, max_bytes, keep=False)
+        return loaded.stored if loaded is not None else None
+
+    async def load(self, key: str, max_bytes: int) -> LoadedObject | None:
+        return await self._read(key, max_bytes, keep=True)
+
+    async def _read(self, key: str, max_bytes: int, keep: bool) -> LoadedObject | None:
         try:
             result = await self._call(obstore.get_async(self._store, key))
-            digest, head, length = hashlib.sha256(), bytearray(), 0
+            digest, kept, length = hashlib.sha256(), bytearray(), 0
             async for chunk in result.stream(min_chunk_size=READ_CHUNK):
                 length += len(chunk)
                 if length > max_bytes:
-                    return StoredObject(None, 0, 0, length, "")
+                    return LoadedObject(StoredObject(None, 0, 0, length, ""), b"")
                 digest.update(chunk)
-                if len(head) < HEADER_BYTES:
-                    head += chunk[: HEADER_BYTES - len(head)]
+                if keep or len(kept) < HEADER_BYTES:
+                    kept += chunk if keep else chunk[: HEADER_BYTES - len(kept)]
         except FileNotFoundError:
             return None
         except BaseError as exc:
             raise _unavailable(exc) from None
-        header = probe(bytes(head))
+        data, sha256 = (bytes(kept) if keep else b""), digest.hexdigest()
+        header = probe(bytes(kept[:HEADER_BYTES]))
         if header is None:
-            return StoredObject(None, 0, 0, length, digest.hexdigest())
-        return StoredObject(header.format, header.width, header.height, length, digest.hexdigest())
+            return LoadedObject(StoredObject(None, 0, 0, length, sha256), data)
+        return LoadedObject(
+            StoredObject(header.format, header.width, header.height, length, sha256), data
+        )
 
-    async def read(self, key: str) -> AsyncIterator[bytes]:
+    async def open(self, key: str) -> OpenedObject:
+        """The length is the object's own (its metadata, read with the object), never a size
+        recorded elsewhere: what is streamed is what the answer announces."""
         result = await self._call(obstore.get_async(self._store, key))
-        async for chunk in result.stream(min_chunk_size=READ_CHUNK):
-            yield bytes(chunk)
+        return OpenedObject(int(result.meta["size"]), _chunks(result))
 
     async def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):  # gone already: what a delete wants
@@ -142,12 +172,17 @@ class ObjectAssetStorage:
         query = self._signed.sign("GET", asset_id, expires_at)
         return f"{self._service_url}/assets/{quote(asset_id)}/content?{query}"
 
-    def upload_link(self, asset_id: str, key: str, media_type: str, expires_at: datetime) -> str:
+    def upload_link(self, slot: UploadSlot, expires_at: datetime) -> str:
         if self._signed is None:
-            return self._presigned("PUT", key, expires_at)
-        query = self._signed.sign("PUT", asset_id, expires_at, f"{key}\n{media_type}")
-        bound = f"key={quote(key, safe='')}&type={quote(media_type, safe='')}"
-        return f"{self._service_url}/assets/{quote(asset_id)}/content?{bound}&{query}"
+            return self._presigned("PUT", slot.key, expires_at)
+        # the service's own target: bound to the request and job, which it checks are current
+        bound = f"{slot.request_id}\n{slot.job_id}"
+        query = self._signed.sign("PUT", slot.asset_id, expires_at, bound)
+        job = f"request_id={quote(slot.request_id, safe='')}&job_id={quote(slot.job_id, safe='')}"
+        return f"{self._service_url}/assets/{quote(slot.asset_id)}/content?{job}&{query}"
+
+    def _type(self, media_type: str) -> dict[str, str] | None:
+        return {"Content-Type": media_type} if isinstance(self._store, S3Store) else None
 
     async def check(self) -> bool:
         try:
@@ -172,6 +207,11 @@ class ObjectAssetStorage:
             raise
         except BaseError as exc:
             raise _unavailable(exc) from None
+
+
+async def _chunks(result: Any) -> AsyncIterator[bytes]:
+    async for chunk in result.stream(min_chunk_size=READ_CHUNK):
+        yield bytes(chunk)
 
 
 def _unavailable(exc: Exception) -> DependencyUnavailable:

@@ -22,7 +22,8 @@ class HmacSignedLinks:
     def valid(
         self, method: str, asset_id: str, expires: str, signature: str, extra: str = ""
     ) -> bool:
-        if not expires.isdigit() or len(expires) > 12:
+        # ASCII digits only: str.isdigit() takes "²" too, which int() then refuses
+        if not (expires.isascii() and expires.isdigit()) or len(expires) > 12:
             return False
         if int(expires) < self._clock.now().timestamp():
             return False

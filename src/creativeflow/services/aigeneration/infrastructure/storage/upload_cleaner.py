@@ -54,7 +54,11 @@ def _reencoded(image: Image.Image, fmt: str) -> CleanImage:
         pixels.putpalette(image.getpalette() or [])
     buffer = io.BytesIO()
     if fmt == "png":
-        pixels.save(buffer, "PNG", optimize=False, compress_level=6)
+        # A palette (or grey, or RGB) PNG may mark one colour, or each palette entry, as
+        # transparent (its tRNS chunk): that is pixels, not metadata, so it is kept.
+        transparency = image.info.get("transparency")
+        extra = {"transparency": transparency} if transparency is not None else {}
+        pixels.save(buffer, "PNG", optimize=False, compress_level=6, **extra)
     elif fmt == "jpg":
         pixels.save(buffer, "JPEG", quality=95)
     else:

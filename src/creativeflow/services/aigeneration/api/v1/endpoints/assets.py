@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
-from ....application.asset_service import AssetRead
+from ....application.asset_service import AssetRead, SignedLink
 from ....application.views import asset_view
 from ....core.errors import ApiError
 from ....domain.models.asset_info import MEDIA_TYPES
@@ -25,6 +25,7 @@ router = APIRouter(prefix="/assets", tags=["assets"])
 # no length or pattern here: any wrong link parameter is the same 403 (contract §6), not a 422
 Expires = Annotated[str | None, Query(description="A signed link's expiry (Unix seconds)")]
 Signature = Annotated[str | None, Query(description="A signed link's signature")]
+LinkParam = Annotated[str, Query(description="Part of the signed link the job carries")]
 
 
 def _read(read: AssetRead) -> AssetInfoModel:
@@ -81,27 +82,27 @@ async def get_asset_content(
     asset_id: AssetIdPath,
     request: Request,
     assets: AssetServiceDep,
-    services: ServicesDep,
     expires: Expires = None,
     signature: Signature = None,
 ) -> Response:
     """The image's bytes, with a bearer token of its owner or a signed link (`expires` and
     `signature`, as in every AssetInfo `url` of the local store)."""
     if expires is not None or signature is not None:
-        read = await assets.signed(asset_id, expires or "", signature or "")
+        read = await assets.signed(asset_id, SignedLink(expires or "", signature or ""))
     else:
         user = await get_current_user(request, await bearer_scheme(request))
         read = await assets.owned(asset_id, user)
     if assets.redirects:
         return RedirectResponse(read.link.url, status_code=307)
     info = read.record.info
+    opened = await assets.content(read)
     return StreamingResponse(
-        assets.content(read),
+        opened.chunks,
         media_type=MEDIA_TYPES[info.format],
         headers={
             "ETag": f'"{info.sha256}"',
             "Cache-Control": "private, max-age=300",
-            "Content-Length": str(info.bytes),
+            "Content-Length": str(opened.length),  # the object's own length, as streamed
         },
     )
 
@@ -117,12 +118,13 @@ async def put_asset_content(
     asset_id: AssetIdPath,
     request: Request,
     assets: AssetServiceDep,
-    key: Annotated[str, Query(max_length=512)] = "",
-    type: Annotated[str, Query(max_length=32)] = "",
+    request_id: LinkParam = "",
+    job_id: LinkParam = "",
     expires: Expires = None,
     signature: Signature = None,
 ) -> Response:
-    """An upload target of a job (the local store's stand-in for a presigned S3 PUT)."""
-    link = (expires or "", signature or "")
-    await assets.receive_upload(asset_id, key, type, link, request.stream())
+    """An upload target of a job (the local store's stand-in for a presigned S3 PUT): written
+    once, while its job is in flight."""
+    link = SignedLink(expires or "", signature or "", request_id, job_id)
+    await assets.receive_upload(asset_id, link, request.stream())
     return Response(status_code=204)

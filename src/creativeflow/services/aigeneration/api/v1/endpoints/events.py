@@ -8,11 +8,12 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from ....application.views import request_view
 from ...dependencies import CurrentUser, ServicesDep
+from ...load_shedding import release
 from ..params import RequestIdPath
 from ..responses import errors
 
@@ -29,6 +30,7 @@ async def stream_generation_request_events(
     request_id: RequestIdPath,
     user: CurrentUser,
     services: ServicesDep,
+    http_request: Request,
     last_event_id: Annotated[
         str | None,
         Header(
@@ -40,7 +42,8 @@ async def stream_generation_request_events(
 ) -> EventSourceResponse:
     service, settings = services.service, services.settings
     await service.get_generation_status(request_id, user)  # 404 before the stream starts
-    sent = int(last_event_id) if last_event_id and last_event_id.isdigit() else -1
+    sent = _version(last_event_id)
+    release(http_request.scope)  # a stream waits, holding no CPU: its place is given back
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         nonlocal sent
@@ -63,3 +66,11 @@ async def stream_generation_request_events(
         ping=settings.sse_heartbeat_seconds,
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+def _version(last_event_id: str | None) -> int:
+    """The version a client saw last, from `Last-Event-ID`; -1 (send the current) otherwise.
+    ASCII digits only: str.isdigit() takes "²" too, which int() then refuses."""
+    if last_event_id and last_event_id.isascii() and last_event_id.isdigit():
+        return int(last_event_id)
+    return -1

@@ -31,7 +31,7 @@ from ..schemas import (
     SampleSelection,
     VariationRequest,
 )
-from ..waiting import PreferWait, settled_answer
+from ..waiting import PreferWait, Wait, settled_answer
 
 router = APIRouter(prefix="/generation-requests", tags=["generation requests"])
 IdempotencyKey = Annotated[
@@ -244,7 +244,7 @@ async def cancel_generation_request_endpoint(
     return GenerationRequestRead.from_domain(await service.cancel(request_id, user), links)
 
 
-async def _answer(services: ApiServices, request: GenerationRequest, wait: int | None) -> Any:
+async def _answer(services: ApiServices, request: GenerationRequest, wait: Wait | None) -> Any:
     """The move's `202`, or with `Prefer: wait` the settled request."""
     accepted = GenerationRequestRead.from_domain(request, services.links)
     return await settled_answer(services, request.id, request.user_id, wait, accepted)
