@@ -25,9 +25,12 @@ class SlowCredits:
         self.hold = asyncio.Event()
         self.hold.set()
         self.waiting = 0
+        self.all_waiting = asyncio.Event()
 
     async def account(self, request: Request) -> JSONResponse:
         self.waiting += 1
+        if self.waiting == BOUND:
+            self.all_waiting.set()
         await self.hold.wait()
         self.waiting -= 1
         return JSONResponse({"balance": "100", "subscription_tier": "free"})
@@ -63,8 +66,7 @@ async def test_a_users_call_past_the_bound_is_shed_and_n8n_work_is_not(
                 asyncio.create_task(api.http.get(f"{API}/credits", headers=api.auth()))
                 for _ in range(BOUND)
             ]
-            while credits.waiting < BOUND:
-                await asyncio.sleep(0.01)
+            await asyncio.wait_for(credits.all_waiting.wait(), 10)
 
             shed = await api.get(request_id)
             assert shed.status_code == 503

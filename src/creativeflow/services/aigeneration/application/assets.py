@@ -187,7 +187,8 @@ class OutputCheck:
         ]
         problems = {asset_id: why for asset_id, why in judged if isinstance(why, str)}
         if problems:
-            await self._discard(request, job, [a for a, (_, staged) in zip(ids, found) if staged])
+            looked_at = [a for a, (_, staged) in zip(ids, found, strict=True) if staged]
+            await self._discard(request, job, looked_at)
             raise InvalidOutput(problems)
         staged = [
             (asset_id, loaded)
