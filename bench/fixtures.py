@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from creativeflow.services.aigeneration.application.assets import output_key
+from creativeflow.services.aigeneration.application.assets import staging_key
 from creativeflow.services.aigeneration.core.config import Settings
 from creativeflow.services.aigeneration.core.security import create_dev_token
 from creativeflow.services.aigeneration.domain.formats import Dimensions
@@ -78,10 +78,10 @@ def samples_callback(
     request: GenerationRequest, signer: CallbackSigner, assets_dir: Path
 ) -> tuple[str, dict[str, str]]:
     """The signed callback n8n sends once it has uploaded the job's four samples, which are
-    put where the service's local store keeps them (as its upload targets would have)."""
+    put where its upload targets write them on the local store."""
     job = request.jobs[-1]
     for asset_id in job.output_ids:
-        path = assets_dir / output_key(request, asset_id, "png")
+        path = assets_dir / staging_key(request, asset_id, "png")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(SAMPLE_PNG)
     body = json.dumps(

@@ -32,6 +32,10 @@ from .harness import (
     stack,
     token,
 )
+from .stalled import hold_stalled_uploads
+
+# REQUEST_BODY_TIMEOUT_SECONDS (10) plus 100,000 declared bytes at 32 KiB/s, and a margin
+STALL_BOUND_S = 16.0
 
 
 @dataclass(frozen=True)
@@ -701,9 +705,19 @@ async def soak(work: Path, mode: Mode) -> Row:
                 memory.append(world.rss_mb("api"))
 
         # the client retries a `503 overloaded` after its Retry-After, as the shipped one does:
-        # shed requests are counted (shed share), a flow not completed is an error
-        run, _ = await asyncio.gather(
-            run_flows(api, token, rate_per_minute=1000, seconds=minutes * 60), sample_memory()
+        # shed requests are counted (shed share), a flow not completed is an error. Beside it,
+        # 100 stalled uploads without a token and 20 with one (4 users) are held open throughout
+        stalled_tokens = [token(f"staller-{n % 4}") for n in range(20)]
+        run, _, stalled = await asyncio.gather(
+            run_flows(api, token, rate_per_minute=1000, seconds=minutes * 60),
+            sample_memory(),
+            hold_stalled_uploads(
+                api,
+                stalled_tokens,
+                unauthenticated=100,
+                seconds=minutes * 60,
+                bound_s=STALL_BOUND_S,
+            ),
         )
     # a leak keeps growing after the warm-up; the caches and pools fill in the first half
     half = len(memory) // 2
@@ -715,14 +729,21 @@ async def soak(work: Path, mode: Mode) -> Row:
         "rss_mb_samples": memory,
         "rss_mb_growth_second_half": round(late_growth, 1),
     }
+    figures.update(stalled.figures())
     if run.first_error:
         figures["first_error"] = run.first_error
-    met = run.errors == 0 and run.completed == run.flows and late_growth <= 0.05 * memory[0]
+    held_in_bound = stalled.not_closed == 0 and stalled.answers  # every one ended, in time
+    met = (
+        run.errors == 0
+        and run.completed == run.flows
+        and late_growth <= 0.05 * memory[0]
+        and bool(held_in_bound)
+    )
     return Row(
-        "9. Soak at 1,000 requests a minute",
-        f"{minutes} min of 1,000 creates a minute, each followed to `completed` through simulate-n8n (select, final); a `503 overloaded` is retried after its Retry-After",
+        "9. Soak at 1,000 requests a minute, stalled uploads held open",
+        f"{minutes} min of 1,000 creates a minute, each followed to `completed` through simulate-n8n (select, final); a `503 overloaded` is retried after its Retry-After. Throughout, 100 connections without a token and 20 with one (4 users) send `POST /assets` headers, `Content-Length: 100000` and 600 bytes, then stall; each is reopened a second after the service lets it go",
         figures,
-        "errors 0; memory without a growth trend (second half grows < 5 % of the start)",
+        f"errors 0; memory without a growth trend (second half grows < 5 % of the start); every stalled connection answered and closed within {STALL_BOUND_S:.0f} s (401 at once without a token, 429 past a user's uploads, 408 after the body timeout)",
         met,
     )
 

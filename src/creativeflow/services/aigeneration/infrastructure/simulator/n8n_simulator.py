@@ -216,6 +216,9 @@ class N8nSimulator:
                         return
                     text = await response.text(errors="replace")
                 log.warning("upload answered %s: %s", response.status, text[:200])
+                if 400 <= response.status < 500 and response.status not in (408, 429):
+                    # refused for good (its job stopped mattering, a link past its time)
+                    raise CallbackFailed(f"upload of {target['asset_id']} refused")
             except (aiohttp.ClientError, TimeoutError) as exc:
                 log.warning("upload failed (attempt %d): %s", attempt, exc)
             await asyncio.sleep(min(30.0, 0.5 * 2**attempt))
