@@ -11,7 +11,12 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 DECLARED = 100_000
-SENT = b"x" * 600
+# the start of a real upload: the form's file part, then the first bytes of the file
+FILE_PART = (
+    b'--stall\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n'
+    b"Content-Type: image/png\r\n\r\n"
+)
+SENT = FILE_PART + b"x" * (600 - len(FILE_PART))
 
 
 @dataclass

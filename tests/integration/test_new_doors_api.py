@@ -104,6 +104,26 @@ async def test_a_body_that_stalls_is_408_within_its_time_and_takes_no_place(
         assert {a.headers["connection"] for a in answers} == {"close"}
 
 
+async def test_an_answer_before_the_body_is_in_closes_the_connection(api: ApiDriver) -> None:
+    """Else a client that sent a broken start of a body and stalls holds a keep-alive
+    connection for ever, the server waiting to read the rest it will never use."""
+    never = asyncio.Event()
+    answer = await asyncio.wait_for(
+        api.http.post(
+            f"{API}/assets",
+            content=_stalled(b"x" * 600, never),
+            headers={
+                **api.auth(),
+                "Content-Type": "multipart/form-data; boundary=b",
+                "Content-Length": "100000",
+            },
+        ),
+        timeout=5,
+    )
+    assert answer.status_code == 400
+    assert answer.headers["connection"] == "close"
+
+
 async def test_a_trickling_body_is_cut_at_its_minimum_rate(
     empty_database: str, tmp_path: Path
 ) -> None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .middleware import declared_length, refuse, signed_link_paths
+from .middleware import has_body, refuse, signed_link_paths
 
 NEVER_SHED = ("/healthz", "/readyz", "/metrics", "/console")
 NEW_WORK = ("/generation-requests", "/generation-requests/batch")
@@ -239,7 +239,4 @@ def release(scope: Scope) -> None:
 
 
 def _has_body(scope: Scope) -> bool:
-    if scope["method"].encode() not in BODY_METHODS:
-        return False
-    chunked = any(k == b"transfer-encoding" for k, _ in scope["headers"])
-    return chunked or (declared_length(scope) or 0) > 0
+    return scope["method"].encode() in BODY_METHODS and has_body(scope)

@@ -189,6 +189,11 @@ class SecurityMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 extra = [*SECURITY_HEADERS, csp] if csp else SECURITY_HEADERS
+                if not complete and has_body(scope):
+                    # answered before its body was in (a refusal): the rest is never read, so
+                    # the connection cannot carry another request; closing it also lets go of
+                    # a client that would otherwise stall on a keep-alive connection for ever
+                    extra = [*extra, (b"connection", b"close")]
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
@@ -214,6 +219,13 @@ def signed_link_paths(api_prefix: str) -> re.Pattern[str]:
     return re.compile(
         rf"^{prefix}/(?:assets/(?P<asset_id>[^/]+)/content|jobs/(?P<job_id>[^/]+)/status)/?$"
     )
+
+
+def has_body(scope: Scope) -> bool:
+    """Whether the request announces a body: a length above 0, or chunks."""
+    if any(name == b"transfer-encoding" for name, _ in scope["headers"]):
+        return True
+    return (declared_length(scope) or 0) > 0
 
 
 def declared_length(scope: Scope) -> int | None:
