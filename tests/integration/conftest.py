@@ -13,6 +13,7 @@ from creativeflow.services.aigeneration.infrastructure.database.tables import me
 from creativeflow.services.aigeneration.main import attach, create_app
 
 from ..contracts import assert_job_message
+from ..s3_server import S3Server
 from .api_client import ApiDriver
 
 _migrated: set[str] = set()
@@ -55,6 +56,17 @@ async def pg(postgres_url: str) -> str:
 async def api(empty_database: str, tmp_path: Path) -> AsyncIterator[ApiDriver]:
     async with api_driver(empty_database, tmp_path) as driver:
         yield driver
+
+
+@pytest.fixture
+async def s3_api(
+    empty_database: str, tmp_path: Path, s3_server: S3Server
+) -> AsyncIterator[ApiDriver]:
+    """The app with its images in a real S3-compatible server, under a prefix of its own."""
+    async with api_driver(
+        empty_database, tmp_path, **s3_server.settings(f"{tmp_path.name}/")
+    ) as api:
+        yield api
 
 
 @asynccontextmanager

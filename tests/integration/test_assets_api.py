@@ -308,15 +308,6 @@ async def test_a_v1_url_into_our_own_network_is_refused(api: ApiDriver) -> None:
 # --- the same on a real S3-compatible server -----------------------------------------------
 
 
-@pytest.fixture
-async def s3_api(
-    empty_database: str, tmp_path: Path, s3_server: S3Server
-) -> AsyncIterator[ApiDriver]:
-    prefix = f"{tmp_path.name}/"
-    async with api_driver(empty_database, tmp_path, **s3_server.settings(prefix)) as api:
-        yield api
-
-
 async def test_the_whole_flow_on_s3_hands_out_presigned_links_only(s3_api: ApiDriver) -> None:
     api = s3_api
     endpoint = api.container.settings.s3_endpoint_url or ""

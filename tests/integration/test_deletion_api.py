@@ -2,18 +2,14 @@
 keeps the costs, the texts erased, the images deleted from storage through the outbox (so a
 storage outage delays a deletion and never loses it); the user's uploads stay."""
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import select, update
 
 from creativeflow.services.aigeneration.infrastructure.database.tables import assets, outbox
 
 from ..s3_server import S3Server
 from .api_client import API, ApiDriver, image_bytes
-from .conftest import api_driver
 
 
 async def completed(api: ApiDriver, **create: Any) -> str:
@@ -100,16 +96,6 @@ async def test_no_deletion_while_a_job_is_in_flight_or_of_another_users(api: Api
     sample = {"selected_sample_id": "x"}
     for action, body in (("select-sample", sample), ("regenerate-samples", None), ("cancel", None)):
         assert (await api.action(done, action, body)).status_code == 409
-
-
-@pytest.fixture
-async def s3_api(
-    empty_database: str, tmp_path: Path, s3_server: S3Server
-) -> AsyncIterator[ApiDriver]:
-    async with api_driver(
-        empty_database, tmp_path, **s3_server.settings(f"{tmp_path.name}/")
-    ) as api:
-        yield api
 
 
 async def test_a_storage_outage_delays_a_deletion_and_never_loses_it(

@@ -27,7 +27,6 @@ from creativeflow.services.aigeneration.infrastructure.clients.credit_service_cl
 )
 
 from ..figures import count
-from ..s3_server import S3Server
 from ..stub_servers import StubServer
 from .api_client import API, ApiDriver, image_bytes
 from .conftest import api_driver
@@ -249,16 +248,6 @@ async def test_an_upload_target_refuses_once_its_job_stopped_mattering(
         late = await api.upload(job["outputs"][0], image_bytes(512, 512))
         assert (late.status_code, late.json()["error"]["code"]) == (409, "invalid_state")
         assert sorted(p.name for p in folder.rglob("*") if p.is_file()) == before
-
-
-@pytest.fixture
-async def s3_api(
-    empty_database: str, tmp_path: Path, s3_server: S3Server
-) -> AsyncIterator[ApiDriver]:
-    async with api_driver(
-        empty_database, tmp_path, **s3_server.settings(f"{tmp_path.name}/")
-    ) as api:
-        yield api
 
 
 async def test_a_delivered_image_rewritten_through_its_s3_target_is_never_served(
