@@ -28,7 +28,7 @@ from creativeflow.services.aigeneration.application.dtos import (
 )
 from creativeflow.services.aigeneration.application.errors import ApplicationError
 from creativeflow.services.aigeneration.application.model_selector import ModelSelector
-from creativeflow.services.aigeneration.application.side_effects import REFUND
+from creativeflow.services.aigeneration.application.ports import Destination
 from creativeflow.services.aigeneration.domain.errors import DomainError
 from creativeflow.services.aigeneration.domain.formats import Resolution
 from creativeflow.services.aigeneration.domain.models import GenerationStatus as S
@@ -223,7 +223,10 @@ class GenerationMachine(RuleBasedStateMachine):
     @rule()
     def relay_delivers_refunds(self) -> None:
         for message in self.db.outbox:
-            if message.destination == REFUND and message.key not in self.delivered_refunds:
+            if (
+                message.destination == Destination.REFUND
+                and message.key not in self.delivered_refunds
+            ):
                 self.loop.run_until_complete(
                     self.credits.refund(refund_from_payload(message.payload))
                 )

@@ -6,15 +6,11 @@ from typing import Any
 
 from creativeflow.services.aigeneration.application.credit_moves import to_payload
 from creativeflow.services.aigeneration.application.deliveries import Deliveries
-from creativeflow.services.aigeneration.application.ports import Debit, OutboxMessage, Refund
-from creativeflow.services.aigeneration.application.side_effects import (
-    DELETE_ASSETS,
-    EVENT,
-    JOB,
-    NOTIFICATION,
-    REFUND,
-    SETTLE,
-    WEBHOOK,
+from creativeflow.services.aigeneration.application.ports import (
+    Debit,
+    Destination,
+    OutboxMessage,
+    Refund,
 )
 
 from ..fakes import FakeAssetStorage, FakeCreditGateway
@@ -45,7 +41,9 @@ def deliveries(credits: FakeCreditGateway, storage: FakeAssetStorage, recorder: 
 
 
 SETTLE_ROW = OutboxMessage(
-    SETTLE, REFUND_.idempotency_key, {"debit": to_payload(DEBIT), "refund": to_payload(REFUND_)}
+    Destination.SETTLE,
+    REFUND_.idempotency_key,
+    {"debit": to_payload(DEBIT), "refund": to_payload(REFUND_)},
 )
 
 
@@ -53,21 +51,21 @@ async def test_a_lost_debit_that_went_through_is_refunded_once() -> None:
     credits, recorder = FakeCreditGateway(), Recorder()
     await credits.debit(DEBIT)  # it went through; its answer was lost
     handlers = deliveries(credits, FakeAssetStorage(), recorder)
-    await handlers[SETTLE](SETTLE_ROW)
-    await handlers[SETTLE](SETTLE_ROW)  # the relay retried: nothing moves twice
+    await handlers[Destination.SETTLE](SETTLE_ROW)
+    await handlers[Destination.SETTLE](SETTLE_ROW)  # the relay retried: nothing moves twice
     assert credits.balances["alice"] == Decimal(10)
     assert credits.ledger == {DEBIT.idempotency_key: Decimal(-2), REFUND_.idempotency_key: 2}
 
 
 async def test_a_lost_debit_that_never_happened_nets_to_nothing() -> None:
     credits = FakeCreditGateway()
-    await deliveries(credits, FakeAssetStorage(), Recorder())[SETTLE](SETTLE_ROW)
+    await deliveries(credits, FakeAssetStorage(), Recorder())[Destination.SETTLE](SETTLE_ROW)
     assert credits.balances["alice"] == Decimal(10)  # replayed, then given back
 
 
 async def test_a_declined_replay_means_there_is_nothing_to_give_back() -> None:
     credits = FakeCreditGateway(balance=Decimal(1))  # the debit could never have gone through
-    await deliveries(credits, FakeAssetStorage(), Recorder())[SETTLE](SETTLE_ROW)
+    await deliveries(credits, FakeAssetStorage(), Recorder())[Destination.SETTLE](SETTLE_ROW)
     assert credits.ledger == {} and credits.balances["alice"] == Decimal(1)
 
 
@@ -75,27 +73,35 @@ async def test_a_refund_moves_the_money_once() -> None:
     credits = FakeCreditGateway()
     await credits.debit(DEBIT)
     handlers = deliveries(credits, FakeAssetStorage(), Recorder())
-    row = OutboxMessage(REFUND, REFUND_.idempotency_key, to_payload(REFUND_))
-    await handlers[REFUND](row)
-    await handlers[REFUND](row)
+    row = OutboxMessage(Destination.REFUND, REFUND_.idempotency_key, to_payload(REFUND_))
+    await handlers[Destination.REFUND](row)
+    await handlers[Destination.REFUND](row)
     assert credits.balances["alice"] == Decimal(10)
 
 
 async def test_deleting_assets_removes_every_key_even_one_already_gone() -> None:
     storage = FakeAssetStorage()
     storage.objects = {"a.png": b"1", "b.png": b"2", "keep.png": b"3"}
-    row = OutboxMessage(DELETE_ASSETS, "req-1:deleted", {"keys": ["a.png", "gone.png", "b.png"]})
-    await deliveries(FakeCreditGateway(), storage, Recorder())[DELETE_ASSETS](row)
+    row = OutboxMessage(
+        Destination.DELETE_ASSETS, "req-1:deleted", {"keys": ["a.png", "gone.png", "b.png"]}
+    )
+    await deliveries(FakeCreditGateway(), storage, Recorder())[Destination.DELETE_ASSETS](row)
     assert set(storage.objects) == {"keep.png"}
 
 
 async def test_jobs_events_notifications_and_webhooks_reach_their_ports() -> None:
     recorder = Recorder()
     handlers = deliveries(FakeCreditGateway(), FakeAssetStorage(), recorder)
-    await handlers[JOB](OutboxMessage(JOB, "job-1", {"job_id": "job-1"}))
-    await handlers[EVENT](OutboxMessage(EVENT, "e", {}, {"routing_key": "generation.requested"}))
-    await handlers[NOTIFICATION](OutboxMessage(NOTIFICATION, "n", {"type": "t"}))
-    await handlers[WEBHOOK](OutboxMessage(WEBHOOK, "whk_1", {}, {"url": "https://x.test/h"}))
+    await handlers[Destination.JOB](OutboxMessage(Destination.JOB, "job-1", {"job_id": "job-1"}))
+    await handlers[Destination.EVENT](
+        OutboxMessage(Destination.EVENT, "e", {}, {"routing_key": "generation.requested"})
+    )
+    await handlers[Destination.NOTIFICATION](
+        OutboxMessage(Destination.NOTIFICATION, "n", {"type": "t"})
+    )
+    await handlers[Destination.WEBHOOK](
+        OutboxMessage(Destination.WEBHOOK, "whk_1", {}, {"url": "https://x.test/h"})
+    )
     assert recorder.calls == [
         ("job", {"job_id": "job-1"}),
         ("event", "generation.requested"),

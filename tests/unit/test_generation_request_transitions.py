@@ -17,6 +17,7 @@ from creativeflow.services.aigeneration.domain.models import (
     Move,
     Strength,
 )
+from creativeflow.services.aigeneration.domain.models.status_table import USER_MOVES, lands
 
 from ..builders import BUILDERS, FINAL_PRICE, SAMPLE_PRICE, T0
 
@@ -147,7 +148,8 @@ TABLE_MOVES = (Move.SELECT, Move.REGENERATE, Move.VARY, Move.CANCEL, Move.DELETE
 
 
 def test_the_status_table_is_the_contracts() -> None:
-    """The data the aggregate reads is the contract's table (the samples condition aside)."""
+    """The data the aggregate reads is the contract's table (the samples condition aside): a
+    user's move, charged and dispatched, lands where the contract says."""
     for row, targets in CONTRACT_TABLE.items():
         status = GenerationStatus(
             row.removesuffix("_with_samples").removesuffix("_without_samples")
@@ -155,8 +157,46 @@ def test_the_status_table_is_the_contracts() -> None:
         for move, expected in zip(TABLE_MOVES, targets, strict=True):
             if row == "failed_without_samples" and move in (Move.SELECT, Move.VARY):
                 continue  # the table's row allows it; the missing sample refuses it
-            assert MOVES.get((status, move), "-") == expected, (row, move)
+            assert (lands(status, move) or "-") == expected, (row, move)
     assert {status for status, _ in MOVES} <= set(GenerationStatus)
+    assert set(TABLE_MOVES) == set(USER_MOVES)
+
+
+# The system's moves, as the contract describes them: a step's charge and dispatch; callbacks
+# move processing_samples -> awaiting_selection and processing_final -> completed (an error ->
+# failed, a policy refusal -> content_rejected); the deadline sweep and the admin "fail" move a
+# step under way to failed. Every (status, system move) not listed here is refused.
+SYSTEM_TABLE = {
+    ("pending", Move.START): "validating_credits",
+    ("validating_credits", Move.CHARGED): "publishing_to_queue",
+    ("validating_credits", Move.DECLINED): "failed",
+    ("publishing_to_queue", Move.DISPATCH_SAMPLES): "processing_samples",
+    ("publishing_to_queue", Move.DISPATCH_FINAL): "processing_final",
+    ("processing_samples", Move.SAMPLES_READY): "awaiting_selection",
+    ("processing_final", Move.FINAL_READY): "completed",
+    ("processing_samples", Move.REJECT): "content_rejected",
+    ("processing_final", Move.REJECT): "content_rejected",
+    ("validating_credits", Move.FAIL): "failed",
+    ("publishing_to_queue", Move.FAIL): "failed",
+    ("processing_samples", Move.FAIL): "failed",
+    ("processing_final", Move.FAIL): "failed",
+    ("processing_samples", Move.TIME_OUT): "failed",
+    ("processing_final", Move.TIME_OUT): "failed",
+}
+
+
+def test_the_status_table_holds_every_system_move_and_no_other() -> None:
+    system_moves = [move for move in Move if move not in USER_MOVES]
+    for status in GenerationStatus:
+        for move in system_moves:
+            expected = SYSTEM_TABLE.get((status.value, move))
+            assert MOVES.get((status, move)) == expected, (status, move)
+
+
+def test_a_users_move_starts_its_step_by_charging_it() -> None:
+    for (status, move), moved in MOVES.items():
+        if move in (Move.SELECT, Move.REGENERATE, Move.VARY):
+            assert moved is GenerationStatus.VALIDATING_CREDITS, (status, move)
 
 
 @pytest.mark.parametrize("state", list(CONTRACT_TABLE))

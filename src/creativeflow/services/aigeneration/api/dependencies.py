@@ -18,6 +18,7 @@ from ..application.ports import CreditGateway, IdempotencyStore, Metrics, Status
 from ..core.config import Settings
 from ..core.errors import ApiError
 from ..core.security import TokenVerifier, Unauthenticated
+from ..domain.errors import ErrorCode
 
 ADMIN_ROLE = "admin"
 # a readiness check: True ready, False not, None not checked now (e.g. the relay does not run)
@@ -102,7 +103,7 @@ async def get_admin(
         raise Unauthenticated()
     principal = await services_of(request).tokens.principal(credentials.credentials)
     if ADMIN_ROLE not in principal.roles:
-        raise ApiError(403, "forbidden", "This route is for administrators.")
+        raise ApiError(403, ErrorCode.FORBIDDEN, "This route is for administrators.")
     return principal.user_id
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..domain.errors import ErrorCode
 from .middleware import has_body, refuse, signed_link_paths
 
 NEVER_SHED = ("/healthz", "/readyz", "/metrics", "/console")
@@ -87,7 +88,7 @@ class LoadSheddingMiddleware:
                 await refuse(
                     send,
                     401,
-                    "unauthenticated",
+                    ErrorCode.UNAUTHENTICATED,
                     "A valid bearer token is required.",
                     headers=[(b"www-authenticate", b"Bearer"), (b"connection", b"close")],
                 )
@@ -210,7 +211,7 @@ class LoadSheddingMiddleware:
         await refuse(
             send,
             503,
-            "overloaded",
+            ErrorCode.OVERLOADED,
             "The service is busy; try again after the Retry-After delay.",
             headers=[(b"retry-after", self.retry_after)],
         )
@@ -220,7 +221,7 @@ class LoadSheddingMiddleware:
         await refuse(
             send,
             429,
-            "too_many_active_uploads",
+            ErrorCode.TOO_MANY_ACTIVE_UPLOADS,
             f"At most {self.max_uploads_per_user} uploads of one user are received at once.",
             [{"limit": "active_uploads", "retry_after_s": seconds}],
             headers=[(b"retry-after", self.retry_after), (b"connection", b"close")],

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..application.asset_service import LINK_REFUSED
 from ..application.correlation import request_id_var
+from ..domain.errors import ErrorCode
 from ..domain.text import text_problem
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,9 @@ class RequestIdMiddleware:
             log.exception("unhandled error on %s %s", scope["method"], scope["path"])
             if started:
                 raise
-            await refuse(send_with_id, 500, "internal_error", "Something went wrong on our side.")
+            await refuse(
+                send_with_id, 500, ErrorCode.INTERNAL_ERROR, "Something went wrong on our side."
+            )
         finally:
             request_id_var.reset(token)
 
@@ -86,7 +89,7 @@ CONSOLE_CSP = (
 class _BodyRefused(Exception):
     """A body that cannot be taken: too large (413), or not arriving in time (408)."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: ErrorCode, message: str) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
 
@@ -133,22 +136,27 @@ class SecurityMiddleware:
         headers = scope["headers"]
         if sum(len(k) + len(v) for k, v in headers) > self.max_header_bytes:
             await refuse(
-                send, 431, "request_header_fields_too_large", "The request headers are too large."
+                send,
+                431,
+                ErrorCode.REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "The request headers are too large.",
             )
             return
         path = scope["path"]
         body_limit = self._body_limit(path)
         declared = declared_length(scope)
         if declared is not None and declared > body_limit:
-            await refuse(send, 413, "payload_too_large", "The request body is too large.")
+            await refuse(send, 413, ErrorCode.PAYLOAD_TOO_LARGE, "The request body is too large.")
             return
         if problems := _text_problems(scope):
             if self.link_paths.match(path) and any(p["field"] != "path" for p in problems):
                 # a link parameter that is not even text is a tampered link: the same 403
-                await refuse(send, 403, "forbidden", LINK_REFUSED)
+                await refuse(send, 403, ErrorCode.FORBIDDEN, LINK_REFUSED)
                 return
             fields = ", ".join(problem["field"] for problem in problems)
-            await refuse(send, 422, "validation_error", f"Invalid input: {fields}.", problems)
+            await refuse(
+                send, 422, ErrorCode.VALIDATION_ERROR, f"Invalid input: {fields}.", problems
+            )
             return
         csp = None if path.startswith(self.docs_prefix) else API_CSP
         if path.startswith("/console"):
@@ -172,13 +180,15 @@ class SecurityMiddleware:
                     message = await receive()
             except TimeoutError:
                 refused = _BodyRefused(
-                    408, "request_timeout", "The request body did not arrive in time."
+                    408, ErrorCode.REQUEST_TIMEOUT, "The request body did not arrive in time."
                 )
                 raise refused from None
             received += len(message.get("body", b""))
             complete = not message.get("more_body", False)
             if received > body_limit:  # a chunked body that lied by omission
-                refused = _BodyRefused(413, "payload_too_large", "The request body is too large.")
+                refused = _BodyRefused(
+                    413, ErrorCode.PAYLOAD_TOO_LARGE, "The request body is too large."
+                )
                 raise refused
             return message
 
@@ -283,7 +293,7 @@ def _printable(name: str) -> str:
 async def refuse(
     send: Send,
     status: int,
-    code: str,
+    code: ErrorCode,
     message: str,
     details: list[dict[str, Any]] | None = None,
     headers: list[tuple[bytes, bytes]] | None = None,

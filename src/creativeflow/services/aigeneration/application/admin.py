@@ -16,13 +16,13 @@ from .ports import (
     Clock,
     DeadLetter,
     DeadLetters,
+    Destination,
     GivenUpDelivery,
     Metrics,
     OutboxMessage,
     OutboxOperations,
     UnitOfWorkFactory,
 )
-from .side_effects import DELETE_ASSETS, REFUND
 from .unit_of_work import locked, retry_on_concurrent_update
 
 ADMIN_REFUND = "admin_refund"
@@ -136,7 +136,9 @@ class AdminService:
             move = refund_for(request, job, ADMIN_REFUND)
             if await uow.outbox.sent(move.idempotency_key):
                 raise InvalidStateTransition("refund a step of", "refunded for that step already")
-            uow.outbox.add(OutboxMessage(REFUND, move.idempotency_key, to_payload(move)))
+            uow.outbox.add(
+                OutboxMessage(Destination.REFUND, move.idempotency_key, to_payload(move))
+            )
             uow.audit.add(
                 action.entry("refund", request.id, job_id=job.job_id, amount=str(job.price))
             )
@@ -195,7 +197,9 @@ class AdminService:
             uow.assets.remove([record.info.asset_id for record in uploads])
             keys = [record.key for record in uploads]
             uow.outbox.add(
-                OutboxMessage(DELETE_ASSETS, f"uploads:{user_id}:{len(keys)}", {"keys": keys})
+                OutboxMessage(
+                    Destination.DELETE_ASSETS, f"uploads:{user_id}:{len(keys)}", {"keys": keys}
+                )
             )
             uow.audit.add(action.entry("erase_uploads", user_id, count=str(len(keys))))
             await uow.commit()

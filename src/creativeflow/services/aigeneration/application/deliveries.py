@@ -10,12 +10,12 @@ from .errors import CreditsDeclined
 from .ports import (
     AssetStorage,
     CreditGateway,
+    Destination,
     EventPublisher,
     JobDispatcher,
     Notifier,
     OutboxMessage,
 )
-from .side_effects import DELETE_ASSETS, EVENT, JOB, NOTIFICATION, REFUND, SETTLE, WEBHOOK
 
 OutboxHandler = Callable[[OutboxMessage], Awaitable[None]]
 
@@ -43,15 +43,15 @@ class Deliveries:
         self._webhooks = webhooks
         self._storage = storage
 
-    def handlers(self) -> dict[str, OutboxHandler]:
+    def handlers(self) -> dict[Destination, OutboxHandler]:
         return {
-            JOB: self.job,
-            EVENT: self.event,
-            NOTIFICATION: self.notification,
-            REFUND: self.refund,
-            SETTLE: self.settle,
-            WEBHOOK: self._webhooks.deliver,
-            DELETE_ASSETS: self.delete_assets,
+            Destination.JOB: self.job,
+            Destination.EVENT: self.event,
+            Destination.NOTIFICATION: self.notification,
+            Destination.REFUND: self.refund,
+            Destination.SETTLE: self.settle,
+            Destination.WEBHOOK: self._webhooks.deliver,
+            Destination.DELETE_ASSETS: self.delete_assets,
         }
 
     async def job(self, message: OutboxMessage) -> None:

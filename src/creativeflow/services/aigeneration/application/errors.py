@@ -1,8 +1,10 @@
 """Errors of the use cases. core/error_handlers.py turns them (and the domain's) into HTTP."""
 
+from ..domain.errors import ErrorCode
+
 
 class ApplicationError(Exception):
-    code = "internal_error"
+    code = ErrorCode.INTERNAL_ERROR
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -10,11 +12,11 @@ class ApplicationError(Exception):
 
 
 class NotFound(ApplicationError):
-    code = "not_found"
+    code = ErrorCode.NOT_FOUND
 
 
 class InsufficientCredits(ApplicationError):
-    code = "insufficient_credits"
+    code = ErrorCode.INSUFFICIENT_CREDITS
 
 
 class CreditsDeclined(Exception):
@@ -24,7 +26,7 @@ class CreditsDeclined(Exception):
 class DependencyUnavailable(ApplicationError):
     """A service we depend on (credit service, database, broker) cannot be reached now."""
 
-    code = "dependency_unavailable"
+    code = ErrorCode.DEPENDENCY_UNAVAILABLE
 
     def __init__(
         self, message: str, retry_after_seconds: int = 5, *, maybe_applied: bool = False
@@ -48,11 +50,11 @@ class Undeliverable(Exception):
 class ContentPolicyViolation(ApplicationError):
     """The prompt was refused before anything was charged (pre-moderation)."""
 
-    code = "content_policy_violation"
+    code = ErrorCode.CONTENT_POLICY_VIOLATION
 
 
 class TooManyActiveRequests(ApplicationError):
-    code = "too_many_active_requests"
+    code = ErrorCode.TOO_MANY_ACTIVE_REQUESTS
 
 
 class Unfetchable(Exception):
@@ -62,19 +64,19 @@ class Unfetchable(Exception):
 class UnsupportedImage(ApplicationError):
     """An upload that is not a PNG, JPEG or WebP of an accepted size (or is an image bomb)."""
 
-    code = "unsupported_image"
+    code = ErrorCode.UNSUPPORTED_IMAGE
 
 
 class Forbidden(ApplicationError):
-    code = "forbidden"
+    code = ErrorCode.FORBIDDEN
 
 
 class TooLarge(ApplicationError):
-    code = "payload_too_large"
+    code = ErrorCode.PAYLOAD_TOO_LARGE
 
 
 class UploadRefused(ApplicationError):
     """An upload target that may no longer be written: written once already, or its job is
     no longer in flight (settled, cancelled, deleted, past its deadline)."""
 
-    code = "invalid_state"
+    code = ErrorCode.INVALID_STATE

@@ -6,6 +6,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from types import TracebackType
 from typing import Any, Protocol, Self
 
@@ -54,11 +55,23 @@ class CreditGateway(Protocol):
     async def refund(self, refund: Refund) -> None: ...
 
 
+class Destination(StrEnum):
+    """Where an outbox row goes: the use cases write it, the relay's handlers read it."""
+
+    JOB = "job"
+    EVENT = "event"
+    NOTIFICATION = "notification"
+    REFUND = "refund"
+    SETTLE = "settle"
+    WEBHOOK = "webhook"
+    DELETE_ASSETS = "delete_assets"  # images let go of (deleted or expired): removed from storage
+
+
 @dataclass(frozen=True)
 class OutboxMessage:
     """A side effect to deliver after the commit: a job, an event, a notification, a refund."""
 
-    destination: str
+    destination: Destination
     key: str  # stable across retries: receivers dedupe on it
     payload: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)

@@ -16,30 +16,21 @@ from ..domain.events import (
     SamplesReady,
 )
 from ..domain.models import GenerationRequest, Job
+from ..domain.models.generation_parameters import WebhookEvent
 from .assets import AssetLinks, output_key
 from .credit_moves import debit_for, refund_for, to_payload
 from .dtos import OrchestrationConfig
 from .job_messages import job_headers, job_message
-from .ports import OutboxMessage
+from .ports import Destination, OutboxMessage
 from .views import request_view
 
-JOB, EVENT, NOTIFICATION, REFUND, SETTLE, WEBHOOK, DELETE_ASSETS = (
-    "job",
-    "event",
-    "notification",
-    "refund",
-    "settle",
-    "webhook",
-    "delete_assets",  # images let go of (deleted or expired request): removed from storage
-)
-
 # the events an API user can subscribe to with webhook_url / webhook_events
-_WEBHOOK_EVENTS: dict[type[DomainEvent], str] = {
-    SamplesReady: "samples_ready",
-    FinalAssetReady: "completed",
-    GenerationFailed: "failed",
-    ContentRejected: "failed",
-    GenerationCancelled: "cancelled",
+_WEBHOOK_EVENTS: dict[type[DomainEvent], WebhookEvent] = {
+    SamplesReady: WebhookEvent.SAMPLES_READY,
+    FinalAssetReady: WebhookEvent.COMPLETED,
+    GenerationFailed: WebhookEvent.FAILED,
+    ContentRejected: WebhookEvent.FAILED,
+    GenerationCancelled: WebhookEvent.CANCELLED,
 }
 
 _NOTIFICATIONS: dict[type[DomainEvent], tuple[str, str]] = {
@@ -82,12 +73,16 @@ def _messages(
                 config.status_links.for_job(request.id, event.job) if config.status_links else None
             )
             body = job_message(request, event.job, config.callback_urls, links, sizes, status)
-            yield OutboxMessage(JOB, event.job.job_id, dict(body), job_headers(request, event.job))
+            yield OutboxMessage(
+                Destination.JOB, event.job.job_id, dict(body), job_headers(request, event.job)
+            )
             continue
         yield _event_message(request, event)
         if isinstance(event, ImagesReleased):
             keys = [output_key(request, asset_id, fmt) for asset_id, fmt in event.images]
-            yield OutboxMessage(DELETE_ASSETS, f"{request.id}:{event.name}", {"keys": keys})
+            yield OutboxMessage(
+                Destination.DELETE_ASSETS, f"{request.id}:{event.name}", {"keys": keys}
+            )
         if type(event) in _NOTIFICATIONS:
             yield _notification(request, event, links)
         refund = _refund(request, event, config)
@@ -111,7 +106,7 @@ def _event_message(request: GenerationRequest, event: DomainEvent) -> OutboxMess
         "correlation_id": request.correlation_id,
     }
     key = f"{request.id}:{event.name}:{request.version}:{len(request.jobs)}"
-    return OutboxMessage(EVENT, key, payload, {"routing_key": event.name})
+    return OutboxMessage(Destination.EVENT, key, payload, {"routing_key": event.name})
 
 
 def _notification(
@@ -143,7 +138,7 @@ def _notification(
         },
     }
     key = f"{request.id}:{kind}:{len(request.jobs)}"
-    return OutboxMessage(NOTIFICATION, key, payload)
+    return OutboxMessage(Destination.NOTIFICATION, key, payload)
 
 
 def _webhook(
@@ -159,7 +154,7 @@ def _webhook(
     # the key is the delivery's webhook-id: the same on every retry of it
     key = f"whk_{request.id.replace('-', '')}_{name}_{len(request.jobs)}"
     payload = {"event": name, "data": request_view(request, links)}
-    return OutboxMessage(WEBHOOK, key, payload, {"url": params.webhook_url})
+    return OutboxMessage(Destination.WEBHOOK, key, payload, {"url": params.webhook_url})
 
 
 def _refund(
@@ -170,7 +165,7 @@ def _refund(
         job = _job(request, event.job_id)
         debit, refund = debit_for(request, job), refund_for(request, job, event.error_code)
         payload = {"debit": to_payload(debit), "refund": to_payload(refund)}
-        return OutboxMessage(SETTLE, refund.idempotency_key, payload)
+        return OutboxMessage(Destination.SETTLE, refund.idempotency_key, payload)
     if isinstance(event, GenerationCancelled):
         reason = "cancelled"
     elif isinstance(event, GenerationFailed) and config.refund_on_system_failure:
@@ -180,7 +175,7 @@ def _refund(
     if event.refundable <= Decimal(0) or event.job_id is None:
         return None
     refund = refund_for(request, _job(request, event.job_id), reason)
-    return OutboxMessage(REFUND, refund.idempotency_key, to_payload(refund))
+    return OutboxMessage(Destination.REFUND, refund.idempotency_key, to_payload(refund))
 
 
 def _job(request: GenerationRequest, job_id: str) -> Job:

@@ -16,11 +16,11 @@ from ..application.ports import (
     AssetStorage,
     Clock,
     CreditGateway,
+    Destination,
     EventPublisher,
     JobDispatcher,
     Notifier,
 )
-from ..application.side_effects import WEBHOOK
 from ..core import config
 from ..core.config import AssetStorageKind, CreditBackend, JobTransport, NotifierKind, Settings
 from ..domain.formats import parse_size
@@ -112,11 +112,11 @@ def webhook_sender(webhooks: config.WebhookSettings) -> tuple[WebhookSender, Clo
     return WebhookSender(http, webhooks.outbound_webhook_secret, policy), http.aclose
 
 
-def retry_policies(webhooks: config.WebhookSettings) -> dict[str, RetryPolicy]:
+def retry_policies(webhooks: config.WebhookSettings) -> dict[Destination, RetryPolicy]:
     """Webhooks to API users: at least 2 hours of tries, then given up. Everything else
     (jobs, money, notifications) is retried until it is delivered."""
     return {
-        WEBHOOK: RetryPolicy(
+        Destination.WEBHOOK: RetryPolicy(
             base=timedelta(seconds=webhooks.webhook_retry_base_seconds),
             cap=timedelta(seconds=webhooks.webhook_retry_max_seconds),
             max_attempts=webhooks.webhook_max_attempts,

@@ -21,6 +21,7 @@ from ..application.errors import (
     UploadRefused,
 )
 from ..domain.errors import (
+    ErrorCode,
     InvalidOutput,
     InvalidStateTransition,
     InvalidValue,
@@ -30,38 +31,38 @@ from ..domain.errors import (
 from .errors import ApiError
 from .security import Unauthenticated
 
-_STATUS: dict[type[Exception], tuple[int, str]] = {
-    NotFound: (404, "not_found"),
-    Forbidden: (403, "forbidden"),
-    TooLarge: (413, "payload_too_large"),
-    UploadRefused: (409, "invalid_state"),
-    UnsupportedImage: (422, "unsupported_image"),
-    UnknownJob: (404, "not_found"),
-    InsufficientCredits: (402, "insufficient_credits"),
-    InvalidStateTransition: (409, "invalid_state"),
-    DependencyUnavailable: (503, "dependency_unavailable"),
-    ContentPolicyViolation: (422, "content_policy_violation"),
-    TooManyActiveRequests: (429, "too_many_active_requests"),
-    InvalidValue: (422, "validation_error"),
-    JobKindMismatch: (422, "validation_error"),
-    InvalidOutput: (422, "invalid_output"),
+_STATUS: dict[type[Exception], tuple[int, ErrorCode]] = {
+    NotFound: (404, ErrorCode.NOT_FOUND),
+    Forbidden: (403, ErrorCode.FORBIDDEN),
+    TooLarge: (413, ErrorCode.PAYLOAD_TOO_LARGE),
+    UploadRefused: (409, ErrorCode.INVALID_STATE),
+    UnsupportedImage: (422, ErrorCode.UNSUPPORTED_IMAGE),
+    UnknownJob: (404, ErrorCode.NOT_FOUND),
+    InsufficientCredits: (402, ErrorCode.INSUFFICIENT_CREDITS),
+    InvalidStateTransition: (409, ErrorCode.INVALID_STATE),
+    DependencyUnavailable: (503, ErrorCode.DEPENDENCY_UNAVAILABLE),
+    ContentPolicyViolation: (422, ErrorCode.CONTENT_POLICY_VIOLATION),
+    TooManyActiveRequests: (429, ErrorCode.TOO_MANY_ACTIVE_REQUESTS),
+    InvalidValue: (422, ErrorCode.VALIDATION_ERROR),
+    JobKindMismatch: (422, ErrorCode.VALIDATION_ERROR),
+    InvalidOutput: (422, ErrorCode.INVALID_OUTPUT),
 }
 _HTTP_CODES = {
-    400: "bad_request",
-    401: "unauthenticated",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "payload_too_large",
-    431: "request_header_fields_too_large",
-    415: "unsupported_media_type",
-    422: "validation_error",
+    400: ErrorCode.BAD_REQUEST,
+    401: ErrorCode.UNAUTHENTICATED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+    431: ErrorCode.REQUEST_HEADER_FIELDS_TOO_LARGE,
+    415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    422: ErrorCode.VALIDATION_ERROR,
 }
 
 
 def error_response(
     status: int,
-    code: str,
+    code: ErrorCode,
     message: str,
     details: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
@@ -79,7 +80,8 @@ def error_response(
 
 async def _domain_or_application_error(request: Request, exc: Exception) -> JSONResponse:
     status, code = next(
-        (value for kind, value in _STATUS.items() if isinstance(exc, kind)), (500, "internal_error")
+        (value for kind, value in _STATUS.items() if isinstance(exc, kind)),
+        (500, ErrorCode.INTERNAL_ERROR),
     )
     headers = None
     details: list[dict[str, Any]] = []
@@ -103,7 +105,7 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
         for error in exc.errors()
     ]
     fields = ", ".join(dict.fromkeys(d["field"] for d in details))
-    return error_response(422, "validation_error", f"Invalid input: {fields}.", details)
+    return error_response(422, ErrorCode.VALIDATION_ERROR, f"Invalid input: {fields}.", details)
 
 
 async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -114,14 +116,14 @@ async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
 async def _unauthenticated(request: Request, exc: Unauthenticated) -> JSONResponse:
     return error_response(
         401,
-        "unauthenticated",
+        ErrorCode.UNAUTHENTICATED,
         exc.message,
         headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
     )
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    code = _HTTP_CODES.get(exc.status_code, ErrorCode.HTTP_ERROR)
     headers = dict(exc.headers) if exc.headers else None
     return error_response(exc.status_code, code, _sentence(str(exc.detail)), headers=headers)
 

@@ -2,10 +2,16 @@
 
 from typing import Any
 
+from ..domain.errors import ErrorCode
+
 
 class ApiError(Exception):
     def __init__(
-        self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None
+        self,
+        status: int,
+        code: ErrorCode,
+        message: str,
+        details: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status

@@ -1,4 +1,34 @@
-"""Errors the domain raises when asked to do something its rules forbid."""
+"""Errors the domain raises when asked to do something its rules forbid, and the codes every
+error is known by (contract §1 "Errors"): the domain records some on a request, the use cases
+raise the others, the API answers with them."""
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    VALIDATION_ERROR = "validation_error"
+    UNAUTHENTICATED = "unauthenticated"
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    INSUFFICIENT_CREDITS = "insufficient_credits"
+    INVALID_STATE = "invalid_state"
+    IDEMPOTENCY_KEY_IN_FLIGHT = "idempotency_key_in_flight"
+    IDEMPOTENCY_KEY_MISMATCH = "idempotency_key_mismatch"
+    TOO_MANY_ACTIVE_REQUESTS = "too_many_active_requests"
+    TOO_MANY_ACTIVE_UPLOADS = "too_many_active_uploads"
+    DEPENDENCY_UNAVAILABLE = "dependency_unavailable"
+    OVERLOADED = "overloaded"
+    INVALID_OUTPUT = "invalid_output"
+    UNSUPPORTED_IMAGE = "unsupported_image"
+    CONTENT_POLICY_VIOLATION = "content_policy_violation"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    REQUEST_TIMEOUT = "request_timeout"
+    REQUEST_HEADER_FIELDS_TOO_LARGE = "request_header_fields_too_large"
+    BAD_REQUEST = "bad_request"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    HTTP_ERROR = "http_error"
+    INTERNAL_ERROR = "internal_error"
 
 
 class DomainError(Exception):

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from ...application.ports import IdempotencyStore, StoredResponse
 from ...core.errors import ApiError
+from ...domain.errors import ErrorCode
 
 
 def body_hash(payload: BaseModel) -> str:
@@ -49,13 +50,13 @@ def _replay(stored: StoredResponse, request_hash: str) -> JSONResponse:
     if stored.request_hash != request_hash:
         raise ApiError(
             422,
-            "idempotency_key_mismatch",
+            ErrorCode.IDEMPOTENCY_KEY_MISMATCH,
             "This Idempotency-Key was used with a different request body.",
         )
     if stored.status_code is None:
         raise ApiError(
             409,
-            "idempotency_key_in_flight",
+            ErrorCode.IDEMPOTENCY_KEY_IN_FLIGHT,
             "The first request with this Idempotency-Key is still being processed.",
         )
     headers = {"Idempotent-Replayed": "true"}

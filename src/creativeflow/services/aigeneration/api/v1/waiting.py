@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from ...application.views import request_view
 from ...core.errors import ApiError
+from ...domain.errors import ErrorCode
 from ...domain.models import GenerationRequest
 from ..dependencies import ApiServices
 from ..load_shedding import release
@@ -58,7 +59,7 @@ async def preferred_wait(
         if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_WAIT_SECONDS:
             raise ApiError(
                 422,
-                "validation_error",
+                ErrorCode.VALIDATION_ERROR,
                 "Invalid input: header.prefer.",
                 [{"field": "header.prefer", "message": f"wait must be 1..{MAX_WAIT_SECONDS}"}],
             )

@@ -1,9 +1,24 @@
+from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
 from ..errors import InvalidValue
 
-OUTPUT_FORMATS = ("png", "jpg", "webp")
-MEDIA_TYPES = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}
+
+class ImageFormat(StrEnum):
+    """The image formats the service stores and asks workers for (told by an image's bytes)."""
+
+    PNG = "png"
+    JPG = "jpg"
+    WEBP = "webp"
+
+
+OUTPUT_FORMATS = tuple(ImageFormat)
+MEDIA_TYPES: Mapping[str, str] = {
+    ImageFormat.PNG: "image/png",
+    ImageFormat.JPG: "image/jpeg",
+    ImageFormat.WEBP: "image/webp",
+}
 MAX_SEED = 2**32 - 1
 
 

@@ -1,8 +1,18 @@
 """What the user asked for. Checked once at the edge; the domain keeps it as given."""
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from ..formats import Dimensions
+
+
+class WebhookEvent(StrEnum):
+    """What a request's `webhook_url` is told about (its `webhook_events`, default all)."""
+
+    SAMPLES_READY = "samples_ready"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True)
@@ -37,7 +47,7 @@ class GenerationParameters:
     input_asset_urls: tuple[str, ...] = ()  # v1, deprecated: passed on as given
     input_images: tuple[InputImage, ...] = ()  # uploads of the user: inputs, then logos
     webhook_url: str | None = None
-    webhook_events: tuple[str, ...] = ()
+    webhook_events: tuple[WebhookEvent, ...] = ()
     seed: int | None = None  # the first round's seed (drawn at random when not given)
     negative_prompt: str | None = None
     model: str | None = None  # the caller's choice, for the job types it renders

@@ -1,19 +1,21 @@
 """The GenerationRequest aggregate: the only place a request's status changes.
 
-Every user move is checked against the status table (`status_table.MOVES`) before it touches
-anything, so a move that is not allowed raises and leaves the request exactly as it was.
+Every move, the user's and the system's, is checked against the status table
+(`status_table.MOVES`) before it touches anything, and the status it lands in is the table's:
+a move that is not allowed raises and leaves the request exactly as it was.
 
 A request is a creative session (contract 1.1 §7): rounds of samples (fresh, or variations of
 one sample) and any number of finals, each a job. The jobs are the record: every round, every
 final and every image they delivered are read from them, so nothing a round made is lost."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
 from ..errors import (
+    ErrorCode,
     InvalidOutput,
     InvalidStateTransition,
     InvalidValue,
@@ -39,14 +41,6 @@ from .generation_parameters import GenerationParameters
 from .generation_status import GenerationStatus as S
 from .job import SAMPLES_PER_ROUND, Charge, Job, JobState, JobType, Strength
 from .status_table import NAMES_A_SAMPLE, Move, target
-
-CONTENT_POLICY_VIOLATION = "content_policy_violation"
-INSUFFICIENT_CREDITS = "insufficient_credits"
-
-PROCESSING = frozenset({S.PROCESSING_SAMPLES, S.PROCESSING_FINAL})
-FAILABLE = frozenset(
-    {S.VALIDATING_CREDITS, S.PUBLISHING_TO_QUEUE, S.PROCESSING_SAMPLES, S.PROCESSING_FINAL}
-)
 
 
 class CallbackOutcome(StrEnum):
@@ -190,7 +184,7 @@ class GenerationRequest:
         *,
         batch: tuple[str, Decimal] | None = None,  # its batch's id and sum, charged as one
     ) -> None:
-        self._require("start generating", {S.PENDING})
+        self._check(Move.START)
         batch_id, batch_total = batch or (None, None)
         job = Job(
             job_id,
@@ -203,7 +197,7 @@ class GenerationRequest:
             batch_id=batch_id,
             batch_total=batch_total,
         )
-        self._open_job(job, now)
+        self._open_job(Move.START, job, now)
 
     def regenerate(
         self,
@@ -218,7 +212,7 @@ class GenerationRequest:
         self.ensure_can(Move.REGENERATE)
         self.sample_round += 1
         job = Job(job_id, JobType.SAMPLES, self.sample_round, price, now, model=model, seed=seed)
-        self._open_job(job, now)
+        self._open_job(Move.REGENERATE, job, now)
 
     def vary(
         self,
@@ -245,7 +239,7 @@ class GenerationRequest:
             strength=strength,
             prompt=prompt,
         )
-        self._open_job(job, now)
+        self._open_job(Move.VARY, job, now)
 
     def select_sample(
         self,
@@ -272,15 +266,14 @@ class GenerationRequest:
             model=model,
             seed=sample.seed,
         )
-        self._open_job(job, now)
+        self._open_job(Move.SELECT, job, now)
 
     def ensure_can(
         self, move: Move, sample_id: str | None = None, field: str = "selected_sample_id"
     ) -> None:
         """Raise unless the status table allows `move` now, naming a sample of this request
         (of any round) where the move needs one."""
-        if target(self.status, move) is None:
-            raise InvalidStateTransition(move, self.status)
+        self._check(move)
         if move not in NAMES_A_SAMPLE:
             return
         if not self.samples:  # none delivered, or deleted by the retention sweep
@@ -295,26 +288,29 @@ class GenerationRequest:
         return sample
 
     def credits_charged(self, now: datetime) -> None:
-        self._require("confirm the charge of", {S.VALIDATING_CREDITS})
-        self._move(S.PUBLISHING_TO_QUEUE, now)
+        self._move(Move.CHARGED, now)
 
     def credits_declined(self, now: datetime) -> None:
         """The debit was refused (the balance fell short since it was checked)."""
-        self._require("decline the charge of", {S.VALIDATING_CREDITS})
+        self._check(Move.DECLINED)
         self._finish_job(JobState.FAILED, now)
-        self._set_error(INSUFFICIENT_CREDITS, "Not enough credits for this step.", retryable=True)
-        self._move(S.FAILED, now)
+        self._set_error(
+            ErrorCode.INSUFFICIENT_CREDITS, "Not enough credits for this step.", retryable=True
+        )
+        self._move(Move.DECLINED, now)
         self.events.append(
-            GenerationFailed(self.id, self.user_id, INSUFFICIENT_CREDITS, "", Decimal(0), None)
+            GenerationFailed(
+                self.id, self.user_id, ErrorCode.INSUFFICIENT_CREDITS, "", Decimal(0), None
+            )
         )
 
     def job_dispatched(self, now: datetime, deadline: datetime) -> None:
-        self._require("dispatch the job of", {S.PUBLISHING_TO_QUEUE})
         job = self._active_job()
+        move = Move.DISPATCH_SAMPLES if job.job_type is JobType.SAMPLES else Move.DISPATCH_FINAL
+        self._check(move)
         job = replace(job, state=JobState.DISPATCHED, dispatched_at=now, deadline=deadline)
         self.jobs = (*self.jobs[:-1], job)
-        processing = S.PROCESSING_SAMPLES if job.job_type is JobType.SAMPLES else S.PROCESSING_FINAL
-        self._move(processing, now)
+        self._move(move, now)
         self.events.append(JobDispatched(self.id, self.user_id, job))
 
     # --- results from n8n --------------------------------------------------------------------
@@ -322,7 +318,7 @@ class GenerationRequest:
     def apply_samples(
         self, job_id: str, samples: Sequence[AssetInfo], ai_model_used: str | None, now: datetime
     ) -> CallbackOutcome:
-        outcome = self._callback_outcome(job_id, JobType.SAMPLES, S.PROCESSING_SAMPLES)
+        outcome = self.result_outcome(job_id, JobType.SAMPLES)
         if outcome is not CallbackOutcome.APPLIED:
             return outcome
         if not 1 <= len(samples) <= SAMPLES_PER_ROUND:
@@ -333,14 +329,14 @@ class GenerationRequest:
         self.ai_model_used = ai_model_used or self._active_job().model
         self._finish_job(JobState.SUCCEEDED, now, self._with_seeds(samples))
         self._clear_error()
-        self._move(S.AWAITING_SELECTION, now)
+        self._move(Move.SAMPLES_READY, now)
         self.events.append(SamplesReady(self.id, self.user_id, self.sample_round))
         return outcome
 
     def apply_final(
         self, job_id: str, asset: AssetInfo, ai_model_used: str | None, now: datetime
     ) -> CallbackOutcome:
-        outcome = self._callback_outcome(job_id, JobType.FINAL, S.PROCESSING_FINAL)
+        outcome = self.result_outcome(job_id, JobType.FINAL)
         if outcome is not CallbackOutcome.APPLIED:
             return outcome
         self._ensure_output_fits([asset])
@@ -350,7 +346,7 @@ class GenerationRequest:
             asset = replace(asset, seed=job.seed)
         self._finish_job(JobState.SUCCEEDED, now, (asset,))
         self._clear_error()
-        self._move(S.COMPLETED, now)
+        self._move(Move.FINAL_READY, now)
         self.events.append(FinalAssetReady(self.id, self.user_id))
         return outcome
 
@@ -363,10 +359,11 @@ class GenerationRequest:
             return CallbackOutcome.DUPLICATE
         if job is not self.current_job or job.state is not JobState.DISPATCHED:
             return CallbackOutcome.IGNORED
-        if error_code == CONTENT_POLICY_VIOLATION:
+        if error_code == ErrorCode.CONTENT_POLICY_VIOLATION:
+            self._check(Move.REJECT)
             self._finish_job(JobState.FAILED, now)
             self._set_error(error_code, error_message, retryable=False)
-            self._move(S.CONTENT_REJECTED, now)
+            self._move(Move.REJECT, now)
             self.events.append(ContentRejected(self.id, self.user_id, error_code, error_message))
         else:
             self.fail_step(error_code, error_message, retryable, now)
@@ -380,13 +377,14 @@ class GenerationRequest:
         now: datetime,
         *,
         charge: Charge = Charge.TAKEN,
+        move: Move = Move.FAIL,
     ) -> None:
         """A system-side failure of the step in flight (model, broker, timeout): refundable."""
-        self._require("fail", FAILABLE)
+        self._check(move)
         job = self._active_job()
         self._finish_job(JobState.FAILED, now)
         self._set_error(error_code, error_message, retryable)
-        self._move(S.FAILED, now)
+        self._move(move, now)
         refundable = job.price if charge is Charge.TAKEN else Decimal(0)
         unsettled = job.price if charge is Charge.UNKNOWN else Decimal(0)
         self.events.append(
@@ -398,11 +396,12 @@ class GenerationRequest:
     def time_out(self, now: datetime) -> bool:
         """Fail the job in flight if its deadline has passed; False when there is nothing to do."""
         job = self.current_job
-        if self.status not in PROCESSING or job is None or job.deadline is None:
+        if target(self.status, Move.TIME_OUT) is None or job is None or job.deadline is None:
             return False
         if job.deadline > now:
             return False
-        self.fail_step("timeout", "The generation took longer than its deadline.", True, now)
+        message = "The generation took longer than its deadline."
+        self.fail_step("timeout", message, True, now, move=Move.TIME_OUT)
         return True
 
     def cancel(self, now: datetime) -> None:
@@ -410,7 +409,7 @@ class GenerationRequest:
         job = self.current_job
         if job is not None:
             self._finish_job(JobState.CANCELLED, now)
-        self._move(S.CANCELLED, now)
+        self._move(Move.CANCEL, now)
         refundable = job.price if job is not None else Decimal(0)
         job_id = job.job_id if job is not None else None
         self.events.append(GenerationCancelled(self.id, self.user_id, refundable, job_id))
@@ -428,7 +427,7 @@ class GenerationRequest:
         )
         self.jobs = tuple(replace(job, prompt=None) for job in self.jobs)
         self.error_message = None
-        self._move(S.DELETED, now)
+        self._move(Move.DELETE, now)
         self.events.append(RequestDeleted(self.id, self.user_id, images))
         return True
 
@@ -478,21 +477,19 @@ class GenerationRequest:
 
     # --- helpers -----------------------------------------------------------------------------
 
-    def _require(self, action: str, allowed: Iterable[S]) -> None:
-        if self.status not in allowed:
-            raise InvalidStateTransition(action, self.status)
+    def _check(self, move: Move) -> None:
+        """Raise unless the status table allows `move` now (before anything is changed)."""
+        if target(self.status, move) is None:
+            raise InvalidStateTransition(move, self.status)
 
     def result_outcome(self, job_id: str, kind: JobType) -> CallbackOutcome:
         """What a result for `job_id` would do now, without doing it: decided before any image
         of it is checked, so a stale or repeated callback costs no storage round trip."""
-        processing = S.PROCESSING_SAMPLES if kind is JobType.SAMPLES else S.PROCESSING_FINAL
-        return self._callback_outcome(job_id, kind, processing)
-
-    def _callback_outcome(self, job_id: str, kind: JobType, processing: S) -> CallbackOutcome:
         job = self._known_job(job_id, expected=kind)
         if job.state is JobState.SUCCEEDED:
             return CallbackOutcome.DUPLICATE
-        if job is not self.current_job or self.status is not processing:
+        ready = Move.SAMPLES_READY if kind is JobType.SAMPLES else Move.FINAL_READY
+        if job is not self.current_job or target(self.status, ready) is None:
             return CallbackOutcome.IGNORED
         return CallbackOutcome.APPLIED
 
@@ -528,10 +525,10 @@ class GenerationRequest:
             raise InvalidStateTransition("continue", f"{self.status} without a job in flight")
         return job
 
-    def _open_job(self, job: Job, now: datetime) -> None:
+    def _open_job(self, move: Move, job: Job, now: datetime) -> None:
         self._clear_error()
         self.jobs = (*self.jobs, job)
-        self._move(S.VALIDATING_CREDITS, now)
+        self._move(move, now)
 
     def _finish_job(
         self, state: JobState, now: datetime, outputs: tuple[AssetInfo, ...] = ()
@@ -553,7 +550,11 @@ class GenerationRequest:
         self.error_code = self.error_message = None
         self.retryable = None
 
-    def _move(self, status: S, now: datetime) -> None:
+    def _move(self, move: Move, now: datetime) -> None:
+        """The only assignment of `status`: where the table takes `move` from here."""
+        status = target(self.status, move)
+        if status is None:
+            raise InvalidStateTransition(move, self.status)
         self.status = status
         self.updated_at = now
         if status.ends_stream and self.finished_at is None:  # total_ms: to the first end

@@ -13,7 +13,7 @@ from datetime import timedelta
 from ...application.correlation import request_id_var
 from ...application.deliveries import OutboxHandler
 from ...application.errors import Undeliverable
-from ...application.ports import Clock, OutboxMessage
+from ...application.ports import Clock, Destination, OutboxMessage
 from .outbox_store import OutboxRow, SqlaOutboxStore
 
 log = logging.getLogger(__name__)
@@ -40,23 +40,24 @@ class OutboxRelay:
     def __init__(
         self,
         store: SqlaOutboxStore,
-        handlers: Mapping[str, OutboxHandler],
+        handlers: Mapping[Destination, OutboxHandler],
         clock: Clock,
         *,
         batch_size: int = 100,
         poll_interval: float = 1.0,
         lease: timedelta = timedelta(seconds=60),
         max_backoff: timedelta = timedelta(minutes=5),
-        policies: Mapping[str, RetryPolicy] | None = None,
+        policies: Mapping[Destination, RetryPolicy] | None = None,
     ) -> None:
         self._store = store
-        self._handlers = handlers
+        # by the destination as a row holds it (text)
+        self._handlers = {str(name): handler for name, handler in handlers.items()}
         self._clock = clock
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._lease = lease
         self._default_policy = RetryPolicy(cap=max_backoff)
-        self._policies = dict(policies or {})
+        self._policies = {str(name): policy for name, policy in (policies or {}).items()}
         self._wake = asyncio.Event()
         self.running = False
         self._stopping = False
@@ -162,7 +163,8 @@ class OutboxRelay:
         try:
             if handler is None:
                 raise LookupError(f"no handler for destination {row.destination!r}")
-            await handler(OutboxMessage(row.destination, row.key, row.payload, row.headers))
+            message = OutboxMessage(Destination(row.destination), row.key, row.payload, row.headers)
+            await handler(message)
             return True
         except Exception as exc:
             policy = self._policies.get(row.destination, self._default_policy)

@@ -19,6 +19,7 @@ from ...domain.models import (
     JobType,
     Strength,
 )
+from ...domain.models.generation_parameters import WebhookEvent
 
 
 def to_row(request: GenerationRequest) -> dict[str, Any]:
@@ -108,7 +109,7 @@ def _parameters_from_json(
         input_asset_urls=tuple(data.get("input_asset_urls", ())),
         input_images=tuple(InputImage(**image) for image in data.get("input_images", ())),
         webhook_url=data.get("webhook_url"),
-        webhook_events=tuple(data.get("webhook_events", ())),
+        webhook_events=tuple(WebhookEvent(name) for name in data.get("webhook_events", ())),
         seed=data.get("seed"),
         negative_prompt=data.get("negative_prompt"),
         model=data.get("model"),

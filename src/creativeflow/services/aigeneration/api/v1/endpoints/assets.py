@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from ....application.asset_service import AssetRead, SignedLink
 from ....application.views import asset_view
 from ....core.errors import ApiError
+from ....domain.errors import ErrorCode
 from ....domain.models.asset_info import MEDIA_TYPES
 from ...dependencies import (
     AssetServiceDep,
@@ -52,7 +53,7 @@ async def upload_asset(
     limit = services.settings.max_upload_bytes
     data = await file.read(limit + 1)
     if len(data) > limit:
-        raise ApiError(413, "payload_too_large", f"An upload may be at most {limit} bytes.")
+        raise ApiError(413, ErrorCode.PAYLOAD_TOO_LARGE, f"An upload may be at most {limit} bytes.")
     return _read(await assets.upload(user, data, purpose))
 
 

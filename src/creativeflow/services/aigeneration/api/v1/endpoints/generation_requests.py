@@ -11,6 +11,7 @@ from ....application.correlation import request_id_var
 from ....application.dtos import CreateGeneration, ListRequests, SelectSample, VarySample
 from ....application.views import request_view
 from ....core.errors import ApiError
+from ....domain.errors import ErrorCode
 from ....domain.formats import Dimensions, native_size
 from ....domain.models import (
     BrandElements,
@@ -18,6 +19,7 @@ from ....domain.models import (
     GenerationRequest,
     GenerationStatus,
 )
+from ....domain.models.generation_parameters import WebhookEvent as DomainWebhookEvent
 from ...dependencies import ApiServices, CurrentUser, LinksDep, ServiceDep, ServicesDep
 from ..idempotency import idempotent
 from ..params import RequestIdPath
@@ -299,7 +301,7 @@ def _parameters(payload: GenerationRequestCreate) -> GenerationParameters:
         else BrandElements(),
         input_asset_urls=tuple(payload.input_asset_urls),
         webhook_url=payload.webhook_url,
-        webhook_events=tuple(str(event) for event in payload.webhook_events or ()),
+        webhook_events=tuple(DomainWebhookEvent(e) for e in payload.webhook_events or ()),
         seed=payload.seed,
         negative_prompt=payload.negative_prompt,
         model=payload.model,
@@ -322,7 +324,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
         raise ApiError(
             422,
-            "validation_error",
+            ErrorCode.VALIDATION_ERROR,
             "Invalid input: cursor.",
             [{"field": "cursor", "message": "not a cursor this service issued"}],
         ) from None

@@ -13,6 +13,7 @@ from standardwebhooks import Webhook
 from ....application.assets import ReportedImage
 from ....application.dtos import FinalResult, JobError, SamplesResult
 from ....core.errors import ApiError
+from ....domain.errors import ErrorCode
 from ....domain.models import CallbackOutcome
 from ....domain.text import text_problem
 from ...dependencies import ServiceDep, ServicesDep
@@ -47,13 +48,13 @@ async def verified_callback(request: Request, services: ServicesDep) -> SignedCa
         webhook.verify(body, dict(request.headers), json_parse=False)
     except Exception:  # the library raises several kinds for malformed headers; all mean "no"
         raise ApiError(
-            401, "unauthenticated", "The callback signature is missing or wrong."
+            401, ErrorCode.UNAUTHENTICATED, "The callback signature is missing or wrong."
         ) from None
     webhook_id = request.headers["webhook-id"]
     if len(webhook_id) > MAX_WEBHOOK_ID or text_problem(webhook_id):
         raise ApiError(
             422,
-            "validation_error",
+            ErrorCode.VALIDATION_ERROR,
             "Invalid input: webhook-id.",
             [
                 {
