@@ -1,5 +1,6 @@
 """The ASGI app: `creativeflow.services.aigeneration.main:app`."""
 
+import functools
 import gc
 import logging
 import sys
@@ -146,6 +147,7 @@ def _metrics(app: FastAPI) -> PrometheusMetrics | None:
     return container.metrics if container is not None else None
 
 
+@functools.cache
 def _app_or_exit() -> FastAPI:
     try:
         return create_app()
@@ -154,4 +156,9 @@ def _app_or_exit() -> FastAPI:
         raise SystemExit(2) from None
 
 
-app = _app_or_exit()
+def __getattr__(name: str) -> FastAPI:
+    """`main:app` (contract §5), made when a server asks for it, not when the module is
+    imported: settings are read in the app factory only (tests import create_app)."""
+    if name == "app":
+        return _app_or_exit()
+    raise AttributeError(name)

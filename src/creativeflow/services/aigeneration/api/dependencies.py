@@ -66,20 +66,12 @@ async def get_orchestration_service(request: Request) -> OrchestrationService:
     return services_of(request).service
 
 
-async def get_admin_service(request: Request) -> AdminService:
-    return services_of(request).admin
-
-
 async def get_asset_service(request: Request) -> AssetService:
     return services_of(request).assets
 
 
 async def get_links(request: Request) -> AssetLinks:
     return services_of(request).links
-
-
-async def get_settings(request: Request) -> Settings:
-    return services_of(request).settings
 
 
 bearer_scheme = HTTPBearer(auto_error=False)
@@ -109,9 +101,7 @@ async def get_admin(
 
 ServicesDep = Annotated[ApiServices, Depends(get_services)]
 ServiceDep = Annotated[OrchestrationService, Depends(get_orchestration_service)]
-AdminServiceDep = Annotated[AdminService, Depends(get_admin_service)]
 AssetServiceDep = Annotated[AssetService, Depends(get_asset_service)]
 LinksDep = Annotated[AssetLinks, Depends(get_links)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 CurrentUser = Annotated[str, Depends(get_current_user)]
 AdminUser = Annotated[str, Depends(get_admin)]

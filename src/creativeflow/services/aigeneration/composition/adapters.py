@@ -1,5 +1,5 @@
 """Which adapter serves which port, from the settings (contract §5). Used only by the
-composition root in dependencies.py."""
+composition root (composition/root.py)."""
 
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field

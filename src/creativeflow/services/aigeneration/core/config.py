@@ -3,7 +3,9 @@
 One validated class reads them (`Settings`), declared in groups: each group is a class of its
 own (database, broker, credits with Odoo, notifications, storage, webhooks, prices, outbox and
 sweeps, simulator, security, models), and `Settings` is all of them. The composition root hands
-each adapter its group, typed as that group, so an adapter reads only its own settings."""
+each adapter its group, typed as that group, so an adapter reads only its own settings; where a
+choice spans groups (the local store signs its links with the security group's key and serves
+them on the public URL), the composition root reads the groups and hands the adapter values."""
 
 import hashlib
 import hmac

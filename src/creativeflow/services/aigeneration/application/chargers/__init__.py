@@ -1,5 +1,5 @@
-"""How a step that costs credits is paid for, chosen once at start-up (DESIGN.md, "Credit
-saga"). The use cases call the same three methods whichever runs:
+"""How a step that costs credits is paid for, chosen once at start-up (docs/ARCHITECTURE.md, "A
+request's life"). The use cases call the same three methods whichever runs:
 
     account = await charger.account(user_id)      # before the transaction: tier and balance
     async with uow:

@@ -15,11 +15,6 @@ class GenerationStatus(StrEnum):
     DELETED = "deleted"  # a tombstone: texts erased, images deleted, costs kept
 
     @property
-    def is_terminal(self) -> bool:
-        """No move of any kind is left (contract 1.1: `completed` is not terminal any more)."""
-        return self in TERMINAL_STATUSES
-
-    @property
     def ends_stream(self) -> bool:
         """The event stream closes after this status (a later move is watched on a new one)."""
         return self in TERMINAL_STATUSES or self is GenerationStatus.COMPLETED

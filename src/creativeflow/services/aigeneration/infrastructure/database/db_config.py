@@ -61,6 +61,3 @@ def _sqlite_engine(url: str) -> AsyncEngine:
 
     return engine
 
-
-def is_sqlite(engine: AsyncEngine) -> bool:
-    return engine.dialect.name == "sqlite"

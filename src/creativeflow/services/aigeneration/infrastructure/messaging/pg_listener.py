@@ -21,7 +21,6 @@ class PgNotifyListener:
     def __init__(self, dsn: str, handlers: Mapping[str, Handler]) -> None:
         self._dsn = dsn
         self._handlers = handlers
-        self.connected = False
 
     async def run(self, reconnect_delay: float = 1.0) -> None:
         while True:
@@ -32,7 +31,6 @@ class PgNotifyListener:
                 connection.add_termination_listener(lambda _: lost.set())  # noqa: B023
                 for channel, handler in self._handlers.items():
                     await connection.add_listener(channel, _adapt(handler))
-                self.connected = True
                 for handler in self._handlers.values():
                     handler(None)
                 await lost.wait()
@@ -40,7 +38,6 @@ class PgNotifyListener:
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("LISTEN connection failed: %s", exc)
             finally:
-                self.connected = False
                 if connection is not None and not connection.is_closed():
                     connection.terminate()
             await asyncio.sleep(reconnect_delay)
