@@ -242,7 +242,7 @@ async def test_an_upload_target_refuses_once_its_job_stopped_mattering(
                 assert (await api.action(request_id, "cancel")).status_code == 202
             else:
                 await asyncio.sleep(1.1)
-                assert await api.container.api.service.fail_overdue_requests() == 1
+                assert await api.container.sweeper.sweeps.fail_overdue_requests() == 1
         folder = api.container.settings.assets_dir
         before = sorted(p.name for p in folder.rglob("*") if p.is_file())
         late = await api.upload(job["outputs"][0], image_bytes(512, 512))

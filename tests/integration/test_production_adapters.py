@@ -14,9 +14,6 @@ from creativeflow.services.aigeneration.application.assets import OutputCheck
 from creativeflow.services.aigeneration.application.chargers.saga import SagaCharger
 from creativeflow.services.aigeneration.application.clock import SystemClock
 from creativeflow.services.aigeneration.application.dtos import CreateGeneration
-from creativeflow.services.aigeneration.application.orchestration_service import (
-    OrchestrationService,
-)
 from creativeflow.services.aigeneration.application.ports import (
     CreditAccount,
     Debit,
@@ -42,6 +39,7 @@ from creativeflow.services.aigeneration.infrastructure.repositories.sqla_unit_of
 
 from ..builders import parameters
 from ..fakes import FakeRemoteImages
+from ..orchestration import UseCases
 from ..stub_servers import CreditServiceStub, NotificationServiceStub
 from ..tcp_proxy import TcpProxy
 from .api_client import VALID_CREATE, ApiDriver
@@ -292,7 +290,7 @@ async def test_a_crash_between_debit_and_commit_is_recovered_with_exactly_one_de
         staging = CommitStaging(config, container.api.links, container.clock)
         uow = unit_of_work_factory(container.engine, container.clock, staging)
         crash_after_debit = CrashAfterDebit(container.credits)
-        crashing = OrchestrationService(
+        crashing = UseCases(
             uow,
             SagaCharger(uow, crash_after_debit, container.clock, config),  # type: ignore[arg-type]
             container.clock,
@@ -307,8 +305,8 @@ async def test_a_crash_between_debit_and_commit_is_recovered_with_exactly_one_de
         assert stuck["status"] == "validating_credits"
 
         # a restarted replica's sweep re-drives it with the same idempotency key
-        assert await container.api.service.recover_stalled_requests(timedelta(0)) == 1
-        assert await container.api.service.recover_stalled_requests(timedelta(0)) == 0
+        assert await container.sweeper.sweeps.recover_stalled_requests(timedelta(0)) == 1
+        assert await container.sweeper.sweeps.recover_stalled_requests(timedelta(0)) == 0
         assert (await api.get(stuck["id"])).json()["status"] == "processing_samples"
         await eventually(lambda: drained(container))
     debits = [b for kind, b in credits.calls if kind == "debit"]

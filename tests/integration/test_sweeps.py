@@ -16,9 +16,6 @@ from creativeflow.services.aigeneration.application.assets import (
 )
 from creativeflow.services.aigeneration.application.chargers.saga import SagaCharger
 from creativeflow.services.aigeneration.application.dtos import CreateGeneration, SamplesResult
-from creativeflow.services.aigeneration.application.orchestration_service import (
-    OrchestrationService,
-)
 from creativeflow.services.aigeneration.application.unit_of_work import CommitStaging
 from creativeflow.services.aigeneration.composition.root import orchestration_config
 from creativeflow.services.aigeneration.core.config import load_settings
@@ -36,6 +33,7 @@ from creativeflow.services.aigeneration.infrastructure.repositories.sqla_unit_of
 
 from ..builders import parameters
 from ..fakes import FakeAssetStorage, FakeClock, FakeRemoteImages
+from ..orchestration import UseCases
 
 
 @dataclass
@@ -43,7 +41,7 @@ class Clocked:
     engine: AsyncEngine
     clock: FakeClock
     ledger: LocalLedger
-    service: OrchestrationService
+    service: UseCases
 
 
 @pytest.fixture
@@ -55,7 +53,7 @@ async def clocked(empty_database: str) -> AsyncIterator[Clocked]:
     storage = FakeAssetStorage()
     links = AssetLinks(storage, clock, timedelta(seconds=900))
     uow = unit_of_work_factory(engine, clock, CommitStaging(config, links, clock))
-    service = OrchestrationService(
+    service = UseCases(
         uow,
         SagaCharger(uow, ledger, clock, config),
         clock,

@@ -1,5 +1,5 @@
 """Random sequences of creates, selections, regenerations, cancels and callbacks (duplicate,
-stale, out of order, replayed), through the OrchestrationService over in-memory fakes of its
+stale, out of order, replayed), through the use cases over in-memory fakes of its
 ports. After every step: statuses moved only along the contract's table; credits charged
 minus refunded equal the price of the steps delivered or in flight; no request has more than
 one job in flight; a refused move changed nothing."""

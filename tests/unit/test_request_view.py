@@ -10,7 +10,7 @@ import pytest
 
 from creativeflow.services.aigeneration.api.v1.schemas import GenerationRequestRead
 from creativeflow.services.aigeneration.application.assets import AssetLinks
-from creativeflow.services.aigeneration.application.views import request_view
+from creativeflow.services.aigeneration.application.read_side import request_view
 from creativeflow.services.aigeneration.domain.formats import Resolution
 from creativeflow.services.aigeneration.domain.models import GenerationRequest, Strength
 from tests import builders

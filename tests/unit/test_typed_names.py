@@ -1,21 +1,20 @@
 """Names that cross rooms are types: the wire's enums are the domain's values, every outbox
 destination has its handler, and every error the service answers with has its code."""
 
-from creativeflow.services.aigeneration.api.v1.schemas import OutputFormat
-from creativeflow.services.aigeneration.api.v1.schemas import WebhookEvent as WireWebhookEvent
+from creativeflow.services.aigeneration.api.v1.schemas import OutputFormat, RoundStatus
 from creativeflow.services.aigeneration.application.deliveries import Deliveries
 from creativeflow.services.aigeneration.application.ports import Destination
 from creativeflow.services.aigeneration.core.error_handlers import _HTTP_CODES, _STATUS
 from creativeflow.services.aigeneration.domain.errors import ErrorCode
+from creativeflow.services.aigeneration.domain.models import JobState
 from creativeflow.services.aigeneration.domain.models.asset_info import MEDIA_TYPES, ImageFormat
-from creativeflow.services.aigeneration.domain.models.generation_parameters import WebhookEvent
 
 from ..fakes import FakeAssetStorage, FakeCreditGateway
 
 
 def test_the_wires_enums_are_the_domains() -> None:
-    assert [e.value for e in WireWebhookEvent] == [e.value for e in WebhookEvent]
     assert [f.value for f in OutputFormat] == [f.value for f in ImageFormat]
+    assert [s.value for s in RoundStatus] == [s.value for s in JobState]
     assert set(MEDIA_TYPES) == set(ImageFormat)
 
 

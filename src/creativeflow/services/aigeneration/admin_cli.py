@@ -10,7 +10,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, is_dataclass
 from typing import Any
 
-from .application.admin import AdminAction, AdminService
+from .api.dependencies import ApiServices
+from .application.admin.actions import AdminAction
 from .application.errors import ApplicationError
 from .core.config import Settings
 from .domain.errors import DomainError
@@ -47,7 +48,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         command = _COMMANDS[args.admin_command]
         action = AdminAction(f"cli:{getpass.getuser()}", getattr(args, "reason", ""))
-        result = await command(container.api.admin, action, args)
+        result = await command(container.api, action, args)
     except (ApplicationError, DomainError) as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
@@ -65,19 +66,21 @@ def _plain(value: Any) -> Any:
     return value
 
 
-Command = Callable[[AdminService, AdminAction, argparse.Namespace], Awaitable[Any]]
+Command = Callable[[ApiServices, AdminAction, argparse.Namespace], Awaitable[Any]]
 _COMMANDS: dict[str, Command] = {
-    "dead-letters": lambda admin, _, args: admin.dead_letters(1000),
-    "redrive-dead-letter": lambda admin, action, args: admin.redrive_dead_letter(
+    "dead-letters": lambda api, _, args: api.admin_deliveries.dead_letters(1000),
+    "redrive-dead-letter": lambda api, action, args: api.admin_deliveries.redrive_dead_letter(
         action, args.job_id
     ),
-    "outbox": lambda admin, _, args: admin.given_up(1000),
-    "redrive-delivery": lambda admin, action, args: admin.redrive_delivery(action, args.row_id),
-    "refund": lambda admin, action, args: _request(
-        admin.refund_step(action, args.request_id, args.job_id)
+    "outbox": lambda api, _, args: api.admin_deliveries.given_up(1000),
+    "redrive-delivery": lambda api, action, args: api.admin_deliveries.redrive_delivery(
+        action, args.row_id
     ),
-    "fail": lambda admin, action, args: _request(admin.fail(action, args.request_id)),
-    "erase-user": lambda admin, action, args: admin.erase_user(action, args.user_id),
+    "refund": lambda api, action, args: _request(
+        api.admin_requests.refund_step(action, args.request_id, args.job_id)
+    ),
+    "fail": lambda api, action, args: _request(api.admin_requests.fail(action, args.request_id)),
+    "erase-user": lambda api, action, args: api.admin_requests.erase_user(action, args.user_id),
 }
 
 

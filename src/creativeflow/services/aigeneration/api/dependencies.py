@@ -1,6 +1,7 @@
-"""What the routes use, as application services and ports, and the FastAPI dependencies that
-hand each to a route. The composition root (composition/root.py) builds ApiServices; main.py
-puts it on the app. Nothing here knows an adapter: the import contracts keep it so."""
+"""What the routes use, as application use cases and ports, and the FastAPI dependencies that
+hand each route the one it calls. The composition root (composition/root.py) builds
+ApiServices; main.py puts it on the app. Nothing here knows an adapter: the import contracts
+keep it so."""
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -10,15 +11,23 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from standardwebhooks import Webhook
 
-from ..application.admin import AdminService
+from ..application.admin.deliveries import AdminDeliveries
+from ..application.admin.requests import AdminRequests
 from ..application.asset_service import AssetService
 from ..application.assets import AssetLinks
-from ..application.orchestration_service import OrchestrationService
+from ..application.model_selector import ModelSelector
 from ..application.ports import CreditGateway, IdempotencyStore, Metrics, StatusChanges
+from ..application.requests.creative_moves import CreativeMoves
+from ..application.requests.initiate import InitiateGeneration
+from ..application.requests.lifecycle import RequestLifecycle
+from ..application.requests.reads import RequestReads
+from ..application.results.callbacks import ApplyResults
+from ..application.results.job_status import JobStatus
 from ..core.config import Settings
 from ..core.errors import ApiError
 from ..core.security import TokenVerifier, Unauthenticated
 from ..domain.errors import ErrorCode
+from ..domain.pricing import PriceList
 
 ADMIN_ROLE = "admin"
 # a readiness check: True ready, False not, None not checked now (e.g. the relay does not run)
@@ -34,10 +43,18 @@ class MetricsPage:
 @dataclass(frozen=True)
 class ApiServices:
     settings: Settings
-    service: OrchestrationService
-    admin: AdminService
+    initiate: InitiateGeneration
+    moves: CreativeMoves
+    lifecycle: RequestLifecycle
+    reads: RequestReads
+    results: ApplyResults
+    job_status: JobStatus
+    admin_deliveries: AdminDeliveries
+    admin_requests: AdminRequests
     assets: AssetService
     links: AssetLinks
+    prices: PriceList
+    models: ModelSelector
     credits: CreditGateway
     idempotency: IdempotencyStore
     status_feed: StatusChanges
@@ -62,8 +79,36 @@ async def get_services(request: Request) -> ApiServices:
     return services_of(request)
 
 
-async def get_orchestration_service(request: Request) -> OrchestrationService:
-    return services_of(request).service
+async def get_initiate(request: Request) -> InitiateGeneration:
+    return services_of(request).initiate
+
+
+async def get_moves(request: Request) -> CreativeMoves:
+    return services_of(request).moves
+
+
+async def get_lifecycle(request: Request) -> RequestLifecycle:
+    return services_of(request).lifecycle
+
+
+async def get_reads(request: Request) -> RequestReads:
+    return services_of(request).reads
+
+
+async def get_results(request: Request) -> ApplyResults:
+    return services_of(request).results
+
+
+async def get_job_status(request: Request) -> JobStatus:
+    return services_of(request).job_status
+
+
+async def get_admin_deliveries(request: Request) -> AdminDeliveries:
+    return services_of(request).admin_deliveries
+
+
+async def get_admin_requests(request: Request) -> AdminRequests:
+    return services_of(request).admin_requests
 
 
 async def get_asset_service(request: Request) -> AssetService:
@@ -72,6 +117,10 @@ async def get_asset_service(request: Request) -> AssetService:
 
 async def get_links(request: Request) -> AssetLinks:
     return services_of(request).links
+
+
+async def get_idempotency(request: Request) -> IdempotencyStore:
+    return services_of(request).idempotency
 
 
 bearer_scheme = HTTPBearer(auto_error=False)
@@ -100,8 +149,16 @@ async def get_admin(
 
 
 ServicesDep = Annotated[ApiServices, Depends(get_services)]
-ServiceDep = Annotated[OrchestrationService, Depends(get_orchestration_service)]
+InitiateDep = Annotated[InitiateGeneration, Depends(get_initiate)]
+MovesDep = Annotated[CreativeMoves, Depends(get_moves)]
+LifecycleDep = Annotated[RequestLifecycle, Depends(get_lifecycle)]
+ReadsDep = Annotated[RequestReads, Depends(get_reads)]
+ResultsDep = Annotated[ApplyResults, Depends(get_results)]
+JobStatusDep = Annotated[JobStatus, Depends(get_job_status)]
+AdminDeliveriesDep = Annotated[AdminDeliveries, Depends(get_admin_deliveries)]
+AdminRequestsDep = Annotated[AdminRequests, Depends(get_admin_requests)]
 AssetServiceDep = Annotated[AssetService, Depends(get_asset_service)]
 LinksDep = Annotated[AssetLinks, Depends(get_links)]
+IdempotencyDep = Annotated[IdempotencyStore, Depends(get_idempotency)]
 CurrentUser = Annotated[str, Depends(get_current_user)]
 AdminUser = Annotated[str, Depends(get_admin)]

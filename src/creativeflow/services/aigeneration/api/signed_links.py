@@ -28,6 +28,6 @@ class SignedLinkCheck:
             query.get("job_id", ""),
         )
         if (job_id := match["job_id"]) is not None:
-            links = self._services.service.status_links
+            links = self._services.job_status.links
             return links.valid(job_id, link.request_id, link.expires, link.signature)
         return self._services.assets.link_verifies(scope["method"], match["asset_id"], link)

@@ -22,7 +22,7 @@ from .credit_moves import debit_for, refund_for, to_payload
 from .dtos import OrchestrationConfig
 from .job_messages import job_headers, job_message
 from .ports import Destination, OutboxMessage
-from .views import request_view
+from .read_side import request_summary, request_view
 
 # the events an API user can subscribe to with webhook_url / webhook_events
 _WEBHOOK_EVENTS: dict[type[DomainEvent], WebhookEvent] = {
@@ -113,30 +113,10 @@ def _notification(
     request: GenerationRequest, event: DomainEvent, links: AssetLinks
 ) -> OutboxMessage:
     kind, message = _NOTIFICATIONS[type(event)]
-    final = request.final_asset
-    final_url = None
-    if final is not None:  # a link of the usual lifetime; the app fetches a fresh one later
-        key = output_key(request, final.asset_id, final.format)
-        final_url = links.for_user(final.asset_id, key).url
-    payload = {
-        "user_id": request.user_id,
-        "type": kind,
-        "message": message,
-        "payload": {
-            "request_id": request.id,
-            "project_id": request.project_id,
-            "status": str(request.status),
-            "sample_round": request.sample_round,
-            "error_code": request.error_code,
-            "final_asset_url": final_url,
-            "correlation_id": request.correlation_id,
-            **(
-                {"assets_expire_at": event.expires_at.isoformat()}
-                if isinstance(event, AssetsExpiring)
-                else {}
-            ),
-        },
-    }
+    summary = request_summary(request, links)
+    if isinstance(event, AssetsExpiring):
+        summary["assets_expire_at"] = event.expires_at.isoformat()
+    payload = {"user_id": request.user_id, "type": kind, "message": message, "payload": summary}
     key = f"{request.id}:{kind}:{len(request.jobs)}"
     return OutboxMessage(Destination.NOTIFICATION, key, payload)
 

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..api.dependencies import MetricsPage, ReadinessCheck
-from ..application.admin import AdminService
+from ..application.admin.deliveries import AdminDeliveries
 from ..application.ports import AssetStorage, Clock
 from ..infrastructure.messaging.outbox_relay import OutboxRelay
 from ..infrastructure.messaging.rabbitmq_publisher import RabbitMqPublisher
@@ -44,14 +44,14 @@ def readiness_checks(
 
 
 async def metrics_page(
-    metrics: PrometheusMetrics, engine: AsyncEngine, clock: Clock, admin: AdminService
+    metrics: PrometheusMetrics, engine: AsyncEngine, clock: Clock, admin: AdminDeliveries
 ) -> MetricsPage:
     await metrics.refresh_outbox(engine, clock.now())
     await _refresh_dead_letters(metrics, admin)
     return MetricsPage(generate_latest(metrics.registry), CONTENT_TYPE_LATEST)
 
 
-async def _refresh_dead_letters(metrics: PrometheusMetrics, admin: AdminService) -> None:
+async def _refresh_dead_letters(metrics: PrometheusMetrics, admin: AdminDeliveries) -> None:
     """The dead-letter queue's depth, asked within the health checks' bound: a broker that
     does not answer leaves the last figure (its own alert fires on the outbox)."""
     try:

@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from standardwebhooks import Webhook
 
 from ..api.dependencies import ApiServices
-from ..application.admin import AdminService
+from ..application.admin.deliveries import AdminDeliveries
+from ..application.admin.requests import AdminRequests
 from ..application.asset_service import AssetService
 from ..application.assets import AssetLinks, OutputCheck
 from ..application.chargers import CreditCharger
@@ -21,10 +22,17 @@ from ..application.clock import SystemClock
 from ..application.dtos import CallbackUrls, OrchestrationConfig
 from ..application.job_status import JobStatusLinks
 from ..application.moderation import BlocklistModerator
-from ..application.orchestration_service import OrchestrationService, new_id
-from ..application.ports import AssetStorage, Clock, CreditGateway
-from ..application.sweeper import Sweeper
+from ..application.ports import AssetStorage, Clock, CreditGateway, UnitOfWorkFactory
+from ..application.requests.creative_moves import CreativeMoves
+from ..application.requests.initiate import InitiateGeneration, PreChecks
+from ..application.requests.lifecycle import RequestLifecycle
+from ..application.requests.reads import RequestReads
+from ..application.requests.steps import Ids, StepPlanner
+from ..application.results.callbacks import ApplyResults
+from ..application.results.job_status import JobStatus
 from ..application.unit_of_work import CommitStaging
+from ..application.upkeep.sweeper import Sweeper
+from ..application.upkeep.sweeps import Sweeps
 from ..core.config import Settings
 from ..core.security import TokenVerifier
 from ..infrastructure.clients.http_errors import new_http_client
@@ -48,6 +56,7 @@ from ..infrastructure.repositories.sqla_idempotency_store import SqlaIdempotency
 from ..infrastructure.repositories.sqla_unit_of_work import unit_of_work_factory
 from ..infrastructure.storage.upload_cleaner import PillowUploadCleaner
 from .adapters import (
+    Adapters,
     Closer,
     Task,
     build_adapters,
@@ -95,9 +104,76 @@ class Container:
             await close()
 
 
+@dataclass(frozen=True)
+class Foundation:
+    """What the use cases are built on: the database and its unit of work, the charger, the
+    storage and its links, the outbox and its relay, the metrics."""
+
+    settings: Settings
+    clock: Clock
+    engine: AsyncEngine
+    adapters: Adapters
+    credits: CreditGateway  # the backend itself (not instrumented): `GET /credits` reads it
+    metrics: PrometheusMetrics
+    store: SqlaOutboxStore
+    storage: AssetStorage
+    relay: OutboxRelay
+    status_feed: StatusFeed
+    links: AssetLinks
+    config: OrchestrationConfig
+    uow: UnitOfWorkFactory
+    charger: CreditCharger
+
+
 async def build_container(
     settings: Settings, *, with_relay: bool | None = None, with_sweeps: bool | None = None
 ) -> Container:
+    base = await _foundation(settings)
+    download_http = new_http_client(30.0)
+    policy = PublicWebhookUrlPolicy(settings.webhook_allowed_hosts)
+    outputs = OutputCheck(
+        base.storage, HttpRemoteImages(download_http, policy), settings.max_asset_bytes
+    )
+    api = _api_services(base, outputs, policy)
+    sweeps = Sweeps(base.uow, base.charger, base.clock)
+    housekeeping = Housekeeping(
+        base.engine,
+        base.clock,
+        idempotency_ttl=timedelta(hours=settings.idempotency_key_ttl_hours),
+        outbox_retention=timedelta(hours=settings.outbox_retention_hours),
+    )
+    sweeper = Sweeper(
+        sweeps,
+        settings.sweep_interval_seconds,
+        timedelta(seconds=settings.recovery_grace_seconds),
+        chores=[housekeeping.purge, *retention_chores(settings, sweeps)],
+    )
+    container = Container(
+        settings=settings,
+        engine=base.engine,
+        clock=base.clock,
+        credits=base.credits,
+        relay=base.relay,
+        outbox_store=base.store,
+        sweeper=sweeper,
+        storage=base.storage,
+        api=api,
+        publisher=base.adapters.publisher,
+        metrics=base.metrics,
+        background=list(base.adapters.background),
+        closers=[*base.adapters.closers, download_http.aclose, base.engine.dispose],
+    )
+    if base.engine.dialect.name == "postgresql":
+        container.listener = _listener(base)
+        container.background.append(container.listener.run)
+    if settings.run_outbox_relay if with_relay is None else with_relay:
+        container.background.append(base.relay.run)
+    if settings.run_sweeps if with_sweeps is None else with_sweeps:
+        container.background.append(sweeper.run)
+    return container
+
+
+async def _foundation(settings: Settings) -> Foundation:
     clock = SystemClock()
     engine = create_engine(settings.effective_database_url, settings.db_pool_size)
     if settings.should_auto_migrate:
@@ -135,110 +211,90 @@ async def build_container(
         if local is not None
         else SagaCharger(uow, adapters.credits, clock, config)
     )
-    policy = PublicWebhookUrlPolicy(settings.webhook_allowed_hosts)
-    download_http = new_http_client(30.0)
-    outputs = OutputCheck(
-        storage, HttpRemoteImages(download_http, policy), settings.max_asset_bytes
-    )
-    service = OrchestrationService(
-        uow,
-        charger,
-        clock,
-        config,
-        outputs,
-        moderator=BlocklistModerator(settings.prompt_blocklist),
-        webhook_urls=policy,
-        metrics=metrics,
-    )
-    dead_letters = None
-    if adapters.publisher is not None and settings.effective_rabbitmq_url:
-        # jobs go through RabbitMQ: the jobs it dead-letters are there
-        topology = rabbitmq_topology(settings)
-        dead_letters = RabbitMqDeadLetters(settings.effective_rabbitmq_url, topology)
-    admin = AdminService(uow, metrics, clock, store, dead_letters)
-    assets = AssetService(
-        uow,
-        storage,
-        links,
-        signed_links(settings, clock),
-        PillowUploadCleaner(),
-        clock,
-        new_id,
-        settings.max_asset_bytes,
-    )
-    housekeeping = Housekeeping(
-        engine,
-        clock,
-        idempotency_ttl=timedelta(hours=settings.idempotency_key_ttl_hours),
-        outbox_retention=timedelta(hours=settings.outbox_retention_hours),
-    )
-    sweeper = Sweeper(
-        service,
-        settings.sweep_interval_seconds,
-        timedelta(seconds=settings.recovery_grace_seconds),
-        chores=[housekeeping.purge, *retention_chores(settings, service)],
-    )
-    api = ApiServices(
+    return Foundation(
+        settings, clock, engine, adapters, raw_credits, metrics, store, storage, relay,
+        status_feed, links, config, uow, charger,
+    )  # fmt: skip
+
+
+def _api_services(
+    base: Foundation, outputs: OutputCheck, policy: PublicWebhookUrlPolicy
+) -> ApiServices:
+    """Each use case with the ports it uses, and what the routes read besides."""
+    settings, uow, clock, config = base.settings, base.uow, base.clock, base.config
+    ids = Ids()
+    moderator = BlocklistModerator(settings.prompt_blocklist)
+    admin_deliveries = AdminDeliveries(uow, base.metrics, base.store, _dead_letters(base))
+    assert config.status_links is not None, "orchestration_config gives them"
+    return ApiServices(
         settings=settings,
-        service=service,
-        admin=admin,
-        assets=assets,
-        links=links,
-        credits=raw_credits,
-        idempotency=SqlaIdempotencyStore(engine, clock),
-        status_feed=status_feed,
+        initiate=InitiateGeneration(
+            uow, base.charger, clock, config, ids, PreChecks(moderator, policy), base.metrics
+        ),
+        moves=CreativeMoves(uow, base.charger, StepPlanner(config, clock, ids), ids, moderator),
+        lifecycle=RequestLifecycle(uow, clock),
+        reads=RequestReads(uow),
+        results=ApplyResults(uow, clock, outputs, base.metrics),
+        job_status=JobStatus(uow, config.status_links),
+        admin_deliveries=admin_deliveries,
+        admin_requests=AdminRequests(uow, base.metrics, clock),
+        assets=AssetService(
+            uow,
+            base.storage,
+            base.links,
+            signed_links(settings, clock),
+            PillowUploadCleaner(),
+            clock,
+            ids.new_id,
+            settings.max_asset_bytes,
+        ),
+        links=base.links,
+        prices=config.prices,
+        models=config.model_selector,
+        credits=base.credits,
+        idempotency=SqlaIdempotencyStore(base.engine, clock),
+        status_feed=base.status_feed,
         tokens=TokenVerifier(settings),
         callback_webhook=Webhook(settings.n8n_callback_secret),
-        metrics=metrics,
-        readiness=readiness_checks(engine, storage, adapters.publisher, relay),
-        metrics_page=lambda: metrics_page(metrics, engine, clock, admin),
+        metrics=base.metrics,
+        readiness=readiness_checks(base.engine, base.storage, base.adapters.publisher, base.relay),
+        metrics_page=lambda: metrics_page(base.metrics, base.engine, clock, admin_deliveries),
     )
-    container = Container(
-        settings=settings,
-        engine=engine,
-        clock=clock,
-        credits=raw_credits,
-        relay=relay,
-        outbox_store=store,
-        sweeper=sweeper,
-        storage=storage,
-        api=api,
-        publisher=adapters.publisher,
-        metrics=metrics,
-        background=list(adapters.background),
-        closers=[*adapters.closers, download_http.aclose, engine.dispose],
-    )
-    if engine.dialect.name == "postgresql":
-        container.listener = PgNotifyListener(
-            _asyncpg_dsn(engine),
-            {
-                OUTBOX_CHANNEL: lambda _: relay.wake(),
-                STATUS_CHANNEL: lambda request_id: (
-                    status_feed.publish([request_id])
-                    if request_id
-                    else status_feed.publish_everything()
-                ),
-            },
-        )
-        container.background.append(container.listener.run)
-    if settings.run_outbox_relay if with_relay is None else with_relay:
-        container.background.append(relay.run)
-    if settings.run_sweeps if with_sweeps is None else with_sweeps:
-        container.background.append(sweeper.run)
-    return container
 
 
-def retention_chores(
-    settings: Settings, service: OrchestrationService
-) -> list[Callable[[], Awaitable[int]]]:
+def _dead_letters(base: Foundation) -> RabbitMqDeadLetters | None:
+    """Where RabbitMQ keeps the jobs it dead-lettered; none when jobs go in process."""
+    url = base.settings.effective_rabbitmq_url
+    if base.adapters.publisher is None or not url:
+        return None
+    return RabbitMqDeadLetters(url, rabbitmq_topology(base.settings))
+
+
+def _listener(base: Foundation) -> PgNotifyListener:
+    """PostgreSQL's NOTIFY wakes this replica's relay and live status on another's commit."""
+    status_feed, relay = base.status_feed, base.relay
+    return PgNotifyListener(
+        _asyncpg_dsn(base.engine),
+        {
+            OUTBOX_CHANNEL: lambda _: relay.wake(),
+            STATUS_CHANNEL: lambda request_id: (
+                status_feed.publish([request_id])
+                if request_id
+                else status_feed.publish_everything()
+            ),
+        },
+    )
+
+
+def retention_chores(settings: Settings, sweeps: Sweeps) -> list[Callable[[], Awaitable[int]]]:
     """ASSET_RETENTION_DAYS (and its notice) as chores of the sweep, when set."""
     if settings.asset_retention_days is None:
         return []
     retention = timedelta(days=settings.asset_retention_days)
-    chores: list[Callable[[], Awaitable[int]]] = [lambda: service.expire_old_assets(retention)]
+    chores: list[Callable[[], Awaitable[int]]] = [lambda: sweeps.expire_old_assets(retention)]
     if settings.asset_retention_notice_days is not None:
         notice = timedelta(days=settings.asset_retention_notice_days)
-        chores.append(lambda: service.notify_retention(retention, notice))
+        chores.append(lambda: sweeps.notify_retention(retention, notice))
     return chores
 
 

@@ -7,13 +7,12 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import Response
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from ...application.ports import IdempotencyStore, StoredResponse
 from ...core.errors import ApiError
 from ...domain.errors import ErrorCode
+from .responses import Answer
 
 
 def body_hash(payload: BaseModel) -> str:
@@ -26,27 +25,24 @@ async def idempotent(
     user_id: str,
     key: str,
     payload: BaseModel,
-    create: Callable[[], Awaitable[tuple[BaseModel, str | None]]],
-    response: Response,
-    status_code: int = 202,
-) -> Any:
+    create: Callable[[], Awaitable[tuple[Any, str | None]]],
+    status_code: int,
+) -> Answer:
+    """The first answer under `key` (made by `create`: its body and `Location`), or its replay."""
     request_hash = body_hash(payload)
     stored = await store.begin(user_id, key, request_hash)
     if stored is not None:
         return _replay(stored, request_hash)
     try:
-        result, location = await create()
+        body, location = await create()
     except BaseException:
         await store.release(user_id, key)  # a failed create may be retried with the same key
         raise
-    body = result.model_dump(mode="json")
     await store.complete(user_id, key, StoredResponse(request_hash, status_code, body, location))
-    if location:
-        response.headers["Location"] = location
-    return result
+    return Answer(body, status_code, {"Location": location} if location else {})
 
 
-def _replay(stored: StoredResponse, request_hash: str) -> JSONResponse:
+def _replay(stored: StoredResponse, request_hash: str) -> Answer:
     if stored.request_hash != request_hash:
         raise ApiError(
             422,
@@ -62,4 +58,4 @@ def _replay(stored: StoredResponse, request_hash: str) -> JSONResponse:
     headers = {"Idempotent-Replayed": "true"}
     if stored.location:
         headers["Location"] = stored.location
-    return JSONResponse(stored.body, status_code=stored.status_code, headers=headers)
+    return Answer(stored.body, stored.status_code, headers)

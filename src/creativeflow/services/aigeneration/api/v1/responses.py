@@ -1,6 +1,7 @@
 """The error body of contract §1, documented on every route so clients (and schemathesis) can
 rely on its shape; answers serialised once."""
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -45,9 +46,23 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def as_json(content: Any) -> Response:
+@dataclass(frozen=True)
+class Answer:
+    """An answer in its wire form (the read side's JSON), with its status and headers."""
+
+    body: Any
+    status_code: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def response(self) -> Response:
+        return as_json(self.body, self.status_code, self.headers)
+
+
+def as_json(
+    content: Any, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     """An answer already in its wire form (application/views.py), serialised once. Returning a
     model instead has FastAPI dump it, validate it again against the route's `response_model`
     and serialise it: three passes, a quarter of a list page's CPU. The route keeps
     `response_model` for its docs."""
-    return Response(orjson.dumps(content), media_type="application/json")
+    return Response(orjson.dumps(content), status_code, headers, media_type="application/json")

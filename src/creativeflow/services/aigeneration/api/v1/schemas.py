@@ -14,11 +14,10 @@ from pydantic import (
     model_validator,
 )
 
-from ...application.assets import AssetLinks
-from ...application.views import request_view
 from ...domain.formats import CUSTOM_FORMAT, FORMAT_NAMES, Resolution
-from ...domain.models import GenerationRequest, GenerationStatus, JobType, Strength
+from ...domain.models import GenerationStatus, JobType, Strength
 from ...domain.models.asset_info import MAX_SEED
+from ...domain.models.generation_parameters import WebhookEvent
 from ...domain.pricing import SubscriptionTier
 from ...domain.text import normalized_http_url, text_problem, trim_invisible
 
@@ -52,16 +51,10 @@ class Tone(StrEnum):
     BOLD = "bold"
 
 
-class WebhookEvent(StrEnum):
-    """What a request's `webhook_url` is told about."""
-
-    SAMPLES_READY = "samples_ready"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
+# The wire's names for the domain's ImageFormat and JobState (tests/unit/test_typed_names.py
+# holds each equal to its domain enum).
 class OutputFormat(StrEnum):
+
     PNG = "png"
     JPG = "jpg"
     WEBP = "webp"
@@ -435,10 +428,6 @@ class GenerationRequestRead(BaseModel):
         default=None,
         description="When its images were deleted for ASSET_RETENTION_DAYS (null: kept)",
     )
-
-    @classmethod
-    def from_domain(cls, request: GenerationRequest, links: AssetLinks) -> "GenerationRequestRead":
-        return cls.model_validate(request_view(request, links))
 
 
 class BatchRead(BaseModel):

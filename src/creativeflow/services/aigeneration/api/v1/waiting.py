@@ -7,18 +7,17 @@ import asyncio
 import contextlib
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import Depends, Header, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
+from fastapi import Depends, Header, Request, Response
 
-from ...application.views import request_view
+from ...application.read_side import request_view
 from ...core.errors import ApiError
 from ...domain.errors import ErrorCode
 from ...domain.models import GenerationRequest
-from ..dependencies import ApiServices
+from ..dependencies import ApiServices, services_of
 from ..load_shedding import release
+from .responses import Answer, as_json
 
 MAX_WAIT_SECONDS = 60
 _WAIT = re.compile(r"^\s*wait\s*(?:=\s*\"?([^\s\";,]*)\"?)?\s*(?:;.*)?$", re.IGNORECASE)
@@ -71,38 +70,33 @@ PreferWait = Annotated[Wait | None, Depends(preferred_wait)]
 
 
 async def settled_answer(
-    services: ApiServices,
-    request_id: str,
-    user_id: str,
-    wait: Wait | None,
-    accepted: Any,
-    location: str | None = None,
-) -> Any:
+    wait: Wait | None, answer: Answer, request_id: str, user_id: str
+) -> Response:
     """With a wait asked for: the request once its step settles, as `200` with
-    `Preference-Applied: wait`. Otherwise, or after `seconds` without that: `accepted`, the
-    usual `202` answer."""
+    `Preference-Applied: wait`. Otherwise, or after `seconds` without that: `answer`, the
+    usual `202` (or a replay of it)."""
     if wait is None:
-        return accepted
+        return answer.response()
     release(wait.request.scope)
+    services = services_of(wait.request)
     request = await _settled(services, request_id, user_id, wait.seconds)
     if request is None:
-        return accepted
-    body = jsonable_encoder(request_view(request, services.links))
+        return answer.response()
     headers = {"Preference-Applied": "wait"}
-    if location:
+    if location := answer.headers.get("Location"):
         headers["Location"] = location
-    return JSONResponse(body, status_code=200, headers=headers)
+    return as_json(request_view(request, services.links), 200, headers)
 
 
 async def _settled(
     services: ApiServices, request_id: str, user_id: str, seconds: int
 ) -> GenerationRequest | None:
-    service = services.service
+    reads = services.reads
     loop = asyncio.get_running_loop()
     until = loop.time() + seconds
     with services.status_feed.subscribe(request_id) as changed:
         while True:
-            request = await service.get_generation_status(request_id, user_id)
+            request = await reads.get_generation_status(request_id, user_id)
             if not request.status.is_processing:
                 return request
             left = until - loop.time()

@@ -7,7 +7,7 @@ from ..formats import Dimensions
 
 
 class WebhookEvent(StrEnum):
-    """What a request's `webhook_url` is told about (its `webhook_events`, default all)."""
+    """What a request's `webhook_url` is told about."""
 
     SAMPLES_READY = "samples_ready"
     COMPLETED = "completed"

@@ -6,14 +6,15 @@ to the audit log with who, what, when and why. `aigen admin …` does the same f
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
-from ....application.admin import AdminAction
+from ....application.admin.actions import AdminAction
 from ....application.correlation import request_id_var
-from ...dependencies import AdminUser, ServicesDep
+from ....application.read_side import request_view
+from ...dependencies import AdminDeliveriesDep, AdminRequestsDep, AdminUser, LinksDep
 from ..params import RequestIdPath
-from ..responses import errors
+from ..responses import as_json, errors
 from ..schemas import GenerationRequestRead, StrictModel, visible_text
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -81,9 +82,9 @@ def _action(admin: str, reason: str) -> AdminAction:
     responses=errors(401, 403, 503),
 )
 async def list_dead_letters(
-    admin: AdminUser, services: ServicesDep, limit: Limit = 100
+    admin: AdminUser, deliveries: AdminDeliveriesDep, limit: Limit = 100
 ) -> DeadLettersRead:
-    letters = await services.admin.dead_letters(limit)
+    letters = await deliveries.dead_letters(limit)
     return DeadLettersRead(items=[DeadLetterRead(**vars(letter)) for letter in letters])
 
 
@@ -98,9 +99,9 @@ async def redrive_dead_letter(
     job_id: Annotated[str, Path(max_length=64, description="The dead-lettered job")],
     body: ReasonBody,
     admin: AdminUser,
-    services: ServicesDep,
+    deliveries: AdminDeliveriesDep,
 ) -> RedriveRead:
-    outcome = await services.admin.redrive_dead_letter(_action(admin, body.reason), job_id)
+    outcome = await deliveries.redrive_dead_letter(_action(admin, body.reason), job_id)
     return RedriveRead(outcome=outcome)
 
 
@@ -112,13 +113,13 @@ async def redrive_dead_letter(
 )
 async def list_given_up(
     admin: AdminUser,
-    services: ServicesDep,
+    deliveries: AdminDeliveriesDep,
     state: Annotated[
         Literal["given_up"], Query(description="Only `given_up`: what the relay gave up on")
     ] = "given_up",
     limit: Limit = 100,
 ) -> GivenUpPage:
-    rows = await services.admin.given_up(limit)
+    rows = await deliveries.given_up(limit)
     return GivenUpPage(items=[GivenUpRead(**vars(row)) for row in rows])
 
 
@@ -133,9 +134,9 @@ async def redrive_delivery(
     row_id: Annotated[int, Path(ge=1, le=2**62, description="The given-up outbox row")],
     body: ReasonBody,
     admin: AdminUser,
-    services: ServicesDep,
+    deliveries: AdminDeliveriesDep,
 ) -> RedriveRead:
-    await services.admin.redrive_delivery(_action(admin, body.reason), row_id)
+    await deliveries.redrive_delivery(_action(admin, body.reason), row_id)
     return RedriveRead(outcome="queued")
 
 
@@ -147,12 +148,16 @@ async def redrive_delivery(
     responses=errors(401, 403, 404, 409, 503),
 )
 async def refund_step(
-    request_id: RequestIdPath, body: RefundBody, admin: AdminUser, services: ServicesDep
-) -> GenerationRequestRead:
+    request_id: RequestIdPath,
+    body: RefundBody,
+    admin: AdminUser,
+    requests: AdminRequestsDep,
+    links: LinksDep,
+) -> Response:
     """Refund one charged step's price, once (`409` for a step refunded already)."""
     action = _action(admin, body.reason)
-    request = await services.admin.refund_step(action, request_id, body.job_id)
-    return GenerationRequestRead.from_domain(request, services.links)
+    request = await requests.refund_step(action, request_id, body.job_id)
+    return as_json(request_view(request, links), 202)
 
 
 @router.post(
@@ -163,11 +168,15 @@ async def refund_step(
     responses=errors(401, 403, 404, 409, 503),
 )
 async def fail_request(
-    request_id: RequestIdPath, body: ReasonBody, admin: AdminUser, services: ServicesDep
-) -> GenerationRequestRead:
+    request_id: RequestIdPath,
+    body: ReasonBody,
+    admin: AdminUser,
+    requests: AdminRequestsDep,
+    links: LinksDep,
+) -> Response:
     """Fail a stuck step (refunded as a system failure); `409` when nothing is in flight."""
-    request = await services.admin.fail(_action(admin, body.reason), request_id)
-    return GenerationRequestRead.from_domain(request, services.links)
+    request = await requests.fail(_action(admin, body.reason), request_id)
+    return as_json(request_view(request, links), 202)
 
 
 @router.post(
@@ -181,8 +190,8 @@ async def erase_user(
     user_id: Annotated[str, Path(min_length=1, max_length=128, description="The user's id")],
     body: ReasonBody,
     admin: AdminUser,
-    services: ServicesDep,
+    requests: AdminRequestsDep,
 ) -> ErasureRead:
     """A right-to-erasure request: every request of the user a tombstone, their uploads gone."""
-    erasure = await services.admin.erase_user(_action(admin, body.reason), user_id)
+    erasure = await requests.erase_user(_action(admin, body.reason), user_id)
     return ErasureRead(erased=erasure.erased, uploads=erasure.uploads, skipped=erasure.skipped)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from ....application.asset_service import AssetRead, SignedLink
-from ....application.views import asset_view
+from ....application.read_side import asset_view
 from ....core.errors import ApiError
 from ....domain.errors import ErrorCode
 from ....domain.models.asset_info import MEDIA_TYPES

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from ....application.views import request_view
+from ....application.read_side import request_view
 from ...dependencies import CurrentUser, ServicesDep
 from ...load_shedding import release
 from ..params import RequestIdPath
@@ -40,8 +40,8 @@ async def stream_generation_request_events(
         ),
     ] = None,
 ) -> EventSourceResponse:
-    service, settings = services.service, services.settings
-    await service.get_generation_status(request_id, user)  # 404 before the stream starts
+    reads, settings = services.reads, services.settings
+    await reads.get_generation_status(request_id, user)  # 404 before the stream starts
     sent = _version(last_event_id)
     release(http_request.scope)  # a stream waits, holding no CPU: its place is given back
 
@@ -49,7 +49,7 @@ async def stream_generation_request_events(
         nonlocal sent
         with services.status_feed.subscribe(request_id) as changed:
             while True:
-                request = await service.get_generation_status(request_id, user)
+                request = await reads.get_generation_status(request_id, user)
                 if request.version > sent:
                     sent = request.version
                     data = json.dumps(request_view(request, services.links), separators=(",", ":"))

@@ -33,7 +33,7 @@ async def list_formats(services: ServicesDep) -> FormatsRead:
             format=CUSTOM_FORMAT, aspect="as given", native=None, sample=None, final_high=None
         )
     )
-    prices = services.service.prices
+    prices = services.prices
     return FormatsRead(
         formats=formats,
         prices={str(tier): _prices(prices, tier) for tier in SubscriptionTier},
@@ -52,7 +52,7 @@ async def list_models(services: ServicesDep) -> ModelsRead:
                 tiers=[str(t) for t in info.tiers],
                 sizes=[str(size) for size in info.sizes],
             )
-            for info in services.service.models.catalog()
+            for info in services.models.catalog()
         ]
     )
 

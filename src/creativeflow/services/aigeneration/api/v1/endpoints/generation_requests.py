@@ -5,25 +5,30 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from fastapi.responses import JSONResponse
 
 from ....application.correlation import request_id_var
 from ....application.dtos import CreateGeneration, ListRequests, SelectSample, VarySample
-from ....application.views import request_view
+from ....application.read_side import request_view
 from ....core.errors import ApiError
 from ....domain.errors import ErrorCode
 from ....domain.formats import Dimensions, native_size
 from ....domain.models import (
     BrandElements,
     GenerationParameters,
-    GenerationRequest,
     GenerationStatus,
 )
-from ....domain.models.generation_parameters import WebhookEvent as DomainWebhookEvent
-from ...dependencies import ApiServices, CurrentUser, LinksDep, ServiceDep, ServicesDep
+from ...dependencies import (
+    CurrentUser,
+    IdempotencyDep,
+    InitiateDep,
+    LifecycleDep,
+    LinksDep,
+    MovesDep,
+    ReadsDep,
+)
 from ..idempotency import idempotent
 from ..params import RequestIdPath
-from ..responses import as_json, errors
+from ..responses import Answer, as_json, errors
 from ..schemas import (
     BatchCreate,
     BatchRead,
@@ -33,7 +38,7 @@ from ..schemas import (
     SampleSelection,
     VariationRequest,
 )
-from ..waiting import PreferWait, Wait, settled_answer
+from ..waiting import PreferWait, settled_answer
 
 router = APIRouter(prefix="/generation-requests", tags=["generation requests"])
 IdempotencyKey = Annotated[
@@ -71,32 +76,26 @@ MOVE_RESPONSES = {**SETTLED, **errors(401, 402, 404, 409, 503)}
 async def create_generation_request_endpoint(
     payload: GenerationRequestCreate,
     user: CurrentUser,
-    services: ServicesDep,
+    initiate: InitiateDep,
+    links: LinksDep,
+    idempotency: IdempotencyDep,
     http_request: Request,
-    response: Response,
     wait: PreferWait,
     idempotency_key: IdempotencyKey = None,
-) -> Any:
-    async def create() -> tuple[GenerationRequestRead, str]:
-        request = await services.service.initiate_generation(_command(payload, user))
+) -> Response:
+    async def create() -> tuple[dict[str, Any], str]:
+        request = await initiate.initiate_generation(_command(payload, user))
         location = http_request.url_for(
             "get_generation_request_status_endpoint", request_id=request.id
         )
-        return GenerationRequestRead.from_domain(request, services.links), location.path
+        return request_view(request, links), location.path
 
-    if idempotency_key is not None:
-        store = services.idempotency
-        answer = await idempotent(store, user, idempotency_key, payload, create, response)
-        if isinstance(answer, JSONResponse):  # a replay: with a wait, the request as it is now
-            request_id, location = (
-                json.loads(bytes(answer.body))["id"],
-                answer.headers.get("location"),
-            )
-        else:
-            request_id, location = answer.id, response.headers["Location"]
-        return await settled_answer(services, request_id, user, wait, answer, location)
-    read, response.headers["Location"] = await create()
-    return await settled_answer(services, read.id, user, wait, read, response.headers["Location"])
+    if idempotency_key is None:
+        body, location = await create()
+        answer = Answer(body, 202, {"Location": location})
+    else:
+        answer = await idempotent(idempotency, user, idempotency_key, payload, create, 202)
+    return await settled_answer(wait, answer, answer.body["id"], user)
 
 
 @router.post(
@@ -109,21 +108,20 @@ async def create_generation_request_endpoint(
 async def create_generation_request_batch_endpoint(
     payload: BatchCreate,
     user: CurrentUser,
-    services: ServicesDep,
-    response: Response,
+    initiate: InitiateDep,
+    links: LinksDep,
+    idempotency: IdempotencyDep,
     idempotency_key: IdempotencyKey = None,
-) -> Any:
-    async def create() -> tuple[BatchRead, None]:
-        requests = await services.service.initiate_batch(
+) -> Response:
+    async def create() -> tuple[dict[str, Any], None]:
+        requests = await initiate.initiate_batch(
             [_command(item, user) for item in payload.requests]
         )
-        items = [GenerationRequestRead.from_domain(r, services.links) for r in requests]
-        return BatchRead(items=items), None
+        return {"items": [request_view(r, links) for r in requests]}, None
 
-    if idempotency_key is not None:
-        store = services.idempotency
-        return await idempotent(store, user, idempotency_key, payload, create, response, 201)
-    return (await create())[0]
+    if idempotency_key is None:
+        return as_json((await create())[0], 201)
+    return (await idempotent(idempotency, user, idempotency_key, payload, create, 201)).response()
 
 
 @router.get(
@@ -134,7 +132,8 @@ async def create_generation_request_batch_endpoint(
 )
 async def list_generation_requests_endpoint(
     user: CurrentUser,
-    services: ServicesDep,
+    reads: ReadsDep,
+    links: LinksDep,
     project_id: Annotated[
         str | None, Query(min_length=1, max_length=64, description="Only this project's")
     ] = None,
@@ -145,12 +144,12 @@ async def list_generation_requests_endpoint(
     ] = None,
 ) -> Response:
     after = _decode_cursor(cursor) if cursor else None
-    requests = await services.service.list_generation_requests(
+    requests = await reads.list_generation_requests(
         ListRequests(user, limit + 1, project_id, status, after)
     )
     page, more = requests[:limit], len(requests) > limit
     next_cursor = _encode_cursor(page[-1].created_at, page[-1].id) if more else None
-    items = [request_view(r, services.links) for r in page]
+    items = [request_view(r, links) for r in page]
     return as_json({"items": items, "next_cursor": next_cursor})
 
 
@@ -161,10 +160,10 @@ async def list_generation_requests_endpoint(
     responses=READ_RESPONSES,
 )
 async def get_generation_request_status_endpoint(
-    request_id: RequestIdPath, user: CurrentUser, services: ServicesDep
+    request_id: RequestIdPath, user: CurrentUser, reads: ReadsDep, links: LinksDep
 ) -> Response:
-    request = await services.service.get_generation_status(request_id, user)
-    return as_json(request_view(request, services.links))
+    request = await reads.get_generation_status(request_id, user)
+    return as_json(request_view(request, links))
 
 
 @router.post(
@@ -178,10 +177,11 @@ async def select_sample_for_final_generation_endpoint(
     request_id: RequestIdPath,
     selection: SampleSelection,
     user: CurrentUser,
-    services: ServicesDep,
+    moves: MovesDep,
+    links: LinksDep,
     wait: PreferWait,
-) -> Any:
-    request = await services.service.select_sample_and_initiate_final(
+) -> Response:
+    request = await moves.select_sample_and_initiate_final(
         SelectSample(
             request_id=request_id,
             user_id=user,
@@ -190,7 +190,7 @@ async def select_sample_for_final_generation_endpoint(
             output_format=str(selection.output_format),
         )
     )
-    return await _answer(services, request, wait)
+    return await settled_answer(wait, Answer(request_view(request, links), 202), request.id, user)
 
 
 @router.post(
@@ -201,10 +201,10 @@ async def select_sample_for_final_generation_endpoint(
     responses=MOVE_RESPONSES,
 )
 async def trigger_sample_regeneration_endpoint(
-    request_id: RequestIdPath, user: CurrentUser, services: ServicesDep, wait: PreferWait
-) -> Any:
-    request = await services.service.trigger_sample_regeneration(request_id, user)
-    return await _answer(services, request, wait)
+    request_id: RequestIdPath, user: CurrentUser, moves: MovesDep, links: LinksDep, wait: PreferWait
+) -> Response:
+    request = await moves.trigger_sample_regeneration(request_id, user)
+    return await settled_answer(wait, Answer(request_view(request, links), 202), request.id, user)
 
 
 @router.post(
@@ -218,10 +218,11 @@ async def vary_sample_endpoint(
     request_id: RequestIdPath,
     variation: VariationRequest,
     user: CurrentUser,
-    services: ServicesDep,
+    moves: MovesDep,
+    links: LinksDep,
     wait: PreferWait,
-) -> Any:
-    request = await services.service.vary_sample(
+) -> Response:
+    request = await moves.vary_sample(
         VarySample(
             request_id=request_id,
             user_id=user,
@@ -230,7 +231,7 @@ async def vary_sample_endpoint(
             prompt=variation.prompt,
         )
     )
-    return await _answer(services, request, wait)
+    return await settled_answer(wait, Answer(request_view(request, links), 202), request.id, user)
 
 
 @router.post(
@@ -241,15 +242,10 @@ async def vary_sample_endpoint(
     responses=CANCEL_RESPONSES,
 )
 async def cancel_generation_request_endpoint(
-    request_id: RequestIdPath, user: CurrentUser, service: ServiceDep, links: LinksDep
-) -> GenerationRequestRead:
-    return GenerationRequestRead.from_domain(await service.cancel(request_id, user), links)
-
-
-async def _answer(services: ApiServices, request: GenerationRequest, wait: Wait | None) -> Any:
-    """The move's `202`, or with `Prefer: wait` the settled request."""
-    accepted = GenerationRequestRead.from_domain(request, services.links)
-    return await settled_answer(services, request.id, request.user_id, wait, accepted)
+    request_id: RequestIdPath, user: CurrentUser, lifecycle: LifecycleDep, links: LinksDep
+) -> Response:
+    request = await lifecycle.cancel(request_id, user)
+    return as_json(request_view(request, links), 202)
 
 
 @router.delete(
@@ -260,11 +256,11 @@ async def _answer(services: ApiServices, request: GenerationRequest, wait: Wait 
     responses=errors(401, 404, 409, 503),
 )
 async def delete_generation_request_endpoint(
-    request_id: RequestIdPath, user: CurrentUser, service: ServiceDep
+    request_id: RequestIdPath, user: CurrentUser, lifecycle: LifecycleDep
 ) -> Response:
     """Erase the prompt and texts and delete the images; the request stays as a `deleted`
     tombstone (its costs kept). Not while a job is in flight (`409`); again: `204`."""
-    await service.delete(request_id, user)
+    await lifecycle.delete(request_id, user)
     return Response(status_code=204)
 
 
@@ -301,7 +297,7 @@ def _parameters(payload: GenerationRequestCreate) -> GenerationParameters:
         else BrandElements(),
         input_asset_urls=tuple(payload.input_asset_urls),
         webhook_url=payload.webhook_url,
-        webhook_events=tuple(DomainWebhookEvent(e) for e in payload.webhook_events or ()),
+        webhook_events=tuple(payload.webhook_events or ()),
         seed=payload.seed,
         negative_prompt=payload.negative_prompt,
         model=payload.model,

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
-from ...dependencies import ServicesDep
+from ...dependencies import JobStatusDep
 from ..responses import errors
 
 router = APIRouter(prefix="/jobs", tags=["n8n"])
@@ -26,13 +26,12 @@ class JobStatusRead(BaseModel):
 )
 async def job_status(
     job_id: Annotated[str, Path(max_length=64, description="The job's `job_id`")],
-    services: ServicesDep,
+    status: JobStatusDep,
     request_id: LinkParam = "",
     expires: LinkParam = "",
     signature: LinkParam = "",
 ) -> JobStatusRead:
     """Whether the job is still the request's job in flight (not cancelled, superseded by a
     regeneration or a new move, or timed out)."""
-    links = services.service.status_links
-    links.check(job_id, request_id, expires, signature)
-    return JobStatusRead(current=await services.service.job_is_current(request_id, job_id))
+    status.links.check(job_id, request_id, expires, signature)
+    return JobStatusRead(current=await status.job_is_current(request_id, job_id))

@@ -16,7 +16,7 @@ from ....core.errors import ApiError
 from ....domain.errors import ErrorCode
 from ....domain.models import CallbackOutcome
 from ....domain.text import text_problem
-from ...dependencies import ServiceDep, ServicesDep
+from ...dependencies import ResultsDep, ServicesDep
 from ..responses import errors
 from ..schemas import (
     CallbackResult,
@@ -158,9 +158,9 @@ def _reported(model: ReportedImageModel) -> ReportedImage:
     responses=RESPONSES,
     openapi_extra=signed_body(N8NSampleResultPayload),
 )
-async def samples_ready(answer: Answer, body: VerifiedBody, service: ServiceDep) -> CallbackResult:
+async def samples_ready(answer: Answer, body: VerifiedBody, results: ResultsDep) -> CallbackResult:
     payload = _parse(N8NSampleResultPayload, body.body)
-    outcome = await service.process_n8n_sample_callback(
+    outcome = await results.process_n8n_sample_callback(
         SamplesResult(
             payload.request_id,
             payload.job_id,
@@ -181,10 +181,10 @@ async def samples_ready(answer: Answer, body: VerifiedBody, service: ServiceDep)
     openapi_extra=signed_body(N8NFinalResultPayload),
 )
 async def final_asset_ready(
-    answer: Answer, body: VerifiedBody, service: ServiceDep
+    answer: Answer, body: VerifiedBody, results: ResultsDep
 ) -> CallbackResult:
     payload = _parse(N8NFinalResultPayload, body.body)
-    outcome = await service.process_n8n_final_asset_callback(
+    outcome = await results.process_n8n_final_asset_callback(
         FinalResult(
             payload.request_id,
             payload.job_id,
@@ -205,7 +205,7 @@ async def final_asset_ready(
     openapi_extra=signed_body(N8NErrorPayload),
 )
 async def generation_error(
-    answer: Answer, body: VerifiedBody, service: ServiceDep, services: ServicesDep
+    answer: Answer, body: VerifiedBody, results: ResultsDep, services: ServicesDep
 ) -> CallbackResult:
     payload = _parse(N8NErrorPayload, body.body)
     if services.settings.enable_detailed_n8n_error_logging:
@@ -222,7 +222,7 @@ async def generation_error(
             payload.error_code,
             payload.error_message[:200],
         )
-    outcome = await service.handle_n8n_error(
+    outcome = await results.handle_n8n_error(
         JobError(
             payload.request_id,
             payload.job_id,

@@ -1,12 +1,12 @@
 """Runs the sweeps every few seconds in each replica: recovery of interrupted sagas, and the
-deadline of jobs in flight. Safe to run everywhere at once (see OrchestrationService)."""
+deadline of jobs in flight. Safe to run everywhere at once (see sweeps.py)."""
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
-from .orchestration_service import OrchestrationService
+from .sweeps import Sweeps
 
 log = logging.getLogger(__name__)
 
@@ -14,12 +14,12 @@ log = logging.getLogger(__name__)
 class Sweeper:
     def __init__(
         self,
-        service: OrchestrationService,
+        sweeps: Sweeps,
         interval_seconds: float,
         grace: timedelta,
         chores: Sequence[Callable[[], Awaitable[int]]] = (),
     ) -> None:
-        self._service = service
+        self.sweeps = sweeps
         self._interval = interval_seconds
         self._grace = grace
         self._chores = chores  # e.g. purging expired records
@@ -31,8 +31,8 @@ class Sweeper:
 
     async def sweep_once(self) -> None:
         try:
-            recovered = await self._service.recover_stalled_requests(self._grace)
-            timed_out = await self._service.fail_overdue_requests()
+            recovered = await self.sweeps.recover_stalled_requests(self._grace)
+            timed_out = await self.sweeps.fail_overdue_requests()
             for chore in self._chores:
                 await chore()
         except Exception:

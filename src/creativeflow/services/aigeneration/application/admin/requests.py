@@ -1,44 +1,18 @@
-"""What operators do by hand (contract §8): re-drive dead-lettered jobs and given-up
-deliveries, refund a step, fail a stuck request, erase a user. Each action is written to the
-audit log in the transaction of its effect; those on a request take its row lock, so two
-operators racing on one step do it once."""
+"""Requests put right by hand (contract §8): refund a step, fail a stuck request, erase a user.
+Those on a request take its row lock, so two operators racing on one step do it once."""
 
 from dataclasses import dataclass
-from typing import Literal
 
-from ..domain.errors import DomainError, InvalidStateTransition, InvalidValue
-from ..domain.models import GenerationRequest, GenerationStatus, Job
-from ..domain.repositories import ListQuery
-from .credit_moves import refund_for, to_payload
-from .errors import NotFound
-from .ports import (
-    AuditEntry,
-    Clock,
-    DeadLetter,
-    DeadLetters,
-    Destination,
-    GivenUpDelivery,
-    Metrics,
-    OutboxMessage,
-    OutboxOperations,
-    UnitOfWorkFactory,
-)
-from .unit_of_work import locked, retry_on_concurrent_update
+from ...domain.errors import DomainError, InvalidStateTransition, InvalidValue
+from ...domain.models import GenerationRequest, GenerationStatus, Job
+from ...domain.repositories import ListQuery
+from ..credit_moves import refund_for, to_payload
+from ..ports import Clock, Destination, Metrics, OutboxMessage, UnitOfWorkFactory
+from ..unit_of_work import locked, retry_on_concurrent_update
+from .actions import AdminAction
 
 ADMIN_REFUND = "admin_refund"
 ADMIN_FAILED = "admin_failed"
-
-
-@dataclass(frozen=True)
-class AdminAction:
-    """Who acts, and why: every admin action names both (they go to the audit log)."""
-
-    actor: str
-    reason: str
-    correlation_id: str | None = None
-
-    def entry(self, action: str, target: str, **details: str) -> AuditEntry:
-        return AuditEntry(self.actor, action, target, self.reason, self.correlation_id, details)
 
 
 @dataclass(frozen=True)
@@ -48,74 +22,11 @@ class Erasure:
     skipped: list[str]  # requests between two steps (a debit in progress): erase again later
 
 
-class AdminService:
-    def __init__(
-        self,
-        uow: UnitOfWorkFactory,
-        metrics: Metrics,
-        clock: Clock,
-        outbox: OutboxOperations,
-        dead_letters: DeadLetters | None = None,  # none without RabbitMQ (in-process jobs)
-    ) -> None:
+class AdminRequests:
+    def __init__(self, uow: UnitOfWorkFactory, metrics: Metrics, clock: Clock) -> None:
         self._uow = uow
-        self._clock = clock
         self._metrics = metrics
-        self._outbox = outbox
-        self._dead_letters = dead_letters
-
-    # --- deliveries the relay gave up on, and jobs the broker dead-lettered --------------------
-
-    async def given_up(self, limit: int = 100) -> list[GivenUpDelivery]:
-        return await self._outbox.given_up(limit)
-
-    async def redrive_delivery(self, action: AdminAction, row_id: int) -> None:
-        """Deliver a given-up outbox row again (its receiver dedupes on the row's key)."""
-        if not await self._outbox.redrive(row_id, action.entry("redrive_outbox", str(row_id))):
-            raise NotFound("No given-up delivery with this id.")
-        self._metrics.admin_action("redrive_outbox")
-
-    async def dead_letter_depth(self) -> int | None:
-        """None without a broker (jobs go in process: nothing is ever dead-lettered)."""
-        return None if self._dead_letters is None else await self._dead_letters.depth()
-
-    async def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
-        return [] if self._dead_letters is None else await self._dead_letters.peek(limit)
-
-    async def redrive_dead_letter(
-        self, action: AdminAction, job_id: str
-    ) -> Literal["redriven", "dropped"]:
-        """Publish a dead-lettered job again, if it is still its request's job in flight;
-        a job no longer current is dropped, never rendered. Returns what was done."""
-        if self._dead_letters is None:
-            raise NotFound("No dead-lettered job with this id.")
-        redriven = False
-
-        async def still_current(letter: DeadLetter) -> bool:
-            nonlocal redriven
-            redriven = await self._is_current(letter.request_id, job_id)
-            return redriven
-
-        letter = await self._dead_letters.settle(job_id, still_current)
-        if letter is None:
-            raise NotFound("No dead-lettered job with this id.")
-        outcome: Literal["redriven", "dropped"] = "redriven" if redriven else "dropped"
-        async with self._uow() as uow:
-            target = letter.request_id or job_id
-            uow.audit.add(
-                action.entry("redrive_dead_letter", target, job_id=job_id, outcome=outcome)
-            )
-            await uow.commit()
-        self._metrics.admin_action(f"dead_letter_{outcome}")
-        return outcome
-
-    async def _is_current(self, request_id: str | None, job_id: str) -> bool:
-        if request_id is None:
-            return False
-        async with self._uow(read_only=True) as uow:
-            request = await uow.requests.get(request_id)
-        return request is not None and request.renders(job_id)
-
-    # --- requests ---------------------------------------------------------------------------
+        self._clock = clock
 
     async def refund_step(
         self, action: AdminAction, request_id: str, job_id: str | None = None

@@ -1,7 +1,10 @@
-"""GenerationRequestRead (contract §1, §6) as plain JSON: what the API answers, what SSE streams
-and what webhooks to API users carry. Asset links are minted here, on every read. The API
-answers these dicts as they are (no second pass through the pydantic model); a unit test holds
-them equal to what the model would write (tests/unit/test_request_view.py)."""
+"""The read side: what a request shows, in one place (shared/DESIGN.md, "A read side"). The
+GenerationRequestRead of contract §1, §6 and §7 as plain JSON is what the API answers after a
+move and on every read, what SSE streams and what webhooks to API users carry; notifications
+carry its summary. Asset links are minted here, on every read. The API answers these dicts as
+they are, one way for every route (no second pass through the pydantic model); a unit test
+holds them equal to what the model would write, and the client's models to the model
+(tests/unit/test_request_view.py, tests/unit/test_client_models.py)."""
 
 from datetime import datetime
 from decimal import Decimal
@@ -100,3 +103,23 @@ def utc_time(value: datetime) -> str:
     """An aware UTC time (as the domain keeps them) in RFC 3339, written as pydantic writes it
     (`…Z`): one spelling in every answer, event and webhook."""
     return value.isoformat().replace("+00:00", "Z")
+
+
+def request_summary(request: GenerationRequest, links: AssetLinks) -> dict[str, Any]:
+    """What a notification says of its request (contract §4): where it stands, and a link to
+    its newest final (of the usual lifetime; the app fetches a fresh one later)."""
+    final = request.final_asset
+    final_url = None
+    if final is not None:
+        final_url = links.for_user(
+            final.asset_id, output_key(request, final.asset_id, final.format)
+        ).url
+    return {
+        "request_id": request.id,
+        "project_id": request.project_id,
+        "status": str(request.status),
+        "sample_round": request.sample_round,
+        "error_code": request.error_code,
+        "final_asset_url": final_url,
+        "correlation_id": request.correlation_id,
+    }
