@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from creativeflow.services.aigeneration.api.v1.schemas import GenerationRequestRead
+from creativeflow.services.aigeneration.api.v1.read_schemas import GenerationRequestRead
 from creativeflow.services.aigeneration.application.assets import AssetLinks
 from creativeflow.services.aigeneration.application.read_side import request_view
 from creativeflow.services.aigeneration.domain.formats import Resolution

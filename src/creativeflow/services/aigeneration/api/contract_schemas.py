@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, TypeAdapter
 
 from ..application.job_messages import FinalJobMessage, SamplesJobMessage
-from .v1.schemas import N8NErrorPayload, N8NFinalResultPayload, N8NSampleResultPayload
+from .v1.callback_schemas import N8NErrorPayload, N8NFinalResultPayload, N8NSampleResultPayload
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 JOB_MESSAGE = TypeAdapter(

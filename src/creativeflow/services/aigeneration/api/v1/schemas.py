@@ -1,6 +1,7 @@
-"""Wire models of contract §1 and §3. The domain has its own types; these only cross HTTP."""
+"""Wire models of what users send (contract §1, §7) and the building blocks of every wire model
+(read_schemas.py: what the service answers; callback_schemas.py: what n8n sends). The domain has
+its own types; these only cross HTTP."""
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -15,10 +16,9 @@ from pydantic import (
 )
 
 from ...domain.formats import CUSTOM_FORMAT, FORMAT_NAMES, Resolution
-from ...domain.models import GenerationStatus, JobType, Strength
+from ...domain.models import Strength
 from ...domain.models.asset_info import MAX_SEED
 from ...domain.models.generation_parameters import WebhookEvent
-from ...domain.pricing import SubscriptionTier
 from ...domain.text import normalized_http_url, text_problem, trim_invisible
 
 
@@ -54,7 +54,6 @@ class Tone(StrEnum):
 # The wire's names for the domain's ImageFormat and JobState (tests/unit/test_typed_names.py
 # holds each equal to its domain enum).
 class OutputFormat(StrEnum):
-
     PNG = "png"
     JPG = "jpg"
     WEBP = "webp"
@@ -77,16 +76,6 @@ class RoundStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-class CallbackOutcomeName(StrEnum):
-    """`applied`; `duplicate`: this result was applied before; `ignored`: the job is no longer
-    current (regenerated, cancelled or timed out)."""
-
-    APPLIED = "applied"
-    DUPLICATE = "duplicate"
-    IGNORED = "ignored"
-
-
-# JSON brings strings: an enum field takes its value (the input models are otherwise strict).
 FromValue = Field(strict=False)
 
 
@@ -304,226 +293,3 @@ class VariationRequest(StrictModel):
     prompt: Annotated[str, visible_text(2000)] | None = Field(
         default=None, description="A prompt for this round only; the request's when not given"
     )
-
-
-class AssetInfoModel(BaseModel):
-    """An image the service holds, with a link a browser can load until `url_expires_at`."""
-
-    asset_id: str = Field(description="The asset's id")
-    url: str = Field(description="A signed link to the bytes; no header needed; expires")
-    url_expires_at: datetime = Field(description="When `url` stops working")
-    resolution: str = Field(description="`WIDTHxHEIGHT`", examples=["512x512"])
-    format: Annotated[OutputFormat, FromValue, Field(description="The file format")]
-    width: int = Field(description="Pixels")
-    height: int = Field(description="Pixels")
-    bytes: int = Field(description="Size of the file")
-    sha256: str = Field(description="SHA-256 of the file, lowercase hex (also its ETag)")
-    seed: int | None = Field(default=None, description="The seed it was rendered with")
-
-
-class ReportedAssetModel(WireModel):
-    """An image n8n uploaded to one of the job's `outputs` (schema_version 2)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    asset_id: AssetId = Field(description="An `outputs[].asset_id` of the job")
-    seed: int | None = Field(
-        default=None, ge=0, le=MAX_SEED, description="The seed the model used for it"
-    )
-
-
-class UrlAssetModel(WireModel):
-    """v1: an image n8n reports by URL; the service downloads and stores it (deprecated)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    asset_id: Annotated[str, StringConstraints(min_length=1, max_length=128), SingleLine] = Field(
-        description="n8n's own id of the image (replaced by an output id of the job)"
-    )
-    url: HttpUrl = Field(description="Where to download the image (≤ 30 s, ≤ MAX_ASSET_BYTES)")
-    resolution: Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,4}x[1-9][0-9]{0,4}$")] = (
-        Field(description="`WIDTHxHEIGHT` as n8n reports it (checked against the file)")
-    )
-    format: Annotated[OutputFormat, FromValue, Field(description="The file format n8n reports")] = (
-        OutputFormat.PNG
-    )
-    seed: int | None = Field(
-        default=None, ge=0, le=MAX_SEED, description="The seed the model used for it"
-    )
-
-
-ReportedImageModel = ReportedAssetModel | UrlAssetModel
-
-
-class RequestMetrics(BaseModel):
-    samples_ms: int | None = Field(
-        default=None, description="Newest samples job: dispatch to result"
-    )
-    final_ms: int | None = Field(default=None, description="Newest final job: dispatch to result")
-    total_ms: int | None = Field(
-        default=None, description="Creation to the first `completed` (or the end)"
-    )
-
-
-class RoundRead(BaseModel):
-    round: int = Field(description="1 for the first round, then one more for each")
-    kind: Annotated[
-        RoundKind, FromValue, Field(description="From the prompt, or a variation of one sample")
-    ]
-    source_sample_id: str | None = Field(description="A variation's sample")
-    strength: Strength | None = Field(description="A variation's strength")
-    seed: int | None = Field(description="The round's seed (a variation's: its sample's)")
-    status: Annotated[RoundStatus, FromValue, Field(description="Where the round's job is")]
-    samples: list[AssetInfoModel] = Field(description="What it delivered (empty until then)")
-
-
-class FinalRead(AssetInfoModel):
-    sample_id: str = Field(description="The sample it was made from")
-    quality: Annotated[
-        Resolution,
-        FromValue,
-        Field(description="The selection's `resolution`: `standard` or `high`"),
-    ]
-    credits_cost: float = Field(description="What this final cost")
-
-
-class GenerationRequestRead(BaseModel):
-    """A generation request: its status, every round and final, costs and timings."""
-
-    # the service always sends every field: the document says so, defaults notwithstanding
-    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
-
-    id: str = Field(description="The request's id")
-    user_id: str = Field(description="The owner (the token's `sub`)")
-    project_id: str = Field(description="The caller's project")
-    status: Annotated[
-        GenerationStatus, FromValue, Field(description="Where the request is (contract §1, §7)")
-    ]
-    input_prompt: str = Field(description="The prompt (empty once deleted)")
-    style_guidance: str | None = Field(description="Style notes")
-    # fields of revision 1.1 have defaults: a client reads a 1.0 body (an old webhook) too
-    seed: int | None = Field(default=None, description="The first round's seed")
-    negative_prompt: str | None = Field(default=None, description="What the images must not show")
-    input_parameters: dict[str, Any] = Field(
-        description="Everything else asked for: format, width, height, tone, brand, …"
-    )
-    sample_round: int = Field(description="The newest round's number")
-    sample_asset_infos: list[AssetInfoModel] = Field(
-        description="The newest round that delivered samples"
-    )
-    selected_sample_id: str | None = Field(description="The sample of the newest final")
-    final_asset_info: AssetInfoModel | None = Field(description="The newest final")
-    rounds: list[RoundRead] = Field(default_factory=list, description="Every round, oldest first")
-    finals: list[FinalRead] = Field(default_factory=list, description="Every final, oldest first")
-    error_code: str | None = Field(description="Why the last step failed")
-    error_message: str | None = Field(description="The failure, for a person")
-    retryable: bool | None = Field(description="Whether trying again may succeed")
-    credits_cost_sample: float | None = Field(description="The newest round's price")
-    credits_cost_final: float | None = Field(description="The newest final's price")
-    ai_model_used: str | None = Field(description="The model of the newest result")
-    created_at: datetime = Field(description="When it was created")
-    updated_at: datetime = Field(description="When it last changed")
-    metrics: RequestMetrics = Field(description="Timings, as Replicate's `predict_time`")
-    assets_expired_at: datetime | None = Field(
-        default=None,
-        description="When its images were deleted for ASSET_RETENTION_DAYS (null: kept)",
-    )
-
-
-class BatchRead(BaseModel):
-    items: list[GenerationRequestRead] = Field(description="The requests, in the batch's order")
-
-
-class GenerationRequestPage(BaseModel):
-    items: list[GenerationRequestRead] = Field(description="Newest first")
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null: last")
-
-
-class Size(BaseModel):
-    width: int = Field(description="Pixels")
-    height: int = Field(description="Pixels")
-
-
-class FormatRead(BaseModel):
-    format: Annotated[FormatName, FromValue, Field(description="The preset")]
-    aspect: str = Field(description="Width to height", examples=["9:16"])
-    native: Size | None = Field(description="The standard final's size (null for custom)")
-    sample: Size | None = Field(description="A sample's size (null for custom)")
-    final_high: Size | None = Field(description="The `high` final's size (null for custom)")
-
-
-class PricesRead(BaseModel):
-    sample_round: float = Field(description="A round of 4 samples (also each regeneration)")
-    final_standard: float = Field(description="A `standard` final")
-    final_high: float = Field(description="A `high` (4K) final")
-
-
-class ModelRead(BaseModel):
-    id: str = Field(description="Pass as `model` on create", examples=["sdxl-turbo"])
-    name: str = Field(description="For people", examples=["SDXL Turbo"])
-    job_types: list[JobType] = Field(description="What it renders: `samples`, `final` or both")
-    tiers: list[SubscriptionTier] = Field(description="Who may choose it; empty: every tier")
-    sizes: list[str] = Field(description="`WxH` sizes it renders; empty: any")
-
-
-class ModelsRead(BaseModel):
-    models: list[ModelRead] = Field(description="The model table")
-
-
-class CreditsRead(BaseModel):
-    balance: float = Field(description="Credits the caller can spend now")
-    subscription_tier: Annotated[
-        SubscriptionTier, FromValue, Field(description="The caller's tier")
-    ]
-
-
-class FormatsRead(BaseModel):
-    formats: list[FormatRead] = Field(description="Every preset, then `custom`")
-    prices: dict[str, PricesRead] = Field(description="Prices by subscription tier")
-
-
-# --- n8n callbacks (contract §3). Extra fields are ignored: n8n may add its own. -------------
-
-
-class CallbackModel(WireModel):
-    model_config = ConfigDict(extra="ignore")
-
-    request_id: Annotated[str, StringConstraints(min_length=1, max_length=64), SingleLine] = Field(
-        description="The job's `request_id`"
-    )
-    job_id: Annotated[str, StringConstraints(min_length=1, max_length=64), SingleLine] = Field(
-        description="The job's `job_id`"
-    )
-
-
-class N8NSampleResultPayload(CallbackModel):
-    samples: list[ReportedImageModel] = Field(
-        min_length=1, max_length=4, description="The samples, each an output of the job"
-    )
-    ai_model_used: Annotated[str, StringConstraints(max_length=128), SingleLine] | None = Field(
-        default=None, description="The model that rendered them"
-    )
-    processing_time_ms: int | None = Field(default=None, ge=0, description="n8n's own timing")
-
-
-class N8NFinalResultPayload(CallbackModel):
-    asset: ReportedImageModel = Field(description="The final, the job's one output")
-    ai_model_used: Annotated[str, StringConstraints(max_length=128), SingleLine] | None = Field(
-        default=None, description="The model that rendered it"
-    )
-    processing_time_ms: int | None = Field(default=None, ge=0, description="n8n's own timing")
-
-
-class N8NErrorPayload(CallbackModel):
-    error_code: Annotated[str, StringConstraints(min_length=1, max_length=64), SingleLine] = Field(
-        description="`content_policy_violation` (not refunded), `model_error`, …"
-    )
-    error_message: Annotated[str, StringConstraints(max_length=2000)] = Field(
-        default="", description="The failure, for a person"
-    )
-    retryable: bool = Field(default=True, description="Whether trying again may succeed")
-    details: dict[str, Any] = Field(default_factory=dict, description="Anything else n8n knows")
-
-
-class CallbackResult(BaseModel):
-    result: Annotated[CallbackOutcomeName, FromValue, Field(description="What the callback did")]

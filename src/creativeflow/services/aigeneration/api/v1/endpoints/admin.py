@@ -14,8 +14,9 @@ from ....application.correlation import request_id_var
 from ....application.read_side import request_view
 from ...dependencies import AdminDeliveriesDep, AdminRequestsDep, AdminUser, LinksDep
 from ..params import RequestIdPath
+from ..read_schemas import GenerationRequestRead
 from ..responses import as_json, errors
-from ..schemas import GenerationRequestRead, StrictModel, visible_text
+from ..schemas import StrictModel, visible_text
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many, oldest first")]

@@ -19,8 +19,8 @@ from ...dependencies import (
     get_current_user,
 )
 from ..params import AssetIdPath
+from ..read_schemas import AssetInfoModel
 from ..responses import errors
-from ..schemas import AssetInfoModel
 
 router = APIRouter(prefix="/assets", tags=["assets"])
 # no length or pattern here: any wrong link parameter is the same 403 (contract §6), not a 422

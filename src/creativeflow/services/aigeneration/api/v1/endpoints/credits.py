@@ -3,8 +3,8 @@
 from fastapi import APIRouter
 
 from ...dependencies import CurrentUser, ServicesDep
+from ..read_schemas import CreditsRead
 from ..responses import errors
-from ..schemas import CreditsRead
 
 router = APIRouter(tags=["credits"])
 

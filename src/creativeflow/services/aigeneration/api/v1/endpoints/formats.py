@@ -10,8 +10,8 @@ from ....domain.formats import (
 )
 from ....domain.pricing import PriceList, SubscriptionTier
 from ...dependencies import ServicesDep
+from ..read_schemas import FormatRead, FormatsRead, ModelRead, ModelsRead, PricesRead, Size
 from ..responses import errors
-from ..schemas import FormatRead, FormatsRead, ModelRead, ModelsRead, PricesRead, Size
 
 router = APIRouter(tags=["formats"])
 

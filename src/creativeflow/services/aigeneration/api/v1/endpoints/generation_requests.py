@@ -28,16 +28,9 @@ from ...dependencies import (
 )
 from ..idempotency import idempotent
 from ..params import RequestIdPath
+from ..read_schemas import BatchRead, GenerationRequestPage, GenerationRequestRead
 from ..responses import Answer, as_json, errors
-from ..schemas import (
-    BatchCreate,
-    BatchRead,
-    GenerationRequestCreate,
-    GenerationRequestPage,
-    GenerationRequestRead,
-    SampleSelection,
-    VariationRequest,
-)
+from ..schemas import BatchCreate, GenerationRequestCreate, SampleSelection, VariationRequest
 from ..waiting import PreferWait, settled_answer
 
 router = APIRouter(prefix="/generation-requests", tags=["generation requests"])

@@ -17,8 +17,7 @@ from ....domain.errors import ErrorCode
 from ....domain.models import CallbackOutcome
 from ....domain.text import text_problem
 from ...dependencies import ResultsDep, ServicesDep
-from ..responses import errors
-from ..schemas import (
+from ..callback_schemas import (
     CallbackResult,
     N8NErrorPayload,
     N8NFinalResultPayload,
@@ -26,6 +25,7 @@ from ..schemas import (
     ReportedImageModel,
     UrlAssetModel,
 )
+from ..responses import errors
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/n8n-callbacks", tags=["n8n callbacks"])
