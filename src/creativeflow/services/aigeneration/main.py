@@ -67,6 +67,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     register_error_handlers(app)
+    _add_middleware(app, settings)
+    app.include_router(api_router, prefix=settings.api_v1_str)
+    app.mount("/console", StaticFiles(directory=CONSOLE, html=True), name="console")
+
+    app.include_router(health.router)
+    return app
+
+
+def _add_middleware(app: FastAPI, settings: Settings) -> None:
+    """Outermost last: the request id, admission (shedding), metrics, then the security
+    checks and headers, then CORS where configured."""
     if settings.cors_allow_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -107,11 +118,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         on_shed=lambda kind: _shed(app, kind),
     )
     app.add_middleware(RequestIdMiddleware)
-    app.include_router(api_router, prefix=settings.api_v1_str)
-    app.mount("/console", StaticFiles(directory=CONSOLE, html=True), name="console")
-
-    app.include_router(health.router)
-    return app
 
 
 def attach(app: FastAPI, container: Container) -> None:

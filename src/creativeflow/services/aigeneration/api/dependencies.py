@@ -123,6 +123,18 @@ async def get_idempotency(request: Request) -> IdempotencyStore:
     return services_of(request).idempotency
 
 
+async def get_credits(request: Request) -> CreditGateway:
+    return services_of(request).credits
+
+
+async def get_prices(request: Request) -> PriceList:
+    return services_of(request).prices
+
+
+async def get_models(request: Request) -> ModelSelector:
+    return services_of(request).models
+
+
 bearer_scheme = HTTPBearer(auto_error=False)
 
 
@@ -160,5 +172,8 @@ AdminRequestsDep = Annotated[AdminRequests, Depends(get_admin_requests)]
 AssetServiceDep = Annotated[AssetService, Depends(get_asset_service)]
 LinksDep = Annotated[AssetLinks, Depends(get_links)]
 IdempotencyDep = Annotated[IdempotencyStore, Depends(get_idempotency)]
+CreditsDep = Annotated[CreditGateway, Depends(get_credits)]
+PricesDep = Annotated[PriceList, Depends(get_prices)]
+ModelsDep = Annotated[ModelSelector, Depends(get_models)]
 CurrentUser = Annotated[str, Depends(get_current_user)]
 AdminUser = Annotated[str, Depends(get_admin)]

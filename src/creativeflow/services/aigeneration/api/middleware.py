@@ -133,86 +133,54 @@ class SecurityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = scope["headers"]
-        if sum(len(k) + len(v) for k, v in headers) > self.max_header_bytes:
-            await refuse(
-                send,
-                431,
-                ErrorCode.REQUEST_HEADER_FIELDS_TOO_LARGE,
-                "The request headers are too large.",
-            )
-            return
         path = scope["path"]
         body_limit = self._body_limit(path)
-        declared = declared_length(scope)
-        if declared is not None and declared > body_limit:
-            await refuse(send, 413, ErrorCode.PAYLOAD_TOO_LARGE, "The request body is too large.")
+        if refusal := self._refusal(scope, body_limit):
+            await refuse(send, *refusal)
             return
-        if problems := _text_problems(scope):
-            if self.link_paths.match(path) and any(p["field"] != "path" for p in problems):
-                # a link parameter that is not even text is a tampered link: the same 403
-                await refuse(send, 403, ErrorCode.FORBIDDEN, LINK_REFUSED)
-                return
-            fields = ", ".join(problem["field"] for problem in problems)
-            await refuse(
-                send, 422, ErrorCode.VALIDATION_ERROR, f"Invalid input: {fields}.", problems
-            )
-            return
-        csp = None if path.startswith(self.docs_prefix) else API_CSP
-        if path.startswith("/console"):
-            csp = CONSOLE_CSP
-        loop = asyncio.get_running_loop()
-        started_at = loop.time()
-        received = 0
-        complete = False
-        refused: _BodyRefused | None = None
+        csp = CONSOLE_CSP if path.startswith("/console") else API_CSP
+        extra = SECURITY_HEADERS if path.startswith(self.docs_prefix) else [*SECURITY_HEADERS, csp]
+        body = _GuardedBody(scope, receive, self.body, body_limit)
         started = False
-
-        async def guarded_receive() -> Message:
-            nonlocal received, complete, refused
-            if complete:  # after the body: a wait for the client to go away, not bounded
-                return await receive()
-            length = max(declared or 0, received)
-            deadline = started_at + self.body.timeout_s + length / self.body.min_bytes_per_second
-            wait = min(self.body.timeout_s, deadline - loop.time())
-            try:
-                async with asyncio.timeout(max(wait, 0.0)):
-                    message = await receive()
-            except TimeoutError:
-                refused = _BodyRefused(
-                    408, ErrorCode.REQUEST_TIMEOUT, "The request body did not arrive in time."
-                )
-                raise refused from None
-            received += len(message.get("body", b""))
-            complete = not message.get("more_body", False)
-            if received > body_limit:  # a chunked body that lied by omission
-                refused = _BodyRefused(
-                    413, ErrorCode.PAYLOAD_TOO_LARGE, "The request body is too large."
-                )
-                raise refused
-            return message
 
         async def send_with_headers(message: Message) -> None:
             nonlocal started
-            if refused is not None:
+            if body.refused is not None:
                 return  # the app's answer to a body it could not read (FastAPI's 400): ours wins
             if message["type"] == "http.response.start":
                 started = True
-                extra = [*SECURITY_HEADERS, csp] if csp else SECURITY_HEADERS
-                if not complete and has_body(scope):
+                headers = extra
+                if not body.complete and has_body(scope):
                     # answered before its body was in (a refusal): the rest is never read, so
                     # the connection cannot carry another request; closing it also lets go of
                     # a client that would otherwise stall on a keep-alive connection for ever
-                    extra = [*extra, (b"connection", b"close")]
-                message["headers"] = [*message.get("headers", []), *extra]
+                    headers = [*extra, (b"connection", b"close")]
+                message["headers"] = [*message.get("headers", []), *headers]
             await send(message)
 
         with contextlib.suppress(_BodyRefused):
-            await self.app(scope, guarded_receive, send_with_headers)
-        if refused is not None and not started:
-            # the rest of the body is never read: the connection cannot carry another request
+            await self.app(scope, body.receive, send_with_headers)
+        if (refused := body.refused) is not None and not started:
             close = [(b"connection", b"close")]
             await refuse(send, refused.status, refused.code, refused.message, headers=close)
+
+    def _refusal(
+        self, scope: Scope, body_limit: int
+    ) -> tuple[int, ErrorCode, str, list[dict[str, Any]]] | None:
+        """What is refused from the headers alone: too large, or text no parameter may hold."""
+        if sum(len(k) + len(v) for k, v in scope["headers"]) > self.max_header_bytes:
+            message = "The request headers are too large."
+            return 431, ErrorCode.REQUEST_HEADER_FIELDS_TOO_LARGE, message, []
+        declared = declared_length(scope)
+        if declared is not None and declared > body_limit:
+            return 413, ErrorCode.PAYLOAD_TOO_LARGE, "The request body is too large.", []
+        if problems := _text_problems(scope):
+            if self.link_paths.match(scope["path"]) and any(p["field"] != "path" for p in problems):
+                # a link parameter that is not even text is a tampered link: the same 403
+                return 403, ErrorCode.FORBIDDEN, LINK_REFUSED, []
+            fields = ", ".join(problem["field"] for problem in problems)
+            return 422, ErrorCode.VALIDATION_ERROR, f"Invalid input: {fields}.", problems
+        return None
 
     def _body_limit(self, path: str) -> int:
         if path.rstrip("/") == self.uploads:
@@ -220,6 +188,44 @@ class SecurityMiddleware:
         if path.startswith(self.uploads):
             return self.body.max_asset_bytes
         return self.body.max_bytes
+
+
+class _GuardedBody:
+    """A request's `receive`, bounded: each next piece within `timeout_s`, all of it within
+    `timeout_s` plus its length at `min_bytes_per_second` (408), at most `limit` bytes (413,
+    chunked or not). After the body, a wait for the client to go away is not bounded."""
+
+    def __init__(self, scope: Scope, receive: Receive, limits: BodyLimits, limit: int) -> None:
+        self._receive = receive
+        self._limits = limits
+        self._limit = limit
+        self._declared = declared_length(scope) or 0
+        self._loop = asyncio.get_running_loop()
+        self._started_at = self._loop.time()
+        self._received = 0
+        self.complete = False
+        self.refused: _BodyRefused | None = None
+
+    async def receive(self) -> Message:
+        if self.complete:
+            return await self._receive()
+        length = max(self._declared, self._received)
+        allowed = self._limits.timeout_s + length / self._limits.min_bytes_per_second
+        wait = min(self._limits.timeout_s, self._started_at + allowed - self._loop.time())
+        try:
+            async with asyncio.timeout(max(wait, 0.0)):
+                message = await self._receive()
+        except TimeoutError:
+            message_text = "The request body did not arrive in time."
+            self.refused = _BodyRefused(408, ErrorCode.REQUEST_TIMEOUT, message_text)
+            raise self.refused from None
+        self._received += len(message.get("body", b""))
+        self.complete = not message.get("more_body", False)
+        if self._received > self._limit:  # a chunked body that lied by omission
+            message_text = "The request body is too large."
+            self.refused = _BodyRefused(413, ErrorCode.PAYLOAD_TOO_LARGE, message_text)
+            raise self.refused
+        return message
 
 
 def signed_link_paths(api_prefix: str) -> re.Pattern[str]:

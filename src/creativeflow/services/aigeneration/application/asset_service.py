@@ -50,6 +50,7 @@ class AssetService:
         clock: Clock,
         new_id: Callable[[], str],
         max_asset_bytes: int,
+        max_upload_bytes: int,
     ) -> None:
         self._uow = uow
         self._storage = storage
@@ -59,6 +60,7 @@ class AssetService:
         self._clock = clock
         self._new_id = new_id
         self._max_asset_bytes = max_asset_bytes
+        self.max_upload_bytes = max_upload_bytes  # POST /assets (MAX_UPLOAD_BYTES)
 
     @property
     def redirects(self) -> bool:

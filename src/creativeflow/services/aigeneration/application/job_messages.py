@@ -129,26 +129,37 @@ def job_message(
     model_sizes: Sequence[Dimensions] = (),
     status_url: str | None = None,
 ) -> JobMessage:
+    common = _common(request, job, urls, links, model_sizes, status_url)
+    if job.job_type is JobType.SAMPLES:
+        variation = job.source_sample_id is not None
+        return {
+            **common,
+            "job_type": "samples",
+            "num_samples": SAMPLES_PER_ROUND,
+            "source_sample": (
+                _stored(request, job, links, job.source_sample_id) if job.source_sample_id else None
+            ),
+            "strength": ("strong" if job.strength == "strong" else "subtle") if variation else None,
+        }
+    assert job.selected_sample_id is not None, "a final names its sample"
+    selected = _stored(request, job, links, job.selected_sample_id)
+    return {**common, "job_type": "final", "selected_sample": selected}
+
+
+def _common(
+    request: GenerationRequest,
+    job: Job,
+    urls: CallbackUrls,
+    links: AssetLinks,
+    model_sizes: Sequence[Dimensions],
+    status_url: str | None,
+) -> _JobMessage:
+    """What every job says: what to make (the request's parameters, the exact size and the
+    size to ask the model for), where to put it, and where to report."""
     params = request.parameters
     size = request.output_size(job)
-
-    def stored(sample_id: str) -> AssetInfoMessage:
-        sample = request.find_sample(sample_id)
-        assert sample is not None, "the aggregate checked the sample"
-        return {
-            "asset_id": sample.asset_id,
-            "url": links.for_job(
-                sample.asset_id, output_key(request, sample.asset_id, sample.format), job
-            ),
-            "resolution": sample.resolution,
-            "format": sample.format,
-            "width": sample.width,
-            "height": sample.height,
-            "seed": sample.seed,
-        }
-
     asks = render_size(size, model_sizes)
-    common: _JobMessage = {
+    return {
         "schema_version": SCHEMA_VERSION,
         "job_id": job.job_id,
         "request_id": request.id,
@@ -174,39 +185,56 @@ def job_message(
         "height": size.height,
         "render_size": {"width": asks.width, "height": asks.height},
         "output_format": job.output_format,
-        "outputs": [
-            {
-                "asset_id": asset_id,
-                "upload_url": links.upload_for_job(request, asset_id, job),
-                "method": "PUT",
-                "headers": {"Content-Type": MEDIA_TYPES[job.output_format]},
-            }
-            for asset_id in job.output_ids
-        ],
-        "input_assets": [
-            {
-                "asset_id": image.asset_id,
-                "url": links.for_job(image.asset_id, input_key(request.user_id, image), job),
-                "purpose": "logo" if image.purpose == "logo" else "input",
-            }
-            for image in params.input_images
-        ],
+        "outputs": _upload_targets(request, job, links),
+        "input_assets": _input_assets(request, job, links),
         "model": job.model,
         "callback_urls": {"samples": urls.samples, "final": urls.final, "error": urls.error},
         "deadline": job.deadline.isoformat() if job.deadline else None,
         "status_url": status_url,
     }
-    if job.job_type is JobType.SAMPLES:
-        variation = job.source_sample_id is not None
-        return {
-            **common,
-            "job_type": "samples",
-            "num_samples": SAMPLES_PER_ROUND,
-            "source_sample": stored(job.source_sample_id) if job.source_sample_id else None,
-            "strength": ("strong" if job.strength == "strong" else "subtle") if variation else None,
+
+
+def _upload_targets(request: GenerationRequest, job: Job, links: AssetLinks) -> list[UploadTarget]:
+    return [
+        {
+            "asset_id": asset_id,
+            "upload_url": links.upload_for_job(request, asset_id, job),
+            "method": "PUT",
+            "headers": {"Content-Type": MEDIA_TYPES[job.output_format]},
         }
-    assert job.selected_sample_id is not None, "a final names its sample"
-    return {**common, "job_type": "final", "selected_sample": stored(job.selected_sample_id)}
+        for asset_id in job.output_ids
+    ]
+
+
+def _input_assets(
+    request: GenerationRequest, job: Job, links: AssetLinks
+) -> list[InputAssetMessage]:
+    return [
+        {
+            "asset_id": image.asset_id,
+            "url": links.for_job(image.asset_id, input_key(request.user_id, image), job),
+            "purpose": "logo" if image.purpose == "logo" else "input",
+        }
+        for image in request.parameters.input_images
+    ]
+
+
+def _stored(
+    request: GenerationRequest, job: Job, links: AssetLinks, sample_id: str
+) -> AssetInfoMessage:
+    """A sample the job works from, with a link n8n can fetch until the deadline + grace."""
+    sample = request.find_sample(sample_id)
+    assert sample is not None, "the aggregate checked the sample"
+    key = output_key(request, sample.asset_id, sample.format)
+    return {
+        "asset_id": sample.asset_id,
+        "url": links.for_job(sample.asset_id, key, job),
+        "resolution": sample.resolution,
+        "format": sample.format,
+        "width": sample.width,
+        "height": sample.height,
+        "seed": sample.seed,
+    }
 
 
 def job_headers(request: GenerationRequest, job: Job) -> dict[str, str]:

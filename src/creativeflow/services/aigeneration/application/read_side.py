@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from ..domain.models import AssetInfo, GenerationRequest, JobType
+from ..domain.models import AssetInfo, GenerationRequest, Job, JobType
 from .assets import AssetLinks, Link, output_key
 from .serialization import parameters_to_json
 
@@ -32,19 +32,7 @@ def asset_view(info: AssetInfo, link: Link) -> dict[str, Any]:
 
 
 def request_view(request: GenerationRequest, links: AssetLinks) -> dict[str, Any]:
-    def credits(value: Decimal | None) -> float | None:
-        return None if value is None else float(value)
-
-    viewed: dict[str, dict[str, Any]] = {}
-
-    def asset(info: AssetInfo) -> dict[str, Any]:
-        # an image shows up twice (the newest round and `rounds`, the newest final and
-        # `finals`): its link is minted once per answer
-        if info.asset_id not in viewed:
-            key = output_key(request, info.asset_id, info.format)
-            viewed[info.asset_id] = asset_view(info, links.for_user(info.asset_id, key))
-        return viewed[info.asset_id]
-
+    asset = _AssetViews(request, links)
     return {
         "id": request.id,
         "user_id": request.user_id,
@@ -59,32 +47,13 @@ def request_view(request: GenerationRequest, links: AssetLinks) -> dict[str, Any
         "sample_asset_infos": [asset(sample) for sample in request.samples],
         "selected_sample_id": request.selected_sample_id,
         "final_asset_info": asset(request.final_asset) if request.final_asset else None,
-        "rounds": [
-            {
-                "round": job.round,
-                "kind": "variation" if job.is_variation else "samples",
-                "source_sample_id": job.source_sample_id,
-                "strength": str(job.strength) if job.strength else None,
-                "seed": job.seed,
-                "status": str(job.state),
-                "samples": [asset(sample) for sample in job.outputs],
-            }
-            for job in request.rounds
-        ],
-        "finals": [
-            {
-                **asset(job.outputs[0]),
-                "sample_id": job.selected_sample_id,
-                "quality": str(job.resolution or "standard"),
-                "credits_cost": credits(job.price),
-            }
-            for job in request.finals
-        ],
+        "rounds": [_round_view(job, asset) for job in request.rounds],
+        "finals": [_final_view(job, asset) for job in request.finals],
         "error_code": request.error_code,
         "error_message": request.error_message,
         "retryable": request.retryable,
-        "credits_cost_sample": credits(request.credits_cost_sample),
-        "credits_cost_final": credits(request.credits_cost_final),
+        "credits_cost_sample": _credits(request.credits_cost_sample),
+        "credits_cost_final": _credits(request.credits_cost_final),
         "ai_model_used": request.ai_model_used,
         "created_at": utc_time(request.created_at),
         "updated_at": utc_time(request.updated_at),
@@ -97,6 +66,48 @@ def request_view(request: GenerationRequest, links: AssetLinks) -> dict[str, Any
             "total_ms": request.total_ms,
         },
     }
+
+
+class _AssetViews:
+    """An image shows up twice in an answer (the newest round and `rounds`, the newest final
+    and `finals`): its view, and its link, are made once per answer."""
+
+    def __init__(self, request: GenerationRequest, links: AssetLinks) -> None:
+        self._request = request
+        self._links = links
+        self._viewed: dict[str, dict[str, Any]] = {}
+
+    def __call__(self, info: AssetInfo) -> dict[str, Any]:
+        if info.asset_id not in self._viewed:
+            key = output_key(self._request, info.asset_id, info.format)
+            link = self._links.for_user(info.asset_id, key)
+            self._viewed[info.asset_id] = asset_view(info, link)
+        return self._viewed[info.asset_id]
+
+
+def _round_view(job: Job, asset: _AssetViews) -> dict[str, Any]:
+    return {
+        "round": job.round,
+        "kind": "variation" if job.is_variation else "samples",
+        "source_sample_id": job.source_sample_id,
+        "strength": str(job.strength) if job.strength else None,
+        "seed": job.seed,
+        "status": str(job.state),
+        "samples": [asset(sample) for sample in job.outputs],
+    }
+
+
+def _final_view(job: Job, asset: _AssetViews) -> dict[str, Any]:
+    return {
+        **asset(job.outputs[0]),
+        "sample_id": job.selected_sample_id,
+        "quality": str(job.resolution or "standard"),
+        "credits_cost": _credits(job.price),
+    }
+
+
+def _credits(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
 
 
 def utc_time(value: datetime) -> str:

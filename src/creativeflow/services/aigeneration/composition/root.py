@@ -247,6 +247,7 @@ def _api_services(
             clock,
             ids.new_id,
             settings.max_asset_bytes,
+            settings.max_upload_bytes,
         ),
         links=base.links,
         prices=config.prices,

@@ -61,7 +61,7 @@ class Answer:
 def as_json(
     content: Any, status_code: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
-    """An answer already in its wire form (application/views.py), serialised once. Returning a
+    """An answer already in its wire form (application/read_side.py), serialised once. Returning a
     model instead has FastAPI dump it, validate it again against the route's `response_model`
     and serialise it: three passes, a quarter of a list page's CPU. The route keeps
     `response_model` for its docs."""

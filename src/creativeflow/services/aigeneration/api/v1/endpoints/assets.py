@@ -14,7 +14,6 @@ from ....domain.models.asset_info import MEDIA_TYPES
 from ...dependencies import (
     AssetServiceDep,
     CurrentUser,
-    ServicesDep,
     bearer_scheme,
     get_current_user,
 )
@@ -43,14 +42,13 @@ def _read(read: AssetRead) -> AssetInfoModel:
 async def upload_asset(
     user: CurrentUser,
     assets: AssetServiceDep,
-    services: ServicesDep,
     file: Annotated[UploadFile, File(description="A PNG, JPEG or WebP image, 64..8192 px a side")],
     purpose: Annotated[
         Literal["input", "logo"],
         Form(description="`input`: to work from; `logo`: to brand with"),
     ] = "input",
 ) -> AssetInfoModel:
-    limit = services.settings.max_upload_bytes
+    limit = assets.max_upload_bytes
     data = await file.read(limit + 1)
     if len(data) > limit:
         raise ApiError(413, ErrorCode.PAYLOAD_TOO_LARGE, f"An upload may be at most {limit} bytes.")

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from ...dependencies import CurrentUser, ServicesDep
+from ...dependencies import CreditsDep, CurrentUser
 from ..read_schemas import CreditsRead
 from ..responses import errors
 
@@ -12,6 +12,6 @@ router = APIRouter(tags=["credits"])
 @router.get(
     "/credits", operation_id="getCredits", response_model=CreditsRead, responses=errors(401, 503)
 )
-async def get_credits(user: CurrentUser, services: ServicesDep) -> CreditsRead:
-    account = await services.credits.get_account(user)
+async def get_credits(user: CurrentUser, credits: CreditsDep) -> CreditsRead:
+    account = await credits.get_account(user)
     return CreditsRead(balance=float(account.balance), subscription_tier=str(account.tier))

@@ -9,7 +9,7 @@ from ....domain.formats import (
     sample_size,
 )
 from ....domain.pricing import PriceList, SubscriptionTier
-from ...dependencies import ServicesDep
+from ...dependencies import ModelsDep, PricesDep
 from ..read_schemas import FormatRead, FormatsRead, ModelRead, ModelsRead, PricesRead, Size
 from ..responses import errors
 
@@ -17,7 +17,7 @@ router = APIRouter(tags=["formats"])
 
 
 @router.get("/formats", operation_id="listFormats", response_model=FormatsRead, responses=errors())
-async def list_formats(services: ServicesDep) -> FormatsRead:
+async def list_formats(prices: PricesDep) -> FormatsRead:
     formats = [
         FormatRead(
             format=preset.name,
@@ -33,7 +33,6 @@ async def list_formats(services: ServicesDep) -> FormatsRead:
             format=CUSTOM_FORMAT, aspect="as given", native=None, sample=None, final_high=None
         )
     )
-    prices = services.prices
     return FormatsRead(
         formats=formats,
         prices={str(tier): _prices(prices, tier) for tier in SubscriptionTier},
@@ -41,7 +40,7 @@ async def list_formats(services: ServicesDep) -> FormatsRead:
 
 
 @router.get("/models", operation_id="listModels", response_model=ModelsRead, responses=errors())
-async def list_models(services: ServicesDep) -> ModelsRead:
+async def list_models(models: ModelsDep) -> ModelsRead:
     """The model table: what each model renders, for which tiers, at which sizes."""
     return ModelsRead(
         models=[
@@ -52,7 +51,7 @@ async def list_models(services: ServicesDep) -> ModelsRead:
                 tiers=[str(t) for t in info.tiers],
                 sizes=[str(size) for size in info.sizes],
             )
-            for info in services.models.catalog()
+            for info in models.catalog()
         ]
     )
 
