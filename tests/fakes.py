@@ -214,6 +214,10 @@ class FakeAssetStorage:
         stored = StoredObject(header.format, header.width, header.height, len(data), digest)
         return LoadedObject(stored, data)
 
+    async def deliver(self, staging: str, key: str, checked: LoadedObject, media_type: str) -> None:
+        await self.put(key, checked.data, media_type)
+        await self.delete(staging)
+
     async def open(self, key: str) -> OpenedObject:
         self._check_up()
         if key not in self.objects:

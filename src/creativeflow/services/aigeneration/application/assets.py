@@ -229,8 +229,8 @@ class OutputCheck:
         """The checked bytes to the output key, then the upload target's object removed (in
         this order: a retry of the callback after a failure finds them in one or the other)."""
         fmt = job.output_format
-        await self._storage.put(output_key(request, asset_id, fmt), loaded.data, MEDIA_TYPES[fmt])
-        await self._storage.delete(staging_key(request, asset_id, fmt))
+        staging, key = staging_key(request, asset_id, fmt), output_key(request, asset_id, fmt)
+        await self._storage.deliver(staging, key, loaded, MEDIA_TYPES[fmt])
 
     def _judge(
         self,

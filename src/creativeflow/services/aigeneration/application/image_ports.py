@@ -73,6 +73,10 @@ class AssetStorage(Protocol):
     async def load(self, key: str, max_bytes: int) -> LoadedObject | None:
         """As `inspect`, keeping the bytes read (none when the object is over max_bytes)."""
 
+    async def deliver(self, staging: str, key: str, checked: LoadedObject, media_type: str) -> None:
+        """Make the checked bytes the object at `key` and remove the upload target's object at
+        `staging` (in this order: a retry finds the bytes at one or the other)."""
+
     async def open(self, key: str) -> OpenedObject:
         """The object's length and its bytes, in chunks (raises FileNotFoundError when missing)."""
 
