@@ -93,23 +93,21 @@ class LoadSheddingMiddleware:
                     headers=[(b"www-authenticate", b"Bearer"), (b"connection", b"close")],
                 )
                 return
-        upload = user is not None and scope["method"] == "POST" and path == self.uploads
-        if upload:
-            assert user is not None
-            if self.uploads_by_user.get(user, 0) >= self.max_uploads_per_user:
-                await self._too_many_uploads(send)
-                return
-            self.uploads_by_user[user] = self.uploads_by_user.get(user, 0) + 1
+        uploader = user if scope["method"] == "POST" and path == self.uploads else None
+        if uploader is None:
+            await self._admitted(scope, receive, send)
+            return
+        if self.uploads_by_user.get(uploader, 0) >= self.max_uploads_per_user:
+            await self._too_many_uploads(send)
+            return
+        self.uploads_by_user[uploader] = self.uploads_by_user.get(uploader, 0) + 1
         try:
             await self._admitted(scope, receive, send)
         finally:
-            if upload:
-                assert user is not None
-                left = self.uploads_by_user[user] - 1
-                if left:
-                    self.uploads_by_user[user] = left
-                else:
-                    del self.uploads_by_user[user]
+            if left := self.uploads_by_user[uploader] - 1:
+                self.uploads_by_user[uploader] = left
+            else:
+                del self.uploads_by_user[uploader]
 
     async def _admitted(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The request takes a place once its body is in (at once when it has none), or is
