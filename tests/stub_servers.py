@@ -34,6 +34,9 @@ class Behaviour:
     delay: float = 0.0  # seconds before answering
     only: set[str] = field(default_factory=set)  # the kinds of call affected; empty = all
     failure_rate: float = 1.0  # with `status`: the share of calls that fail
+    hold: asyncio.Event | None = (
+        None  # calls wait until it is set: slow for as long as a test likes
+    )
 
 
 class StubServer:
@@ -47,6 +50,8 @@ class StubServer:
         self._app = Starlette(routes=routes)
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
+        self.held = 0  # calls waiting on `behaviour.hold` now
+        self._held_changed = asyncio.Condition()
 
     async def start(self) -> None:
         config = uvicorn.Config(
@@ -64,11 +69,25 @@ class StubServer:
                 await self._task
             self._server = self._task = None
 
+    async def until_held(self, count: int) -> None:
+        """Until `count` calls wait on `behaviour.hold`."""
+        async with self._held_changed:
+            await self._held_changed.wait_for(lambda: self.held >= count)
+
+    async def _count_held(self, change: int) -> None:
+        async with self._held_changed:
+            self.held += change
+            self._held_changed.notify_all()
+
     async def misbehave(self, kind: str = "") -> Response | None:
         if self.behaviour.only and kind not in self.behaviour.only:
             return None
         if self.behaviour.delay:
             await asyncio.sleep(self.behaviour.delay)
+        if (hold := self.behaviour.hold) is not None and not hold.is_set():
+            await self._count_held(+1)
+            await hold.wait()
+            await self._count_held(-1)
         failing = random.random() < self.behaviour.failure_rate
         if self.behaviour.status is not None and failing:
             return JSONResponse({"detail": "stub told to fail"}, status_code=self.behaviour.status)

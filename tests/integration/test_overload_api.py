@@ -7,66 +7,32 @@ slow calls are answered, the same call is."""
 import asyncio
 from pathlib import Path
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-
-from ..stub_servers import StubServer
+from ..stub_servers import Behaviour, CreditServiceStub
 from .api_client import API
 from .conftest import api_driver
 
 BOUND = 4
 
 
-class SlowCredits:
-    """A credit service whose balance answers wait while `hold` is clear."""
-
-    def __init__(self) -> None:
-        self.hold = asyncio.Event()
-        self.hold.set()
-        self.waiting = 0
-        self.all_waiting = asyncio.Event()
-
-    async def account(self, request: Request) -> JSONResponse:
-        self.waiting += 1
-        if self.waiting == BOUND:
-            self.all_waiting.set()
-        await self.hold.wait()
-        self.waiting -= 1
-        return JSONResponse({"balance": "100", "subscription_tier": "free"})
-
-    async def move(self, request: Request) -> Response:
-        return JSONResponse({"status": "ok"}, status_code=201)
-
-    def server(self) -> StubServer:
-        return StubServer(
-            [
-                Route("/users/{user_id}/credits", self.account),
-                Route("/debits", self.move, methods=["POST"]),
-                Route("/refunds", self.move, methods=["POST"]),
-            ]
-        )
-
-
 async def test_a_users_call_past_the_bound_is_shed_and_n8n_work_is_not(
     empty_database: str, tmp_path: Path
 ) -> None:
-    credits = SlowCredits()
-    server = credits.server()
-    await server.start()
-    settings = {"MAX_REQUESTS_IN_FLIGHT": BOUND, "CREDIT_SERVICE_API_URL": server.url}
+    credits = CreditServiceStub()
+    await credits.start()
+    settings = {"MAX_REQUESTS_IN_FLIGHT": BOUND, "CREDIT_SERVICE_API_URL": credits.url}
     try:
         async with api_driver(empty_database, tmp_path, **settings) as api:
             request_id = await api.until_awaiting_selection()
             sample = await api.sample_id(request_id)
             link = (await api.get(request_id)).json()["sample_asset_infos"][0]["url"]
 
-            credits.hold.clear()
+            release = asyncio.Event()  # the credit service answers balances only once set
+            credits.behaviour = Behaviour(hold=release, only={"account"})
             slow = [
                 asyncio.create_task(api.http.get(f"{API}/credits", headers=api.auth()))
                 for _ in range(BOUND)
             ]
-            await asyncio.wait_for(credits.all_waiting.wait(), 10)
+            await asyncio.wait_for(credits.until_held(BOUND), 10)
 
             shed = await api.get(request_id)
             assert shed.status_code == 503
@@ -87,10 +53,10 @@ async def test_a_users_call_past_the_bound_is_shed_and_n8n_work_is_not(
             assert status.status_code != 503
             assert (await api.fetch("GET", link)).status_code == 200
 
-            credits.hold.set()
+            release.set()
             assert [(await task).status_code for task in slow] == [200] * BOUND
             assert (await api.get(request_id)).status_code == 200
             metrics = (await api.http.get("/metrics")).text
             assert 'aigen_http_requests_shed_total{kind="user"} 3.0' in metrics
     finally:
-        await server.stop()
+        await credits.stop()
