@@ -8,8 +8,8 @@ from ..domain.formats import Resolution
 from ..domain.models import GenerationParameters, GenerationStatus, Strength
 from ..domain.pricing import PriceList
 from .assets import ReportedImage
-from .job_status import JobStatusLinks
 from .model_selector import ModelSelector
+from .status_links import JobStatusLinks
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ from ..application.chargers.in_transaction import InTransactionCharger
 from ..application.chargers.saga import SagaCharger
 from ..application.clock import SystemClock
 from ..application.dtos import CallbackUrls, OrchestrationConfig
-from ..application.job_status import JobStatusLinks
 from ..application.moderation import BlocklistModerator
 from ..application.ports import AssetStorage, Clock, CreditGateway, UnitOfWorkFactory
 from ..application.requests.creative_moves import CreativeMoves
@@ -30,6 +29,7 @@ from ..application.requests.reads import RequestReads
 from ..application.requests.steps import Ids, StepPlanner
 from ..application.results.callbacks import ApplyResults
 from ..application.results.job_status import JobStatus
+from ..application.status_links import JobStatusLinks
 from ..application.unit_of_work import CommitStaging
 from ..application.upkeep.sweeper import Sweeper
 from ..application.upkeep.sweeps import Sweeps
@@ -212,9 +212,21 @@ async def _foundation(settings: Settings) -> Foundation:
         else SagaCharger(uow, adapters.credits, clock, config)
     )
     return Foundation(
-        settings, clock, engine, adapters, raw_credits, metrics, store, storage, relay,
-        status_feed, links, config, uow, charger,
-    )  # fmt: skip
+        settings=settings,
+        clock=clock,
+        engine=engine,
+        adapters=adapters,
+        credits=raw_credits,
+        metrics=metrics,
+        store=store,
+        storage=storage,
+        relay=relay,
+        status_feed=status_feed,
+        links=links,
+        config=config,
+        uow=uow,
+        charger=charger,
+    )
 
 
 def _api_services(

@@ -51,8 +51,7 @@ class Tone(StrEnum):
     BOLD = "bold"
 
 
-# The wire's names for the domain's ImageFormat and JobState (tests/unit/test_typed_names.py
-# holds each equal to its domain enum).
+# The wire's name for the domain's ImageFormat (tests/unit/test_typed_names.py holds them equal)
 class OutputFormat(StrEnum):
     PNG = "png"
     JPG = "jpg"
@@ -66,6 +65,7 @@ class RoundKind(StrEnum):
     VARIATION = "variation"
 
 
+# The wire's name for the domain's JobState (tests/unit/test_typed_names.py holds them equal)
 class RoundStatus(StrEnum):
     """Where a round's job is: being charged, with the model, or settled."""
 

@@ -1,7 +1,7 @@
 """What a job's `status_url` answers (contract §8): whether n8n should still render it."""
 
-from ..job_status import JobStatusLinks
 from ..ports import UnitOfWorkFactory
+from ..status_links import JobStatusLinks
 
 
 class JobStatus:
